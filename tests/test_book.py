@@ -1,0 +1,55 @@
+"""A smoke build of the whole book: every chapter executes and renders to HTML with its figures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory) -> Path:
+    """The book's sources copied to a temporary root (the user's own outputs stay untouched), built with smoke."""
+    root = tmp_path_factory.mktemp("book")
+    for name in ("profiles.toml", "_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, root / name)
+    for name in ("notebooks", "book", "polycode_utils"):
+        shutil.copytree(ROOT / name, root / name,
+                        ignore=shutil.ignore_patterns("_generated", "_static", "__pycache__", "*.ipynb"))
+    res = subprocess.run([sys.executable, "-m", "polycode_utils.build", "--root", str(root), "build",
+                          "--profile", "smoke"], capture_output=True, text=True, timeout=1200)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return root
+
+
+def test_every_chapter_renders_with_its_figures(smoke_book):
+    html = smoke_book / "_build" / "html"
+    assert (html / "index.html").exists()
+    timings = json.loads((smoke_book / "book" / "_generated" / "timings.json").read_text())
+    assert [c["status"] for c in timings["chapters"]] == ["executed"] * 6
+    for nb_path in sorted((smoke_book / "book" / "_generated").glob("[0-9]*.ipynb")):
+        nb = json.loads(nb_path.read_text())
+        n_figures = sum("image/png" in out.get("data", {}) for cell in nb["cells"] for out in cell.get("outputs", []))
+        assert not any(out.get("output_type") == "error" for cell in nb["cells"] for out in cell.get("outputs", []))
+        page = (html / "book" / "_generated" / f"{nb_path.stem}.html").read_text()
+        assert "Provenance of this run" in page and "smoke" in page
+        images = [line for line in page.split("<img")[1:] if "_images/" in line.split(">")[0]]
+        assert len(images) >= n_figures, f"{nb_path.stem}: {len(images)} images for {n_figures} figures"
+        for img in images:
+            src = img.split('src="')[1].split('"')[0]
+            assert (html / "book" / "_generated" / src).resolve().exists(), src
+    assert (html / "_static" / "mathjax" / "MathJax.js").exists()  # math renders offline
+
+
+def test_rebuild_with_nothing_changed_executes_nothing(smoke_book):
+    res = subprocess.run([sys.executable, "-m", "polycode_utils.build", "--root", str(smoke_book), "build",
+                          "--profile", "smoke"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    timings = json.loads((smoke_book / "book" / "_generated" / "timings.json").read_text())
+    assert [c["status"] for c in timings["chapters"]] == ["cached"] * 6 and timings["html"] == "cached"
