@@ -113,6 +113,8 @@ class Chapter:
     title: str
     source: Path
     params: dict[str, Param]
+    budget_s: dict[str, float]
+    values: dict[str, dict[str, Any]]  # profile name -> parameter values of that profile
 
 
 @dataclass
@@ -143,8 +145,14 @@ class Project:
                 choices = tuple(p["choices"]) if "choices" in p else None
                 params[name] = Param(name, p["type"], p.get("min"), p.get("max"), choices,
                                      p.get("min_len", 1), p.get("help", ""))
+            values = spec.get("profile", {})
+            budgets = spec.get("budget_s", {})
+            for name in [*values, *budgets]:
+                if name not in profiles:
+                    raise BuildError(f"{CONFIG_NAME}: chapter {cid} names profile {name!r}; profiles are: "
+                                     f"{', '.join(profiles)}")
             source = root / book.get("notebooks", "notebooks") / f"{cid}.py"
-            chapters[cid] = Chapter(cid, spec.get("title", cid), source, params)
+            chapters[cid] = Chapter(cid, spec.get("title", cid), source, params, budgets, values)
         return cls(root, root / book.get("library", "polycode_utils"),
                    root / book.get("generated", "book/_generated"), chapters, profiles)
 
@@ -187,7 +195,8 @@ def resolve_parameters(project: Project, chapter: Chapter, profile: str,
         raise BuildError(f"chapter {chapter.id}: the notebook's parameters cell and {CONFIG_NAME} disagree "
                          f"(declared but not in the notebook: {missing}; in the notebook but not declared: {extra})")
     values: dict[str, Any] = {"profile": profile}
-    profile_values = project.profile(profile).get("params", {}).get(chapter.id, {})
+    project.profile(profile)
+    profile_values = chapter.values.get(profile, {})
     for origin, items in ((f"profile {profile!r}", list(profile_values.items())), ("command line", overrides)):
         for name, raw in items:
             param = chapter.params.get(name)
@@ -421,7 +430,7 @@ def summary(outcomes: list[Outcome], extra_lines: list[str]) -> str:
 
 def cmd_build(project: Project, args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    profile = project.profile(args.profile)
+    project.profile(args.profile)
     chapters = [project.chapter(c) for c in args.only] if args.only else list(project.chapters.values())
     routed = split_overrides(project, chapters, args.param)
     plan = [(c, resolve_parameters(project, c, args.profile, routed[c.id])) for c in chapters]  # all checked first
@@ -429,7 +438,6 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
     project.generated.mkdir(parents=True, exist_ok=True)
     clean_stale(project.generated)
     lib = library_digest(project.library)
-    budgets = profile.get("budget_s", {})
     outcomes: list[Outcome] = []
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
@@ -442,7 +450,7 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
                 print(f"[{i}/{len(plan)}] executing {chapter.id} (profile {args.profile})", file=sys.stderr,
                       flush=True)
                 outcome = execute(chapter, values, out, key, args.profile)
-            outcome.budget_s = budgets.get(chapter.id)
+            outcome.budget_s = chapter.budget_s.get(args.profile)
             outcomes.append(outcome)
             if outcome.status == "failed":
                 print(f"chapter {chapter.id} FAILED: {outcome.extra.get('error', '')}\n  the notebook with its "

@@ -18,8 +18,11 @@ from polycode_utils import build
 PROFILES = """
 [book]
 library = "lib"
+[profiles.smoke]
+[profiles.default]
 [chapters.01_demo]
 title = "demo"
+budget_s = { smoke = 5 }
 [chapters.01_demo.params]
 n = { type = "int", min = 1, max = 10 }
 rate = { type = "float", min = 0.0, max = 1.0 }
@@ -27,11 +30,8 @@ mode = { type = "str", choices = ["fast", "slow"] }
 rates = { type = "list[float]", min = 0.0, max = 1.0 }
 fail = { type = "bool" }
 sleep = { type = "float", min = 0.0 }
-[profiles.smoke.budget_s]
-01_demo = 5
-[profiles.smoke.params.01_demo]
+[chapters.01_demo.profile.smoke]
 n = 2
-[profiles.default]
 """
 
 NOTEBOOK = '''# %% [markdown]
