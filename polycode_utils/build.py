@@ -25,6 +25,7 @@ from typing import Any
 
 CONFIG_NAME = "profiles.toml"
 KERNEL_NAME = "polycode"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 TYPES = ("int", "float", "str", "bool", "list[int]", "list[float]", "list[str]")
 
 
@@ -327,10 +328,13 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
         src.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     nb = nbformat.read(tmp, as_version=4)
-    for cell in nb.cells:  # the reader sees the run's parameters once, in the provenance box
+    for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
+        if "injected-parameters" in tags and "remove-cell" not in tags:  # parameters are shown once, in the box
             cell.metadata["tags"] = [*tags, "remove-cell"]
+        if cell.cell_type == "code":  # tqdm.auto progress widgets mean something only live: keep the page clean
+            cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {})]
+    nb.metadata.pop("widgets", None)
     nb.metadata["polycode"] = {"cache_key": key, "profile": profile, "parameters": values,
                                "seconds": round(seconds, 2)}
     nbformat.write(nb, tmp)

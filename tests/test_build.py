@@ -49,10 +49,13 @@ sleep = 0.0
 # %%
 import time
 from pathlib import Path
+from tqdm.auto import tqdm
 Path("started").write_text("yes")
 time.sleep(sleep)
 if fail:
     raise RuntimeError("the chapter failed on purpose")
+for _ in tqdm(range(3), desc="progress"):
+    pass
 print("n*rate =", n * rate, rates, mode)
 '''
 
@@ -206,6 +209,7 @@ def test_cache_reexecutes_only_on_change(project):
     assert statuses(project) == ["cached"]
     assert polycode(project, "build", "--no-html", "-p", "n", "5", "--force").returncode == 0
     assert statuses(project) == ["executed"]
+    assert "widget-view" not in executed(project).read_text()  # progress bars are stripped from the record
     meta = json.loads(executed(project).read_text())["metadata"]["polycode"]
     assert meta["parameters"] == {"profile": "default", "n": 5} and meta["profile"] == "default"
 
