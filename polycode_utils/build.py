@@ -315,7 +315,7 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
     try:
         papermill.execute_notebook(str(src), str(tmp), parameters=values, kernel_name=KERNEL_NAME,
                                    language="python",
-                                   cwd=str(out.parent), progress_bar=sys.stderr.isatty(), log_output=False)
+                                   cwd=str(chapter.source.parent), progress_bar=sys.stderr.isatty(), log_output=False)
     except BaseException as exc:
         if tmp.exists():
             os.replace(tmp, failed)
@@ -438,6 +438,11 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
     chapters = [project.chapter(c) for c in args.only] if args.only else list(project.chapters.values())
     routed = split_overrides(project, chapters, args.param)
     plan = [(c, resolve_parameters(project, c, args.profile, routed[c.id])) for c in chapters]  # all checked first
+    missing = [cid for cid in project.chapters if cid not in routed
+               and not (project.generated / f"{cid}.ipynb").exists()]
+    if missing and not args.no_html:
+        raise BuildError(f"the HTML needs every chapter executed, and these never were: {', '.join(missing)}; "
+                         "build them too (drop --only) or pass --no-html")
     ensure_kernel()
     project.generated.mkdir(parents=True, exist_ok=True)
     clean_stale(project.generated)

@@ -80,8 +80,8 @@ def executed(root: Path) -> Path:
 
 
 def started(root: Path) -> Path:
-    """The file a demo chapter writes when it starts (chapters run in the folder of their outputs)."""
-    return root / "book" / "_generated" / "started"
+    """The file a demo chapter writes when it starts (chapters run in the folder of their source, as in Jupyter)."""
+    return root / "notebooks" / "started"
 
 
 def statuses(root: Path) -> list[str]:
@@ -212,6 +212,14 @@ def test_cache_reexecutes_only_on_change(project):
     assert "widget-view" not in executed(project).read_text()  # progress bars are stripped from the record
     meta = json.loads(executed(project).read_text())["metadata"]["polycode"]
     assert meta["parameters"] == {"profile": "default", "n": 5} and meta["profile"] == "default"
+
+
+def test_html_needs_every_chapter_executed(project):
+    (project / "profiles.toml").write_text(PROFILES + '[chapters.02_other]\n')
+    (project / "notebooks" / "02_other.py").write_text('# %% tags=["parameters"]\nprofile = "default"\n')
+    res = polycode(project, "build", "--only", "01_demo")
+    assert res.returncode == 2 and "never were: 02_other" in res.stderr and "--no-html" in res.stderr
+    assert not started(project).exists()  # refused before anything ran
 
 
 def test_run_writes_the_chosen_notebook(project, tmp_path):
