@@ -44,7 +44,12 @@ def test_every_chapter_renders_with_its_figures(smoke_book):
         for img in images:
             src = img.split('src="')[1].split('"')[0]
             assert (html / "book" / "_generated" / src).resolve().exists(), src
-    assert (html / "_static" / "mathjax" / "MathJax.js").exists()  # math renders offline
+    # math renders offline: the page loads MathJax and its config file from _static, not from a CDN
+    src = page.split('src="')[[i for i, s in enumerate(page.split('src="')) if "MathJax.js" in s.split('"')[0]][0]]
+    script, _, query = src.split('"')[0].partition("?config=")
+    assert not script.startswith("http")
+    assert (html / "book" / "_generated" / script).resolve().exists()
+    assert (html / "_static" / "mathjax" / "config" / f"{query}.js").exists()
 
 
 def test_rebuild_with_nothing_changed_executes_nothing(smoke_book):
