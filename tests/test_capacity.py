@@ -1,0 +1,237 @@
+"""Known-answer tests for polycode_utils.capacity (issue 5: capacity under dropout, Fig. 2)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from polycode_utils.capacity import (CODES, best_redundancy, blahut_arimoto, code_capacity, depth_at_capacity,
+                                     dropout_capacity_bounds, dropout_channel, dropout_unit_capacity,
+                                     erasure_capacity, lower_bound_tight_above, simulate_code_survival)
+
+
+def h2(q: float) -> float:
+    return 0.0 if q in (0.0, 1.0) else float(-q * np.log2(q) - (1 - q) * np.log2(1 - q))
+
+
+def capacity(W: np.ndarray) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # must converge
+        return blahut_arimoto(W).capacity_bits
+
+
+# ---------------------------------------------------------------- Blahut–Arimoto, known channels
+
+
+@pytest.mark.parametrize("q", [0.0, 0.01, 0.11, 0.25, 0.4, 0.5, 0.9])
+def test_ba_binary_symmetric_channel(q: float) -> None:
+    W = np.array([[1 - q, q], [q, 1 - q]])
+    assert capacity(W) == pytest.approx(1 - h2(q), abs=1e-6)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.3, 0.5, 0.77, 1.0])
+def test_ba_binary_erasure_channel(p: float) -> None:
+    W = np.array([[1 - p, p, 0.0], [0.0, p, 1 - p]])  # outputs 0, erasure, 1
+    c, r = blahut_arimoto(W)
+    assert c == pytest.approx(1 - p, abs=1e-6) and c == pytest.approx(float(erasure_capacity(p)), abs=1e-6)
+    assert r.sum() == pytest.approx(1.0) and np.all(r >= 0)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 16])
+def test_ba_noiseless_channel(k: int) -> None:
+    c, r = blahut_arimoto(np.eye(k))
+    assert c == pytest.approx(np.log2(k), abs=1e-6)
+    np.testing.assert_allclose(r, 1.0 / k)
+
+
+def test_ba_asymmetric_channel_z() -> None:
+    # Z-channel: 1 -> 0 w.p. e; capacity log2(1 + (1-e) e^(e/(1-e)))
+    e = 0.3
+    W = np.array([[1.0, 0.0], [e, 1 - e]])
+    assert capacity(W) == pytest.approx(np.log2(1 + (1 - e) * e ** (e / (1 - e))), abs=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.array([[0.5, 0.6], [0.5, 0.5]]), np.array([[0.5, 0.5], [0.2, 0.2]]),
+                                 np.array([[1.2, -0.2], [0.5, 0.5]]), np.array([[np.nan, 1.0]]), np.ones(3),
+                                 np.zeros((0, 2))])
+def test_ba_rejects_non_stochastic_rows(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="channel_matrix"):
+        blahut_arimoto(bad)
+
+
+def test_ba_warns_when_not_converged() -> None:
+    with pytest.warns(RuntimeWarning, match="not converged"):
+        blahut_arimoto(dropout_channel(1, 2, 0.5), tol=1e-15, max_iter=2)
+
+
+# ---------------------------------------------------------------- the dropout channel and the theorem
+
+
+def test_dropout_channel_structure() -> None:
+    W = dropout_channel(2, 1, 0.25)
+    np.testing.assert_allclose(W.sum(axis=1), 1.0)
+    # input (1, 1) = index 3: both kept 9/16, unit 0 dropped -> (0, 1) = 1 with 3/16, ... both dropped 1/16
+    np.testing.assert_allclose(W[3], [1 / 16, 3 / 16, 3 / 16, 9 / 16])
+    np.testing.assert_allclose(W[0], [1, 0, 0, 0])  # sending all zeros is never corrupted
+    np.testing.assert_allclose(dropout_channel(3, 2, 0.0), np.eye(64))
+    assert np.all(dropout_channel(2, 2, 1.0)[:, 0] == 1.0)
+
+
+def test_dropout_channel_refuses_large_sizes() -> None:
+    with pytest.raises(ValueError, match="max_bytes"):
+        dropout_channel(6, 2, 0.1)  # 4096 x 4096 float64 = 128 MiB > 64 MiB
+    with pytest.raises(ValueError, match="max_bytes"):
+        dropout_channel(2, 2, 0.1, max_bytes=1000)
+    assert dropout_channel(2, 2, 0.1, max_bytes=16 * 16 * 8).shape == (16, 16)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.2, 0.4, 0.6, 0.8, 0.95])
+@pytest.mark.parametrize("bits", [1, 2])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_ba_capacity_of_dropout_channel_within_theorem_bounds(n: int, bits: int, p: float) -> None:
+    c = capacity(dropout_channel(n, bits, p))
+    lower, upper = dropout_capacity_bounds(n, bits, p)
+    assert lower - 1e-9 <= c <= upper + 1e-9
+    assert c == pytest.approx(n * dropout_unit_capacity(bits, p), abs=1e-6)  # additive over independent units
+
+
+def test_unit_capacity_closed_form() -> None:
+    p = np.linspace(0, 1, 11)
+    np.testing.assert_allclose(dropout_unit_capacity(1, p)[1:-1],
+                               np.log2(1 + (1 - p[1:-1]) * p[1:-1] ** (p[1:-1] / (1 - p[1:-1]))))
+    assert dropout_unit_capacity(3, 0.0) == 3.0 and dropout_unit_capacity(3, 1.0) == 0.0
+    ps = lower_bound_tight_above(2)
+    assert 0.82 < ps < 0.83 and lower_bound_tight_above(1) == 1.0
+    for q in (ps, 0.9, 0.99):  # at and above p*, the exact capacity is the theorem's lower bound
+        assert dropout_unit_capacity(2, q) == pytest.approx(dropout_capacity_bounds(1, 2, q).lower, abs=1e-9)
+    assert dropout_unit_capacity(2, ps - 0.05) > dropout_capacity_bounds(1, 2, ps - 0.05).lower + 1e-4
+
+
+def test_theorem_bounds_values() -> None:
+    lo, up = dropout_capacity_bounds(4, 2, 0.25)
+    assert up == pytest.approx(0.75 * 4 * 2) and lo == pytest.approx(0.75 * 4 * np.log2(3))
+    lo, up = dropout_capacity_bounds(1, 1, np.array([0.0, 0.5]))
+    np.testing.assert_allclose(lo, 0.0, atol=1e-12)
+    np.testing.assert_allclose(up, [1.0, 0.5])
+
+
+# ---------------------------------------------------------------- the three codes: closed forms
+
+
+def test_closed_forms() -> None:
+    L = np.arange(6)
+    np.testing.assert_allclose(code_capacity("monosemantic", 8, L, 0.3, 2), 16 * 0.7**L)
+    np.testing.assert_allclose(code_capacity("superposition", 8, L, 0.3, 2, spread=3), 16 * 0.7 ** (3 * L))
+    np.testing.assert_allclose(code_capacity("polysemantic", 8, L, 0.3, 2, redundancy=2), 8 * 0.91**L)
+    poly = code_capacity("polysemantic", 8, L, 0.3, 2)
+    np.testing.assert_allclose(poly, np.max([(8 // k) * 2 * (1 - 0.3**k) ** L for k in range(1, 9)], axis=0))
+    assert code_capacity("polysemantic", 7, 3, 0.5, 1, redundancy=3) == pytest.approx(2 * 0.875**3)  # floor(7/3)
+    assert best_redundancy(12, 0, 0.2) == 1 and best_redundancy(12, 20, 0.2) == 3
+    assert code_capacity("monosemantic", 5, 4, 0.0, 3) == 15.0 and code_capacity("polysemantic", 5, 2, 1.0, 3) == 0.0
+
+
+@pytest.mark.parametrize("p", [0.05, 0.2, 0.4, 0.6, 0.8, 1.0])
+def test_polysemantic_at_least_monosemantic(p: float) -> None:
+    L = np.arange(1, 41)
+    for m in (1, 2, 5, 12):
+        mono = code_capacity("monosemantic", m, L, p, 2)
+        poly = code_capacity("polysemantic", m, L, p, 2)
+        assert np.all(poly >= mono)
+        assert np.all(mono <= (1 - p) * m * 2 + 1e-12) and np.all(poly <= (1 - p) * m * 2 + 1e-12)  # Shannon line
+    assert np.all(code_capacity("polysemantic", 12, L[4:], 0.4, 2) > code_capacity("monosemantic", 12, L[4:], 0.4, 2))
+
+
+def test_depth_at_capacity() -> None:
+    assert depth_at_capacity("monosemantic", 12, 0.2, 12.0, 2) == pytest.approx(np.log(2) / -np.log(0.8))
+    assert depth_at_capacity("superposition", 12, 0.2, 12.0, 2) == pytest.approx(np.log(2) / -np.log(0.8) / 2)
+    # the polysemantic half-life equals the monosemantic one: every k >= 2 starts at <= half capacity
+    assert depth_at_capacity("polysemantic", 12, 0.2, 12.0, 2) == pytest.approx(np.log(2) / -np.log(0.8))
+    d = depth_at_capacity("polysemantic", 12, 0.2, 0.4 * 24, 2)
+    assert d == pytest.approx(np.log(0.8) / np.log(0.96))
+    assert code_capacity("polysemantic", 12, d, 0.2, 2) == pytest.approx(0.4 * 24)
+    assert depth_at_capacity("monosemantic", 12, 0.0, 1.0, 2) == np.inf
+    assert depth_at_capacity("monosemantic", 12, 1.0, 1.0, 2) == 0.0
+    assert depth_at_capacity("monosemantic", 12, 0.5, 30.0, 2) == 0.0
+
+
+# ---------------------------------------------------------------- Monte-Carlo against the closed forms
+
+
+@pytest.mark.parametrize("code", CODES)
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_monte_carlo_agrees_with_closed_form(code: str, p: float) -> None:
+    est = simulate_code_survival(code, 8, 6, p, 4000, seed=1, bits_per_unit=2, spread=2)
+    cf = code_capacity(code, 8, est.depths, p, 2, spread=2)
+    assert est.depths.tolist() == list(range(7)) and est.capacity[0] == 16.0 and est.stderr[0] == 0.0
+    assert np.all(est.stderr[1:] > 0)
+    np.testing.assert_array_less(np.abs(est.capacity - cf), 3 * est.stderr + 1e-12)
+    if code == "polysemantic":
+        np.testing.assert_array_equal(est.redundancy, best_redundancy(8, est.depths, p))
+
+
+def test_monte_carlo_fixed_redundancy_and_extremes() -> None:
+    est = simulate_code_survival("polysemantic", 9, 5, 0.6, 4000, seed=3, redundancy=3)
+    cf = code_capacity("polysemantic", 9, est.depths, 0.6, 1, redundancy=3)
+    np.testing.assert_array_less(np.abs(est.capacity - cf), 3 * est.stderr + 1e-12)
+    assert set(est.redundancy.tolist()) == {3}
+    for code in CODES:
+        assert np.all(simulate_code_survival(code, 4, 3, 0.0, 10, seed=0).capacity == 4.0)
+        assert np.all(simulate_code_survival(code, 4, 3, 1.0, 10, seed=0).capacity[1:] == 0.0)
+
+
+def test_monte_carlo_polysemantic_at_least_monosemantic() -> None:
+    for p in (0.2, 0.6):
+        mono = simulate_code_survival("monosemantic", 12, 10, p, 3000, seed=(5, 0), bits_per_unit=2)
+        poly = simulate_code_survival("polysemantic", 12, 10, p, 3000, seed=(5, 1), bits_per_unit=2)
+        assert np.all(poly.capacity[1:] >= mono.capacity[1:] - 3 * np.hypot(poly.stderr[1:], mono.stderr[1:]))
+
+
+def test_monte_carlo_is_reproducible() -> None:
+    a = simulate_code_survival("superposition", 6, 4, 0.3, 500, seed=7)
+    b = simulate_code_survival("superposition", 6, 4, 0.3, 500, seed=7)
+    c = simulate_code_survival("superposition", 6, 4, 0.3, 500, seed=8)
+    np.testing.assert_array_equal(a.capacity, b.capacity)
+    assert not np.array_equal(a.capacity, c.capacity)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: erasure_capacity(1.5), "p"),
+    (lambda: erasure_capacity(-0.1), "p"),
+    (lambda: dropout_capacity_bounds(0, 2, 0.1), "n_units"),
+    (lambda: dropout_capacity_bounds(2, -1, 0.1), "bits_per_unit"),
+    (lambda: dropout_capacity_bounds(2, 2, np.nan), "p"),
+    (lambda: dropout_channel(2, 0, 0.1), "bits_per_unit"),
+    (lambda: dropout_channel(2, 1, 2.0), "p"),
+    (lambda: dropout_unit_capacity(1.5, 0.1), "bits_per_unit"),
+    (lambda: code_capacity("holographic", 4, 1, 0.1, 2), "code"),
+    (lambda: code_capacity("monosemantic", 0, 1, 0.1, 2), "width"),
+    (lambda: code_capacity("monosemantic", 4, -1, 0.1, 2), "depth"),
+    (lambda: code_capacity("monosemantic", 4, 1, 1.1, 2), "p"),
+    (lambda: code_capacity("superposition", 4, 1, 0.1, 2, spread=5), "spread"),
+    (lambda: code_capacity("polysemantic", 4, 1, 0.1, 2, max_redundancy=5), "max_redundancy"),
+    (lambda: simulate_code_survival("mono", 4, 2, 0.1, 100, 0), "code"),
+    (lambda: simulate_code_survival("monosemantic", 4, 2, 0.1, 0, 0), "n_trials"),
+    (lambda: simulate_code_survival("monosemantic", -4, 2, 0.1, 100, 0), "width"),
+    (lambda: simulate_code_survival("monosemantic", 4, 2, -0.1, 100, 0), "p"),
+    (lambda: simulate_code_survival("monosemantic", 4, 2, 0.1, 100, -1), "seed"),
+    (lambda: simulate_code_survival("polysemantic", 4, 2, 0.1, 100, 0, redundancy=0), "redundancy"),
+    (lambda: simulate_code_survival("monosemantic", 4, 2, [0.1, 0.2], 100, 0), "p"),
+    (lambda: code_capacity("monosemantic", 4, 1, "high", 2), "p"),
+    (lambda: dropout_channel(1, 1, [0.1, 0.2]), "p"),
+    (lambda: blahut_arimoto("not a matrix"), "channel_matrix"),
+    (lambda: blahut_arimoto(np.eye(2), tol=0.0), "tol"),
+    (lambda: depth_at_capacity("monosemantic", 4, 0.1, 0.0, 2), "target_bits"),
+])
+def test_bad_input_names_the_argument(call, name: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{name}:"):
+        call()
+
+
+def test_unknown_code_lists_the_allowed_names() -> None:
+    with pytest.raises(ValueError, match="monosemantic, superposition, polysemantic"):
+        code_capacity("Monosemantic", 4, 1, 0.1, 2)
