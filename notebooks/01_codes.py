@@ -17,21 +17,330 @@
 # %% tags=["parameters", "remove-cell"]
 profile = "default"
 seed = 0
+n_features = 200
+n_hidden = 20
+n_sparsities = 20
+steps = 10000
+batch_size = 256
+bits_per_value = 32.0
 
 # %% tags=["remove-input"]
-from polycode_utils.display import provenance_box
+import time
+from fractions import Fraction
 
-provenance_box(profile=profile, data="none (theory only)", model="the toy model of superposition (Elhage et al. 2022)", embedded_default=profile != "paper",
-               parameters=dict(seed=seed))
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from myst_nb import glue
+
+from polycode_utils.codes import (dims_per_feature_of_code, monosemantic_code, optimal_dims_per_feature,
+                                  polysemantic_code, superposition_code)
+from polycode_utils.display import provenance_box, set_style
+from polycode_utils.toy_models import (STICKY_FRACTIONS, dimensions_per_feature, elhage_sparsities,
+                                       feature_dimensionality, sticky_plateau, train_toy_models)
+
+set_style()
+# The toy models' ops are small; on a shared 2-core machine one thread avoids stalls between competing
+# OpenMP threads (measured: up to 10x slower with two threads when the other core is busy).
+torch.set_num_threads(1)
+provenance_box(profile=profile, data="none: sparse synthetic features, drawn while training",
+               model="toy models of superposition, x' = ReLU(WᵀWx + b) (Elhage et al. 2022), trained live",
+               embedded_default=True,
+               parameters=dict(seed=seed, n_features=n_features, n_hidden=n_hidden, n_sparsities=n_sparsities,
+                               steps=steps, batch_size=batch_size, bits_per_value=bits_per_value))
+
+# %% tags=["remove-cell"]
+# Numbers that the prose quotes from the parameters: glued, never typed.
+for name, value in dict(n_features=n_features, n_hidden=n_hidden, n_sparsities=n_sparsities, steps=steps,
+                        batch_size=batch_size).items():
+    glue(name, int(value), display=False)
+glue("bits_per_value", float(bits_per_value), display=False)
+glue("batch_share", batch_size / 1024, display=False)  # of the paper's batch of 1024 (Elhage et al.)
 
 # %% [markdown]
-# ```{admonition} In preparation
-# :class: warning
-# This chapter is not written yet; the page is here so that the book always builds with all six chapters.
+# The paper {cite}`marshall2024polysemanticity` reads a layer of a neural network as a **code**. The *messages*
+# are the values of the $n$ features the layer must pass on (an edge here, a word there); the *codewords* are the
+# activities of its $m$ neurons. We write a (linear) code as an encoding matrix $E$ of shape $m \times n$: column
+# $j$ is the pattern of activity that feature $j$ writes onto the neurons, the same layout as the weight matrix
+# $W$ of the toy models below.
+#
+# The neurons are the symbols of a **channel** to the next layer. A neuron carries a finite number of bits, set
+# by how finely the next layer can read its activation, and the channel may be noisy: dropout, for instance,
+# erases neurons at random (chapter 2). **Redundancy** is what a code spends beyond the information of its
+# messages: writing a feature onto several neurons costs capacity, but lets the receiver recover it when some of
+# them are lost. The opposite is compression: if features are rarely active together, fewer neurons than features
+# can carry them, at the price of some interference.
+#
+# One number places a code on this scale: its **dimensions per feature** $D = m / \lVert E \rVert_F^2$
+# {cite}`elhage2022toy`, the neuron dimensions each (unit-norm) feature occupies. $D = 1$ is one neuron per
+# feature, $D > 1$ is redundancy, $D < 1$ is compression.
+#
+# ## Three codes (Fig. 1b)
+#
+# The paper's Fig. 1b sketches three codes of a layer. We build one of each with the library's constructors and
+# draw them from their matrices (the particular matrices are ours; the figure is a schematic):
+#
+# - **monosemantic**: feature $j$ drives neuron $j$ alone, one neuron per feature, no overlap;
+# - **polysemantic**: each feature is written onto $k$ neighbouring neurons, so neighbouring features share
+#   neurons (overlap), and the code stays one-to-one: every feature can still be read out;
+# - **superposition**: more features than neurons, $n > m$, each feature a direction spread over all neurons.
+#   The paper notes this is a sub-type of the polysemantic code; here it is a tight frame, every neuron
+#   carrying the same load.
+
+# %%
+codes = {"monosemantic": monosemantic_code(4),
+         "polysemantic": polysemantic_code(4, redundancy=2),
+         "superposition": superposition_code(5, 3)}
+code_dims = {name: float(dims_per_feature_of_code(E)) for name, E in codes.items()}
+
+# %% tags=["remove-cell"]
+for name, E in codes.items():
+    glue(f"{name}_n", int(E.shape[1]), display=False)
+    glue(f"{name}_m", int(E.shape[0]), display=False)
+    glue(f"{name}_D", code_dims[name], display=False)
+glue("poly_k", int((codes["polysemantic"][:, 0] != 0).sum()), display=False)
+
+
+# %% tags=["hide-input"]
+def draw_code(ax_graph, ax_matrix, E, title):
+    """Fig. 1b: features (orange, left) wired to neurons (grey, right) by the entries of E; below, E itself."""
+    m, n = E.shape
+    rows = max(m, n)
+    y_feat, y_neur = (0.5 + ((k - 1) / 2 - np.arange(k)) / (rows - 1) for k in (n, m))  # centred columns
+    scale = np.abs(E).max()
+    for i in range(m):
+        for j in range(n):
+            if abs(E[i, j]) > 1e-9:
+                ax_graph.plot([0, 1], [y_feat[j], y_neur[i]], lw=0.5 + 3 * abs(E[i, j]) / scale,
+                              color=plt.cm.RdBu_r(0.9 if E[i, j] > 0 else 0.1), alpha=0.8, zorder=1)
+    ax_graph.scatter(np.zeros(n), y_feat, s=160, color="tab:orange", edgecolor="k", zorder=2)
+    ax_graph.scatter(np.ones(m), y_neur, s=220, color="0.75", edgecolor="k", zorder=2)
+    ax_graph.set(xlim=(-0.25, 1.25), ylim=(-0.2, 1.1), title=f"{title}\n$n={n}$ features, $m={m}$ neurons")
+    ax_graph.text(0, -0.14, "features", ha="center", va="center", fontsize="small")
+    ax_graph.text(1, -0.14, "neurons", ha="center", va="center", fontsize="small")
+    ax_graph.axis("off")
+    ax_matrix.imshow(E, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax_matrix.set(xticks=range(n), yticks=range(m), xlabel="feature $j$", ylabel="neuron $i$",
+                  title=f"$E$, $D = m/\\|E\\|_F^2 = {dims_per_feature_of_code(E):.2f}$")
+    ax_matrix.grid(False)
+
+
+fig_b, axes = plt.subplots(2, 3, figsize=(10, 6.2), gridspec_kw=dict(height_ratios=[1.3, 1]))
+for col, (name, E) in enumerate(codes.items()):
+    draw_code(axes[0, col], axes[1, col], E, name)
+fig_b.tight_layout()
+glue("fig_1b", fig_b, display=False)
+plt.close(fig_b)
+
+# %% [markdown]
+# ```{glue:figure} fig_1b
+# :name: fig-1b
+#
+# **The paper's Fig. 1b, drawn from the library's constructors.** Top: each feature (orange) is wired to the
+# neurons (grey) it drives; line width is the size of the weight, red positive, blue negative. Bottom: the
+# encoding matrix $E$ (neurons × features), in the same colours. Monosemantic:
+# $D =$ {glue:text}`monosemantic_D:.2f`. Polysemantic with $k =$ {glue:text}`poly_k` neurons per feature:
+# $D =$ {glue:text}`polysemantic_D:.2f`, the redundancy.
+# Superposition of {glue:text}`superposition_n` features in {glue:text}`superposition_m` neurons:
+# $D =$ {glue:text}`superposition_D:.2f`. The schematic is the paper's; these matrices are our instances of it.
 # ```
 #
-# This chapter will introduce the coding-theory view of a layer: features as messages, neurons as channel symbols,
-# and the three codes of the paper's Fig. 1b (monosemantic, polysemantic, superposition) drawn from their
-# encoding matrices. It will regenerate Fig. 1c live: the dimensions per feature $D^*$ of toy models of
-# superposition trained for twenty sparsities, against the optimal-encoding prediction
-# $D_\mathrm{opt}(S) = (1-S) + h_b(S)/H_\mathrm{elem}$ of the paper's supplementary note.
+# ## How dense can a code be? (the paper's theory)
+#
+# How few dimensions per feature could an ideal code get away with? The paper's supplementary note counts bits. A
+# feature that is zero with probability $S$ (its **sparsity**) and otherwise takes one of $2^{H_\mathrm{elem}}$
+# distinguishable values has entropy
+#
+# $$ H(\text{feature}) = h_b(S) + (1-S)\,H_\mathrm{elem}, \qquad h_b(S) = -S\log_2 S - (1-S)\log_2(1-S): $$
+#
+# the bits saying *whether* it is active, plus, when it is, the bits of its value. A neuron carries at most
+# $H_\mathrm{elem}$ bits. An optimal encoding therefore needs
+#
+# $$ D_\mathrm{opt}(S) = \frac{H(\text{feature})}{H_\mathrm{elem}} = (1-S) + \frac{h_b(S)}{H_\mathrm{elem}} $$
+#
+# neuron dimensions per feature, which tends to $1-S$ as the values get more precise. The sources do not say how
+# many bits a value has: $H_\mathrm{elem}$ is the parameter `bits_per_value` [ours], here
+# {glue:text}`bits_per_value:g` bits. At $S = 0.9$ this gives $D_\mathrm{opt} =$ {glue:text}`d_opt_check:.4f`,
+# against $1 - S = 0.1$ in the limit.
+
+# %% tags=["remove-cell"]
+glue("d_opt_check", float(optimal_dims_per_feature(0.9, bits_per_value)), display=False)
+
+# %% [markdown]
+# ## Toy models of superposition, trained live (Fig. 1c)
+#
+# The paper compares $D_\mathrm{opt}$ with what networks actually do, using the toy models of superposition of
+# Elhage et al. {cite}`elhage2022toy`: $n$ features pass through $m < n$ hidden dimensions and back,
+#
+# $$ x' = \mathrm{ReLU}(W^\top W x + b), \qquad W \in \mathbb{R}^{m\times n}, $$
+#
+# with each $x_i = 0$ with probability $S$ and uniform on $[0, 1]$ otherwise, trained to minimise
+# $\sum_i (x_i - x'_i)^2$ (all features equally important). Their setting, and the paper's, is $n = 200$,
+# $m = 20$, twenty sparsities with $1/(1-S)$ spaced evenly in log from 1 to 20, AdamW at learning rate $10^{-3}$,
+# 10,000 steps of batches of 1024. This run trains $n =$ {glue:text}`n_features` features through
+# $m =$ {glue:text}`n_hidden` dimensions at {glue:text}`n_sparsities` sparsities, for {glue:text}`steps` steps of
+# batches of {glue:text}`batch_size`: all sparsities as **one batched model** whose weights have a leading
+# instance axis. This run's batches hold {glue:text}`batch_share:.0%` of the paper's 1024 samples: the
+# `default` profile keeps the paper's steps but uses smaller batches, so that the chapter builds within its time
+# budget on a 2-core CPU; the `paper` profile restores the paper's setting.
+
+# %%
+sparsities = elhage_sparsities(n_sparsities)
+start = time.perf_counter()
+result = train_toy_models(n_features, n_hidden, sparsities, steps=steps, batch_size=batch_size, lr=1e-3,
+                          seed=seed)
+train_seconds = time.perf_counter() - start
+
+# %% [markdown]
+# From the trained weights, two measures of Elhage et al.: the dimensions per feature of each model,
+# $D^* = m / \lVert W \rVert_F^2$ (the code's $D$ from above, now learnt), and the dimensionality of each feature
+# $i$, $D_i = \lVert W_i \rVert^2 / \sum_j (\hat W_i \cdot W_j)^2$, the share of a dimension that feature $i$ has
+# to itself: 1 if no other feature overlaps it, $1/2$ for an antipodal pair, $2/3$ for a triangle, 0 if it is not
+# represented.
+
+# %%
+d_star = dimensions_per_feature(result.weights)          # one per sparsity
+d_feature = feature_dimensionality(result.weights)       # (sparsities, features)
+d_opt = optimal_dims_per_feature(sparsities, bits_per_value)
+
+# %% tags=["remove-cell"]
+inv_density = 1.0 / (1.0 - sparsities)
+glue("train_seconds", float(train_seconds), display=False)
+glue("sparsest_inv_density", float(inv_density[-1]), display=False)
+glue("sparsest_S", float(sparsities[-1]), display=False)
+glue("d_star_dense", float(d_star[0]), display=False)
+glue("d_star_sparsest", float(d_star[-1]), display=False)
+glue("d_opt_sparsest", float(d_opt[-1]), display=False)
+glue("d_limit_sparsest", float(1.0 - sparsities[-1]), display=False)
+glue("d_gap_sparsest", float(d_star[-1] - d_opt[-1]), display=False)
+glue("d_ratio_sparsest", float(d_star[-1] / d_opt[-1]), display=False)
+glue("n_above_opt", int((d_star >= d_opt - 1e-3).sum()), display=False)
+glue("min_ratio", float((d_star / d_opt).min()), display=False)
+glue("n_represented_sparsest", int((d_feature[-1] > 0.05).sum()), display=False)
+glue("d_feature_dense_mean", float(d_feature[0].mean()), display=False)
+glue("d_feature_dense_max", float(d_feature[0].max()), display=False)
+glue("n_half_dense", int((d_feature[0] > 0.5).sum()), display=False)
+glue("m_over_n", n_hidden / n_features, display=False)
+glue("loss_first", float(result.losses[:100].mean(axis=0).mean()), display=False)
+glue("loss_last", float(result.losses[-100:].mean(axis=0).mean()), display=False)
+
+# %% tags=["remove-cell"]
+# Sentences whose truth depends on the run: written from the numbers, so that the prose never claims what the
+# run does not show (a short `smoke` run is not converged).
+dense_settled = abs(d_star[0] - 1.0) <= 0.05
+glue("dense_reading", "one dimension per feature on average" if dense_settled else
+     "not yet one dimension per feature on average: this run is too short for the dense model to settle",
+     display=False)
+distributed = (d_feature[0] > 0.5).sum() < n_hidden / 2
+glue("dense_code_reading", "here they learn a rotated, distributed code in which no feature has a dimension "
+     "to itself" if distributed else
+     "here, even so, most of the dimensions went to single features", display=False)
+all_above = bool(np.all(d_star >= d_opt - 1e-3))
+glue("above_reading", "as the theory expects of any code that is not optimal" if all_above else
+     "and below it elsewhere, which a code that loses no information cannot do: these models are not converged "
+     "or reconstruct their inputs poorly", display=False)
+plateau = sticky_plateau(d_star, tolerance=0.03)  # the longest run of D* near one sticky fraction (not 1)
+glue("plateau_reading",
+     f"{plateau.length} consecutive sparsities, from 1/(1-S) = {inv_density[plateau.first]:.2f} to "
+     f"{inv_density[plateau.last]:.2f}, stay within 0.03 of the sticky fraction {plateau.fraction}"
+     if plateau.length >= 2 else "in this run no two consecutive sparsities stay within 0.03 of the same sticky "
+     "fraction", display=False)
+
+# %% tags=["hide-input"]
+fig_c, ax = plt.subplots(figsize=(7.5, 5.2))
+green = plt.rcParams["axes.prop_cycle"].by_key()["color"][2]
+ax.scatter(np.repeat(inv_density, n_features), d_feature.ravel(), s=6, color="0.55", alpha=0.25, lw=0,
+           label="per-feature $D_i$ (trained here)")
+ax.plot(inv_density, d_star, "o-", color="0.15", ms=4, lw=1.5, label="$D^* = m/\\|W\\|_F^2$ (trained here)")
+x_fine = np.geomspace(1.0, inv_density[-1], 300)
+ax.plot(x_fine, optimal_dims_per_feature(1 - 1 / x_fine, bits_per_value), color=green, lw=2,
+        label=f"$D_\\mathrm{{opt}}$, $H_\\mathrm{{elem}} = {bits_per_value:g}$ bits (paper's theory)")
+ax.plot(x_fine, 1 / x_fine, ":", color=green, lw=1.5, label="$1-S$ (its limit, $H_\\mathrm{elem} \\to \\infty$)")
+for f in STICKY_FRACTIONS:
+    ax.axhline(f, ls="--", lw=0.8, color="0.4", zorder=0)
+    label = str(Fraction(f).limit_denominator(8))
+    ax.text(1.01, f, label, transform=ax.get_yaxis_transform(), fontsize="small", color="0.3",
+            va={0.4: "bottom", 0.375: "top"}.get(round(f, 3), "center"))
+ticks = [t for t in (1, 2, 5, 10, 20, 50, 100) if t <= inv_density[-1] * 1.01]
+ax.set(xscale="log", xlabel="$1/(1-S)$, $S$ = sparsity", ylabel="dimensions per feature", ylim=(0, 1.1),
+       xticks=ticks, xticklabels=[str(t) for t in ticks])
+ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small", frameon=False)
+fig_c.tight_layout()
+glue("fig_1c", fig_c, display=False)
+plt.close(fig_c)
+
+# %% [markdown]
+# ```{glue:figure} fig_1c
+# :name: fig-1c
+#
+# **The paper's Fig. 1c, regenerated: dimensions per feature against sparsity.** Grey line: $D^*$ of the toy models
+# trained in this run ({glue:text}`n_features` features, {glue:text}`n_hidden` hidden dimensions; the paper
+# plots the data of Elhage et al. instead). Grey dots: the dimensionality $D_i$ of every feature. Green: the
+# paper's theory of optimal encoding, $D_\mathrm{opt}(S)$, with $H_\mathrm{elem} =$
+# {glue:text}`bits_per_value:g` bits per value, our choice (the sources leave it open); dotted, its limit $1-S$.
+# Dashed: the "sticky" fractions 1, 3/4, 2/3, 1/2, 2/5, 3/8 at which Elhage et al. found $D^*$ to linger.
+# ```
+#
+# **Reading the figure.** At dense inputs, $D^* =$ {glue:text}`d_star_dense:.3f`: the models use
+# {glue:text}`dense_reading`. That need not be the monosemantic code, whose features have $D_i = 1$ for
+# {glue:text}`n_hidden` of them and 0 for the rest. In this run, at dense inputs, {glue:text}`n_half_dense`
+# features have $D_i > 1/2$ and the largest $D_i$ is {glue:text}`d_feature_dense_max:.2f`; the $D_i$ average
+# {glue:text}`d_feature_dense_mean:.3f`, against $m/n =$ {glue:text}`m_over_n:.3f` for any code that projects the
+# features orthogonally onto $m$ dimensions, the monosemantic one included. With dense, equally important
+# features every such projection loses as much as any other (as for the principal components of isotropic
+# data), so nothing makes the models align it with single features; {glue:text}`dense_code_reading`. (With
+# importances that decay from feature to feature, the most important features do get a dimension each; the tests
+# check this.)
+#
+# As the features get sparser, $D^*$ falls: the models pack more features than they have dimensions. At the
+# sparsest setting, $1/(1-S) =$ {glue:text}`sparsest_inv_density:.0f` ($S =$ {glue:text}`sparsest_S:.2f`),
+# $D^* =$ {glue:text}`d_star_sparsest:.3f`, with {glue:text}`n_represented_sparsest` of the
+# {glue:text}`n_features` features represented ($D_i > 0.05$), while optimal encoding would need only
+# $D_\mathrm{opt} =$ {glue:text}`d_opt_sparsest:.3f` ($1 - S =$ {glue:text}`d_limit_sparsest:.3f` in the
+# limit): the trained models use {glue:text}`d_gap_sparsest:.3f` more dimensions per feature than the optimum,
+# {glue:text}`d_ratio_sparsest:.1f` times as many. $D^*$ lies on or above $D_\mathrm{opt}$ at
+# {glue:text}`n_above_opt` of the {glue:text}`n_sparsities` sparsities (smallest ratio
+# $D^*/D_\mathrm{opt} =$ {glue:text}`min_ratio:.2f`), {glue:text}`above_reading`.
+#
+# On the way down, $D^*$ does not fall smoothly: {glue:text}`plateau_reading`. The paper reads these plateaus as
+# places where the network's code deviates from the optimal one: the geometry of a few features sharing a few
+# dimensions (antipodal pairs at 1/2, triangles at 2/3, pentagons at 2/5) is locally stable, and the models
+# stay in it while the optimum moves on.
+
+# %% tags=["hide-input"]
+fig_loss, ax = plt.subplots(figsize=(6.4, 3.4))
+norm = mpl.colors.LogNorm(1, inv_density[-1])
+window = max(1, steps // 100)
+for k in range(len(sparsities)):
+    smooth = np.convolve(result.losses[:, k], np.ones(window) / window, mode="valid")
+    ax.plot(np.arange(window, steps + 1), smooth, color=plt.cm.viridis(norm(inv_density[k])), lw=1)
+cbar = fig_loss.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="$1/(1-S)$")
+cbar_ticks = [t for t in (1, 2, 5, 10, 20, 50, 100) if t <= inv_density[-1] * 1.01]
+cbar.set_ticks(cbar_ticks, labels=[str(t) for t in cbar_ticks])
+cbar.ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+ax.set(yscale="log", xlabel="training step", ylabel="loss (running mean)")
+fig_loss.tight_layout()
+glue("fig_loss", fig_loss, display=False)
+plt.close(fig_loss)
+
+# %% [markdown]
+# ```{glue:figure} fig_loss
+# :name: fig-1c-loss
+#
+# **Training check (ours).** The loss of each of the {glue:text}`n_sparsities` toy models, a running mean over
+# one hundredth of the {glue:text}`steps` steps, coloured by $1/(1-S)$. Averaged over the models it falls from
+# {glue:text}`loss_first:.4f` in the first hundred steps to {glue:text}`loss_last:.4f` in the last hundred;
+# training took {glue:text}`train_seconds:.0f` s in this run.
+# ```
+#
+# ```{admonition} The paper's and ours in this chapter
+# :class: note
+# **Paper:** the three codes as a schematic (Fig. 1b); $D_\mathrm{opt}(S) = (1-S) + h_b(S)/H_\mathrm{elem}$ from
+# its supplementary note; the toy-model setting of Elhage et al. and the sticky fractions (Fig. 1c).
+# **Ours:** the particular matrices of the three codes; $H_\mathrm{elem}$ (`bits_per_value`); regenerating the
+# data of Fig. 1c by training the toy models here rather than extracting them from Elhage et al.; Xavier-normal
+# initialisation per model; common random inputs for all sparsities (each model still sees exactly its own input
+# distribution); in the `default` profile, smaller batches than the paper's.
+# ```

@@ -1,0 +1,121 @@
+"""Codes of a layer (Fig. 1): the three schematic codes of Fig. 1b and the optimal encoding of Fig. 1c.
+
+A code here is an encoding matrix ``E`` of shape (m, n): column ``j`` is the pattern of activity that feature
+``j`` writes onto the m neurons (the same layout as the toy model's ``W``, hidden x features; Elhage et al. 2022).
+Its dimensions per feature ``m / ||E||_F^2`` is 1 for the monosemantic code, above 1 for a redundant
+(polysemantic) code and below 1 for superposition (the quantity ``D*`` of Fig. 1c).
+
+The optimal encoding (the paper's supplementary note): a feature is zero with probability S, otherwise it carries
+H_elem bits, so its entropy is h_b(S) + (1 - S) H_elem; a neuron carries H_elem bits; hence
+``D_opt(S) = (1 - S) + h_b(S) / H_elem``. H_elem is not given in the sources: ``bits_per_value``, default 32 [ours].
+All functions accept numpy arrays, torch tensors or Python scalars and return numpy values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+ArrayLike = np.ndarray | torch.Tensor | float | int | list
+
+
+def _as_numpy(x: Any, name: str) -> np.ndarray:
+    """A float64 numpy copy of an array, tensor or scalar; NaN/inf rejected."""
+    arr = np.asarray(x.detach().cpu().numpy() if torch.is_tensor(x) else x, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: contains NaN or inf; all entries must be finite")
+    return arr
+
+
+def _check_count(value: Any, name: str, minimum: int) -> int:
+    """An integer >= minimum, or ValueError naming the argument and the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def binary_entropy(p: ArrayLike) -> np.ndarray:
+    """Binary entropy h_b(p) = -p log2 p - (1-p) log2 (1-p) in bits, with h_b(0) = h_b(1) = 0 (paper note, Fig. 1c)."""
+    arr = _as_numpy(p, "p")
+    if np.any((arr < 0.0) | (arr > 1.0)):
+        raise ValueError(f"p: must lie in [0, 1], got values in [{arr.min():g}, {arr.max():g}]")
+    q = 1.0 - arr
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -np.where(arr > 0, arr * np.log2(np.where(arr > 0, arr, 1.0)), 0.0) \
+            - np.where(q > 0, q * np.log2(np.where(q > 0, q, 1.0)), 0.0)
+    return h + 0.0  # no negative zeros
+
+
+def optimal_dims_per_feature(sparsity: ArrayLike, bits_per_value: float = 32.0) -> np.ndarray:
+    """Optimal-encoding dimensions per feature D_opt(S) = (1-S) + h_b(S)/H_elem (paper note; green curve of Fig. 1c)."""
+    if isinstance(bits_per_value, bool) or not isinstance(bits_per_value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(bits_per_value)) or bits_per_value <= 0:
+        raise ValueError(f"bits_per_value: must be a finite number > 0 (bits per non-zero value, H_elem), "
+                         f"got {bits_per_value!r}")
+    s = _as_numpy(sparsity, "sparsity")
+    if np.any((s < 0.0) | (s >= 1.0)):
+        raise ValueError(f"sparsity: must lie in [0, 1), got values in [{s.min():g}, {s.max():g}]")
+    return (1.0 - s) + binary_entropy(s) / float(bits_per_value)
+
+
+def dims_per_feature_of_code(code: ArrayLike) -> np.ndarray:
+    """Dimensions per feature m / ||E||_F^2 of an encoding matrix E (m, n) (Elhage et al. 2022; Fig. 1c's D*)."""
+    e = _as_numpy(code, "code")
+    if e.ndim < 2:
+        raise ValueError(f"code: expected an (..., m, n) matrix, got shape {e.shape}")
+    with np.errstate(divide="ignore"):
+        return e.shape[-2] / np.square(e).sum(axis=(-2, -1))
+
+
+def monosemantic_code(n_features: int, n_neurons: int | None = None) -> np.ndarray:
+    """Monosemantic code of Fig. 1b (left): feature j drives neuron j alone, one neuron per feature, no overlap.
+
+    Shape (n_neurons, n_features), n_neurons >= n_features (default equal); entries 0 or 1. Invariants: every
+    column has exactly one non-zero entry, every row at most one (no neuron is shared), so D* = 1 when m = n.
+    """
+    n = _check_count(n_features, "n_features", 1)
+    m = n if n_neurons is None else _check_count(n_neurons, "n_neurons", n)
+    code = np.zeros((m, n))
+    code[np.arange(n), np.arange(n)] = 1.0
+    return code
+
+
+def polysemantic_code(n_features: int, redundancy: int = 2) -> np.ndarray:
+    """Polysemantic code of Fig. 1b (middle): feature j drives neurons j..j+k-1, so neighbouring features overlap.
+
+    Shape (n_features + k - 1, n_features) with k = redundancy >= 2; entries 0 or 1/sqrt(k) (unit-norm columns).
+    Invariants: every feature is written redundantly onto exactly k neurons; some neurons answer to several
+    features (overlap, up to k each); the code stays one-to-one (full column rank n: every feature can be decoded
+    linearly); m >= n, so D* = (n + k - 1) / n > 1 measures the redundancy.
+    """
+    n = _check_count(n_features, "n_features", 2)
+    k = _check_count(redundancy, "redundancy", 2)
+    code = np.zeros((n + k - 1, n))
+    for j in range(n):
+        code[j:j + k, j] = 1.0 / math.sqrt(k)
+    return code
+
+
+def superposition_code(n_features: int, n_neurons: int) -> np.ndarray:
+    """Superposition code of Fig. 1b (right): n > m features as unit directions spread evenly over all m neurons.
+
+    A harmonic frame: rows are cos/sin of the first m//2 Fourier frequencies over the features (plus a constant row
+    when m is odd), scaled to unit-norm columns; for m = 2 the features sit on a regular n-gon (n = 3: the 120 degree
+    triangle). Invariants: m < n (one-to-many: neurons must be shared), unit-norm, pairwise distinct columns, a tight
+    frame E E^T = (n/m) I (every neuron carries the same load), hence D* = m / n < 1.
+    """
+    n = _check_count(n_features, "n_features", 3)
+    m = _check_count(n_neurons, "n_neurons", 2)
+    if m >= n:
+        raise ValueError(f"n_neurons: must be in [2, n_features - 1] = [2, {n - 1}] for superposition, got {m}")
+    j = np.arange(n)
+    rows = []
+    for freq in range(1, m // 2 + 1):
+        angle = 2.0 * math.pi * freq * j / n
+        rows += [math.sqrt(2.0 / m) * np.cos(angle), math.sqrt(2.0 / m) * np.sin(angle)]
+    if m % 2:
+        rows.append(np.full(n, 1.0 / math.sqrt(m)))
+    return np.stack(rows)

@@ -1,0 +1,262 @@
+"""Toy models of superposition (Elhage et al. 2022), trained for many sparsities at once (Fig. 1c).
+
+The model maps n features through m < n hidden dimensions and back, x' = ReLU(W^T W x + b), with W of shape
+(m, n) (hidden x features). Inputs: x_i = 0 with probability S (the sparsity), else U[0, 1]; loss
+sum_i I_i (x_i - x'_i)^2, averaged over the batch and the features. Every sparsity is one *instance* of ONE
+batched model: W has shape (instances, m, n); the instances share nothing but the optimiser call, so training
+them together is training them one by one (the tests check it). How much faster it is depends on
+their size: bench/bench_toy_models.py.
+
+Choices where the sources are silent [ours]: W is initialised Xavier-normal per instance, N(0, 2 / (m + n)), so
+that no instance's scale depends on how many are trained with it; b = 0; AdamW (lr 1e-3 as in Elhage et al.) with
+torch's default weight decay 0.01. By default all instances see the same uniform draws u ("common random
+numbers": instance i uses x = ReLU(1 - u / (1 - S_i)), which is 0 with probability S_i and uniform otherwise):
+each instance gets exactly its input distribution, at a fraction of the random-number cost; common_inputs=False
+draws independently per instance.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+ArrayLike = np.ndarray | torch.Tensor
+
+#: Dimensions per feature at which Elhage et al. 2022 found D* to stick (their Fig. "feature dimensionality").
+STICKY_FRACTIONS = (1.0, 3 / 4, 2 / 3, 1 / 2, 2 / 5, 3 / 8)
+
+
+@dataclass(frozen=True, eq=False)
+class ToyModelResult:
+    """A trained batch of toy models: one instance per sparsity (Elhage et al. 2022; Fig. 1c)."""
+
+    weights: np.ndarray      # (instances, m, n): W, hidden x features
+    biases: np.ndarray       # (instances, n): b
+    losses: np.ndarray       # (steps, instances): each instance's training loss at every step
+    sparsities: np.ndarray   # (instances,): S
+    importance: np.ndarray   # (instances, n): I
+    steps: int
+    batch_size: int
+    lr: float
+    seed: int
+
+    @property
+    def n_instances(self) -> int:
+        """Number of instances (sparsities) trained together."""
+        return int(self.weights.shape[0])
+
+
+@dataclass(frozen=True)
+class StickyPlateau:
+    """The longest run of consecutive instances whose D* stays within tolerance of one sticky fraction."""
+
+    fraction: Fraction   # the sticky fraction, e.g. Fraction(1, 2)
+    first: int           # index of the first instance of the run
+    last: int            # index of the last instance of the run (inclusive)
+    length: int          # last - first + 1, or 0 when no D* lies within tolerance of any fraction
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_positive_float(value: Any, name: str, allow_zero: bool = False) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
+        and math.isfinite(float(value)) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        raise ValueError(f"{name}: must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+def _as_float64(x: Any, name: str) -> np.ndarray:
+    arr = np.asarray(x.detach().cpu().numpy() if torch.is_tensor(x) else x, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name}: contains NaN or inf; all entries must be finite")
+    return arr
+
+
+def elhage_sparsities(n_sparsities: int = 20, max_inverse_density: float = 20.0) -> np.ndarray:
+    """Sparsities of Elhage et al.'s dimensionality sweep, 1 - S = r^(-linspace(0, 1, k)), r = 20 (Fig. 1c x axis)."""
+    k = _check_int(n_sparsities, "n_sparsities", 1)
+    r = _check_positive_float(max_inverse_density, "max_inverse_density")
+    if r < 1:
+        raise ValueError(f"max_inverse_density: must be >= 1 (1 / (1 - S) of the sparsest instance), got {r!r}")
+    return 1.0 - r ** -np.linspace(0.0, 1.0, k)
+
+
+def _instance_seeds(seed: int) -> tuple[int, int]:
+    """Independent 63-bit seeds for the initialisation and the data streams of one run."""
+    init, data = np.random.SeedSequence(seed).generate_state(2, dtype=np.uint64)
+    return int(init) >> 1, int(data) >> 1
+
+
+def train_toy_models(n_features: int, n_hidden: int, sparsities: ArrayLike | list[float],
+                     importance: ArrayLike | None = None, steps: int = 10_000, batch_size: int = 1024,
+                     lr: float = 1e-3, seed: int = 0, *, weight_decay: float = 0.01, common_inputs: bool = True,
+                     device: str | torch.device = "cpu", progress: bool = True) -> ToyModelResult:
+    """Train x' = ReLU(W^T W x + b) for every sparsity at once, one batched model (Elhage et al. 2022; Fig. 1c).
+
+    importance: None (all 1), shape (n,) or (instances, n), entries >= 0. Returns weights, biases and the loss of
+    every instance at every step. The gradient is written out by hand (checked against autograd in the tests)
+    so that a step allocates no (instances, batch, n) temporaries; AdamW does the update.
+    """
+    n = _check_int(n_features, "n_features", 1)
+    m = _check_int(n_hidden, "n_hidden", 1)
+    steps = _check_int(steps, "steps", 1)
+    batch = _check_int(batch_size, "batch_size", 1)
+    seed = _check_int(seed, "seed", 0)
+    lr = _check_positive_float(lr, "lr")
+    weight_decay = _check_positive_float(weight_decay, "weight_decay", allow_zero=True)
+    s = _as_float64(sparsities, "sparsities")
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"sparsities: expected a non-empty 1-D array (one sparsity per instance), got shape {s.shape}")
+    if np.any((s < 0.0) | (s >= 1.0)):
+        raise ValueError(f"sparsities: every sparsity must lie in [0, 1), got values in [{s.min():g}, {s.max():g}]")
+    n_inst = s.size
+    if importance is None:
+        imp = np.ones((n_inst, n))
+    else:
+        imp = _as_float64(importance, "importance")
+        if imp.shape not in ((n,), (n_inst, n)):
+            raise ValueError(f"importance: expected shape ({n},) or ({n_inst}, {n}), got {imp.shape}")
+        if np.any(imp < 0):
+            raise ValueError("importance: every entry must be >= 0")
+        imp = np.broadcast_to(imp, (n_inst, n)).copy()
+
+    dev = torch.device(device)
+    seed_init, seed_data = _instance_seeds(seed)
+    gen_init = torch.Generator(device=dev).manual_seed(seed_init)
+    gen_data = torch.Generator(device=dev).manual_seed(seed_data)
+    # One draw per instance, in order: instance i starts where it would in a run of instances 0..i alone.
+    W = torch.stack([torch.randn(m, n, generator=gen_init, device=dev) for _ in range(n_inst)])
+    W.mul_(math.sqrt(2.0 / (m + n))).requires_grad_(True)
+    b = torch.zeros(n_inst, n, device=dev, requires_grad=True)
+    opt = torch.optim.AdamW([W, b], lr=lr, weight_decay=weight_decay)
+
+    neg_inv_density = torch.as_tensor(-1.0 / (1.0 - s), dtype=torch.float32, device=dev).view(n_inst, 1, 1)
+    one = torch.ones((), device=dev)
+    sqrt_imp = (torch.as_tensor(np.sqrt(imp), dtype=torch.float32, device=dev).view(n_inst, 1, n)
+                if np.any(imp != 1.0) else None)
+    # Buffers reused at every step: no (instances, batch, n) allocation inside the loop.
+    u = torch.empty((1 if common_inputs else n_inst), batch, n, device=dev)
+    x = torch.empty(n_inst, batch, n, device=dev)
+    buf = _buffers(n_inst, batch, m, n, dev)
+    losses = torch.empty(steps, n_inst, device=dev)
+
+    for step in tqdm(range(steps), desc=f"toy models ({n_inst} sparsities)", disable=not progress,
+                     mininterval=0.5):
+        with torch.no_grad():
+            u.uniform_(generator=gen_data)
+            # x = ReLU(1 - u / (1 - S)): 0 with probability S, otherwise uniform on (0, 1].
+            torch.addcmul(one, u, neg_inv_density, out=x).relu_()
+            losses[step], W.grad, b.grad = _loss_and_grad(W.detach(), b.detach(), x, sqrt_imp, buf)
+        opt.step()
+
+    return ToyModelResult(weights=W.detach().cpu().numpy(), biases=b.detach().cpu().numpy(),
+                          losses=losses.cpu().numpy(), sparsities=s, importance=imp, steps=steps,
+                          batch_size=batch, lr=lr, seed=seed)
+
+
+def _buffers(n_inst: int, batch: int, m: int, n: int, dev: torch.device) -> dict[str, torch.Tensor]:
+    """Preallocated work arrays of one training step."""
+    return {"z": torch.empty(n_inst, batch, n, device=dev), "r": torch.empty(n_inst, batch, n, device=dev),
+            "h": torch.empty(n_inst, batch, m, device=dev), "g_h": torch.empty(n_inst, batch, m, device=dev)}
+
+
+def _loss_and_grad(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, sqrt_imp: torch.Tensor | None,
+                   buf: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-instance loss mean_(batch, i) I_i (x'_i - x_i)^2 and its exact gradients in W and b (Elhage et al. 2022).
+
+    Written out by hand into preallocated buffers (checked against autograd in the tests): with h = W x,
+    x' = ReLU(W^T h + b), r = I (x' - x) ReLU'(.), dL/db = c sum_batch r, dL/dW = c (h^T r + (r W^T)^T x), c = 2/(B n).
+    """
+    z, r, h, g_h = buf["z"], buf["r"], buf["h"], buf["g_h"]
+    n_inst, batch, n = x.shape
+    torch.bmm(x, W.transpose(1, 2), out=h)                  # h = W x
+    torch.baddbmm(b.unsqueeze(1), h, W, out=z).relu_()      # x' = ReLU(W^T h + b)
+    torch.sub(z, x, out=r)                                  # r = x' - x
+    if sqrt_imp is not None:
+        r.mul_(sqrt_imp)
+    loss = torch.linalg.vector_norm(r.view(n_inst, -1), dim=1).square_().div_(batch * n)
+    if sqrt_imp is not None:
+        r.mul_(sqrt_imp)                                    # I (x' - x)
+    r.mul_(torch.sign(z, out=z))                            # times ReLU' = sign(x'), as x' >= 0
+    g_W = torch.bmm(h.transpose(1, 2), r)                   # through the decoder W^T ...
+    torch.bmm(r, W.transpose(1, 2), out=g_h)
+    g_W.baddbmm_(g_h.transpose(1, 2), x)                    # ... and through the encoder W
+    scale = 2.0 / (batch * n)
+    return loss, g_W.mul_(scale), r.sum(dim=1).mul_(scale)
+
+
+def toy_model_loss(weights: ArrayLike, biases: ArrayLike, x: ArrayLike,
+                   importance: ArrayLike | None = None) -> torch.Tensor:
+    """Per-instance loss mean_(batch, i) I_i (x_i - ReLU(W^T W x + b)_i)^2 of x (instances, batch, n) (Elhage)."""
+    W, b, xt = (v if torch.is_tensor(v) else torch.as_tensor(np.asarray(v), dtype=torch.float32)
+                for v in (weights, biases, x))
+    out = torch.relu(torch.baddbmm(b.unsqueeze(1), torch.bmm(xt, W.transpose(1, 2)), W))
+    err = (xt - out).square()
+    if importance is not None:
+        imp = importance if torch.is_tensor(importance) else torch.as_tensor(np.asarray(importance),
+                                                                             dtype=torch.float32)
+        err = err * imp.reshape(-1, 1, err.shape[-1]) if imp.ndim == 2 else err * imp
+    return err.mean(dim=(1, 2))
+
+
+def _weights(W: ArrayLike) -> np.ndarray:
+    arr = _as_float64(W, "W")
+    if arr.ndim < 2:
+        raise ValueError(f"W: expected shape (..., m, n) (hidden x features), got {arr.shape}")
+    return arr
+
+
+def dimensions_per_feature(W: ArrayLike) -> np.ndarray:
+    """Dimensions per feature D* = m / ||W||_F^2 of each instance of W (..., m, n) (Elhage et al. 2022; Fig. 1c)."""
+    arr = _weights(W)
+    with np.errstate(divide="ignore"):
+        return arr.shape[-2] / np.square(arr).sum(axis=(-2, -1))
+
+
+def feature_dimensionality(W: ArrayLike) -> np.ndarray:
+    """Per-feature dimensionality D_i = ||W_i||^2 / sum_j (W^_i . W_j)^2 of W (..., m, n); 0 if W_i = 0 (Fig. 1c)."""
+    arr = _weights(W)
+    gram = np.swapaxes(arr, -1, -2) @ arr                # (..., n, n): W_i . W_j
+    norms2 = np.diagonal(gram, axis1=-2, axis2=-1)       # ||W_i||^2
+    learnt = norms2 > 1e-12 * norms2.max(axis=-1, keepdims=True)  # exactly-zero columns are not features
+    # sum_j (W^_i . W_j)^2 = sum_j (W_i . W_j)^2 / ||W_i||^2, so D_i = ||W_i||^4 / sum_j (W_i . W_j)^2.
+    denom = np.square(gram).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(learnt, np.square(norms2) / np.where(learnt, denom, 1.0), 0.0)
+
+
+def sticky_plateau(d_star: ArrayLike, tolerance: float = 0.03, skip_first: int = 1) -> StickyPlateau:
+    """Longest run of consecutive D* values near one sticky fraction (the plateaus of Fig. 1c; Elhage et al. 2022).
+
+    The fraction 1 is left out (dense models sit there trivially), and so are the first skip_first instances.
+    """
+    d = _as_float64(d_star, "d_star")
+    if d.ndim != 1:
+        raise ValueError(f"d_star: expected a 1-D array (one D* per instance), got shape {d.shape}")
+    tol = _check_positive_float(tolerance, "tolerance", allow_zero=True)
+    skip = _check_int(skip_first, "skip_first", 0)
+    fractions = [Fraction(f).limit_denominator(8) for f in STICKY_FRACTIONS if f != 1.0]
+    best = StickyPlateau(fraction=fractions[0], first=0, last=-1, length=0)
+    for frac in fractions:
+        near = np.abs(d - float(frac)) <= tol
+        near[:skip] = False
+        run_start = None
+        for i, ok in enumerate(np.append(near, False)):
+            if ok and run_start is None:
+                run_start = i
+            elif not ok and run_start is not None:
+                if i - run_start > best.length:
+                    best = StickyPlateau(fraction=frac, first=run_start, last=i - 1, length=i - run_start)
+                run_start = None
+    return best

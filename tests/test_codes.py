@@ -1,0 +1,126 @@
+"""Known-answer tests for polycode_utils.codes (issue 4): optimal encoding D_opt and the three codes of Fig. 1b."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from polycode_utils.codes import (binary_entropy, dims_per_feature_of_code, monosemantic_code, optimal_dims_per_feature,
+                                  polysemantic_code, superposition_code)
+
+# ---------------------------------------------------------------- binary entropy and D_opt
+
+
+def test_binary_entropy_known_values() -> None:
+    assert binary_entropy(0.5) == 1.0
+    assert binary_entropy(0.0) == 0.0 and binary_entropy(1.0) == 0.0
+    assert binary_entropy(0.25) == pytest.approx(0.8112781244591328, abs=1e-12)  # 2 - 3/4 log2 3
+    p = np.linspace(0.0, 1.0, 101)
+    np.testing.assert_allclose(binary_entropy(p), binary_entropy(1.0 - p), atol=1e-12)  # symmetric
+    assert not np.any(np.signbit(binary_entropy(p)))  # no negative zeros at the ends
+
+
+def test_d_opt_paper_check_value() -> None:
+    # METHODS.md: D_opt(0.9, 32) = 0.1147.
+    assert round(float(optimal_dims_per_feature(0.9, 32)), 4) == 0.1147
+    assert float(optimal_dims_per_feature(0.9)) == pytest.approx(0.1 + 0.4689955935892812 / 32, abs=1e-12)
+
+
+def test_d_opt_limits() -> None:
+    s = np.array([0.0, 0.3, 0.9, 0.95, 0.999])
+    np.testing.assert_allclose(optimal_dims_per_feature(s, 1e12), 1.0 - s, atol=1e-12)  # H_elem -> infinity
+    assert optimal_dims_per_feature(0.0, 3.0) == 1.0  # dense features need one dimension each, any H_elem
+    # More bits per value -> the sparsity pattern's entropy costs relatively less -> fewer dimensions.
+    by_bits = [optimal_dims_per_feature(s, bits) for bits in (1.0, 8.0, 32.0, 1e6)]
+    for lo_bits, hi_bits in itertools.pairwise(by_bits):
+        assert np.all(hi_bits[1:] < lo_bits[1:])
+    # In the sparsity, D_opt falls monotonically from 1 (for H_elem >= 1).
+    grid = optimal_dims_per_feature(np.linspace(0, 0.99, 200), 32.0)
+    assert np.all(np.diff(grid) < 0)
+
+
+def test_d_opt_array_and_tensor_in_array_out() -> None:
+    s = np.array([[0.0, 0.5], [0.9, 0.95]])
+    out = optimal_dims_per_feature(s)
+    assert isinstance(out, np.ndarray) and out.shape == (2, 2)
+    np.testing.assert_allclose(optimal_dims_per_feature(torch.tensor(s)), out)
+    np.testing.assert_allclose(optimal_dims_per_feature([0.9]), [0.11465611229966502])
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(sparsity=1.0), "sparsity"), (dict(sparsity=-0.1), "sparsity"),
+    (dict(sparsity=[0.1, float("nan")]), "sparsity"), (dict(sparsity=0.5, bits_per_value=0.0), "bits_per_value"),
+    (dict(sparsity=0.5, bits_per_value=-3), "bits_per_value"),
+    (dict(sparsity=0.5, bits_per_value=float("inf")), "bits_per_value"),
+])
+def test_d_opt_rejects_bad_input(kwargs: dict, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        optimal_dims_per_feature(**kwargs)
+
+
+def test_binary_entropy_rejects_outside_unit_interval() -> None:
+    with pytest.raises(ValueError, match=r"p: must lie in \[0, 1\]"):
+        binary_entropy([0.2, 1.5])
+
+
+# ---------------------------------------------------------------- the three codes of Fig. 1b
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (4, 4), (5, 7)])
+def test_monosemantic_one_neuron_per_feature_no_overlap(n: int, m: int) -> None:
+    code = monosemantic_code(n, m)
+    assert code.shape == (m, n)
+    assert np.all((code != 0).sum(axis=0) == 1)   # one neuron per feature
+    assert np.all((code != 0).sum(axis=1) <= 1)   # no neuron shared (no overlap)
+    assert set(np.unique(code)) <= {0.0, 1.0}
+    if m == n:
+        assert dims_per_feature_of_code(code) == 1.0
+
+
+@pytest.mark.parametrize("n, k", [(2, 2), (4, 2), (6, 3), (10, 4)])
+def test_polysemantic_redundant_overlapping_and_decodable(n: int, k: int) -> None:
+    code = polysemantic_code(n, k)
+    m = n + k - 1
+    assert code.shape == (m, n)
+    assert np.all((code != 0).sum(axis=0) == k)               # each feature on k neurons (redundancy)
+    assert (code != 0).sum(axis=1).max() == min(k, n) >= 2    # neurons shared by several features (overlap)
+    np.testing.assert_allclose(np.linalg.norm(code, axis=0), 1.0)
+    assert np.linalg.matrix_rank(code) == n                   # one-to-one: every feature decodable
+    assert dims_per_feature_of_code(code) == pytest.approx(m / n) and m / n > 1
+
+
+@pytest.mark.parametrize("n, m", [(3, 2), (5, 2), (4, 3), (7, 3), (10, 4), (200, 20), (21, 20)])
+def test_superposition_fewer_neurons_tight_unit_frame(n: int, m: int) -> None:
+    code = superposition_code(n, m)
+    assert code.shape == (m, n) and m < n
+    np.testing.assert_allclose(np.linalg.norm(code, axis=0), 1.0, atol=1e-12)
+    np.testing.assert_allclose(code @ code.T, (n / m) * np.eye(m), atol=1e-9)  # every neuron the same load
+    cos = code.T @ code
+    assert np.abs(cos[~np.eye(n, dtype=bool)]).max() < 1 - 1e-9              # no two features coincide
+    assert dims_per_feature_of_code(code) == pytest.approx(m / n)
+
+
+def test_superposition_m2_is_the_regular_polygon() -> None:
+    tri = superposition_code(3, 2)
+    cos = tri.T @ tri
+    np.testing.assert_allclose(cos[~np.eye(3, dtype=bool)], -0.5, atol=1e-12)  # 120 degrees apart
+    assert dims_per_feature_of_code(tri) == pytest.approx(2 / 3)
+
+
+def test_dims_per_feature_orders_the_three_codes() -> None:
+    assert dims_per_feature_of_code(polysemantic_code(6, 2)) > dims_per_feature_of_code(monosemantic_code(6)) \
+        > dims_per_feature_of_code(superposition_code(6, 3))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: monosemantic_code(0), "n_features"), (lambda: monosemantic_code(4, 3), "n_neurons"),
+    (lambda: monosemantic_code(2.0), "n_features"), (lambda: polysemantic_code(4, 1), "redundancy"),
+    (lambda: polysemantic_code(1, 2), "n_features"), (lambda: superposition_code(4, 4), "n_neurons"),
+    (lambda: superposition_code(4, 1), "n_neurons"), (lambda: dims_per_feature_of_code(np.ones(3)), "code"),
+])
+def test_code_constructors_reject_bad_sizes(call, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        call()

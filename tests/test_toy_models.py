@@ -1,0 +1,182 @@
+"""Known-answer tests for polycode_utils.toy_models (issue 4): toy models of superposition and their geometry."""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from polycode_utils.codes import superposition_code
+from polycode_utils.toy_models import (STICKY_FRACTIONS, _buffers, _loss_and_grad, dimensions_per_feature,
+                                       elhage_sparsities, feature_dimensionality, sticky_plateau, toy_model_loss,
+                                       train_toy_models)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: one intra-op thread is faster, and immune to stalls when the machine is busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def identity_like(m: int, n: int) -> np.ndarray:
+    """m features each on its own neuron, the other n - m features not represented."""
+    return np.eye(m, n)
+
+
+TRIANGLE = superposition_code(3, 2)          # 3 unit features at 120 degrees in 2 dimensions
+ANTIPODAL = np.array([[1.0, -1.0]])          # 2 features on one neuron, opposite signs
+
+# ---------------------------------------------------------------- geometry of a known W
+
+
+def test_dimensions_per_feature_known_answers() -> None:
+    assert dimensions_per_feature(identity_like(4, 6)) == 1.0
+    assert dimensions_per_feature(TRIANGLE) == pytest.approx(2 / 3)
+    assert dimensions_per_feature(ANTIPODAL) == 0.5
+    assert dimensions_per_feature(superposition_code(5, 2)) == pytest.approx(2 / 5)  # the pentagon
+
+
+def test_dimensions_per_feature_is_per_instance() -> None:
+    rot = np.array([[0.0, -1.0], [1.0, 0.0]])
+    batch = np.stack([TRIANGLE, rot @ TRIANGLE, 2.0 * TRIANGLE])           # (3, m, n)
+    np.testing.assert_allclose(dimensions_per_feature(batch), [2 / 3, 2 / 3, 1 / 6])
+    np.testing.assert_allclose(dimensions_per_feature(torch.tensor(batch)), [2 / 3, 2 / 3, 1 / 6])
+    assert dimensions_per_feature(np.zeros((2, 3, 5))).tolist() == [math.inf, math.inf]  # nothing learnt
+
+
+def test_feature_dimensionality_known_answers() -> None:
+    np.testing.assert_allclose(feature_dimensionality(identity_like(4, 6)), [1, 1, 1, 1, 0, 0])
+    np.testing.assert_allclose(feature_dimensionality(TRIANGLE), [2 / 3] * 3)
+    np.testing.assert_allclose(feature_dimensionality(ANTIPODAL), [0.5, 0.5])
+    np.testing.assert_allclose(feature_dimensionality(superposition_code(5, 2)), [0.4] * 5)
+    # An antipodal pair on neuron 0 next to a feature alone on neuron 1: 1/2, 1/2, 1.
+    np.testing.assert_allclose(feature_dimensionality(np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])), [0.5, 0.5, 1.0])
+
+
+def test_feature_dimensionality_scale_invariant_bounded_batched() -> None:
+    W = np.random.default_rng(0).standard_normal((4, 5, 12))
+    d = feature_dimensionality(W)
+    assert d.shape == (4, 12) and np.all((d > 0) & (d <= 1))
+    np.testing.assert_allclose(feature_dimensionality(3.0 * W), d)
+    np.testing.assert_allclose(feature_dimensionality(torch.tensor(W)), d)
+    # Per instance, the per-feature dimensionalities of a generic W sum to at most m (sum = m for a tight frame).
+    assert np.all(d.sum(axis=-1) <= 5 + 1e-9)
+    assert feature_dimensionality(superposition_code(9, 4)).sum() == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("fn", [dimensions_per_feature, feature_dimensionality])
+def test_geometry_rejects_bad_W(fn) -> None:
+    with pytest.raises(ValueError, match="W"):
+        fn(np.ones(3))
+    with pytest.raises(ValueError, match="W"):
+        fn(np.array([[1.0, np.nan]]))
+
+
+# ---------------------------------------------------------------- the sparsity grid
+
+
+def test_elhage_sparsity_grid() -> None:
+    s = elhage_sparsities(20)
+    assert s.shape == (20,) and s[0] == 0.0 and s[-1] == pytest.approx(0.95)
+    inv_density = 1.0 / (1.0 - s)
+    np.testing.assert_allclose(inv_density[1:] / inv_density[:-1], 20 ** (1 / 19))  # geometric in 1/(1-S)
+    assert STICKY_FRACTIONS == (1.0, 0.75, 2 / 3, 0.5, 0.4, 0.375)
+
+
+def test_sticky_plateau_finds_the_longest_run() -> None:
+    d_star = [1.0, 0.9, 0.76, 0.51, 0.49, 0.50, 0.42, 0.39, 0.37, 0.2]
+    plateau = sticky_plateau(d_star, tolerance=0.03)
+    assert (plateau.fraction, plateau.first, plateau.last, plateau.length) == (Fraction(1, 2), 3, 5, 3)
+    # 0.42, 0.39, 0.37 are each near 2/5 or 3/8 but no three of them near the same one: the 1/2 run wins.
+    assert sticky_plateau(d_star, tolerance=0.0).length == 1  # only 0.50 itself is exactly sticky
+    assert sticky_plateau([1.0, 0.9, 0.1]).length == 0
+    assert sticky_plateau([1.0, 1.0, 1.0]).length == 0       # the fraction 1 does not count
+    with pytest.raises(ValueError, match="d_star"):
+        sticky_plateau(np.ones((2, 2)))
+
+
+# ---------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hand_written_gradient_matches_autograd(weighted: bool) -> None:
+    gen = torch.Generator().manual_seed(0)
+    n_inst, batch, m, n = 3, 16, 4, 9
+    W = torch.randn(n_inst, m, n, generator=gen) * 0.5
+    b = torch.randn(n_inst, n, generator=gen) * 0.1
+    x = torch.rand(n_inst, batch, n, generator=gen) * (torch.rand(n_inst, batch, n, generator=gen) < 0.5)
+    imp = torch.rand(n_inst, n, generator=gen) + 0.1 if weighted else None
+    sqrt_imp = imp.sqrt().view(n_inst, 1, n) if weighted else None
+    loss, g_W, g_b = _loss_and_grad(W, b, x, sqrt_imp, _buffers(n_inst, batch, m, n, torch.device("cpu")))
+    Wg, bg = W.clone().requires_grad_(), b.clone().requires_grad_()
+    ref = toy_model_loss(Wg, bg, x, imp)
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(g_W, Wg.grad, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(g_b, bg.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_same_seed_same_weights_other_seed_other_weights() -> None:
+    kwargs = dict(n_features=7, n_hidden=3, sparsities=[0.0, 0.7], steps=60, batch_size=32, progress=False)
+    a, b, c = train_toy_models(**kwargs, seed=5), train_toy_models(**kwargs, seed=5), train_toy_models(**kwargs, seed=6)
+    assert np.array_equal(a.weights, b.weights) and np.array_equal(a.biases, b.biases)
+    assert np.array_equal(a.losses, b.losses)
+    assert not np.allclose(a.weights, c.weights)
+    d = train_toy_models(**kwargs, seed=5, common_inputs=False)
+    assert np.array_equal(d.weights, train_toy_models(**kwargs, seed=5, common_inputs=False).weights)
+
+
+def test_batched_instance_equals_training_it_alone() -> None:
+    # Instances share nothing but the optimiser call: instance 0 of a batch is the model trained by itself.
+    kwargs = dict(n_features=9, n_hidden=3, steps=80, batch_size=32, seed=2, progress=False)
+    batched = train_toy_models(sparsities=[0.5, 0.0, 0.9], **kwargs)
+    alone = train_toy_models(sparsities=[0.5], **kwargs)
+    np.testing.assert_allclose(batched.weights[0], alone.weights[0], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(batched.losses[:, 0], alone.losses[:, 0], rtol=1e-6)
+    assert batched.weights.shape == (3, 3, 9) and batched.biases.shape == (3, 9) and batched.losses.shape == (80, 3)
+
+
+def test_dense_inputs_learn_the_m_most_important_features() -> None:
+    # S = 0 (Elhage et al. 2022, Fig. 2 left): no superposition; the m most important features get a dimension each.
+    n, m = 6, 3
+    res = train_toy_models(n, m, [0.0], importance=0.7 ** np.arange(n), steps=2000, batch_size=64, lr=1e-2,
+                           seed=0, progress=False)
+    d = feature_dimensionality(res.weights)[0]
+    assert np.all(d[:m] > 0.9) and np.all(d[m:] < 0.1)
+    assert dimensions_per_feature(res.weights)[0] == pytest.approx(1.0, abs=0.05)
+    assert res.losses[-50:].mean() < 0.5 * res.losses[:50].mean()
+
+
+def test_sparse_inputs_give_superposition() -> None:
+    # Same features, all equally important: dense -> D* = 1; at S = 0.9 more than m features share the m dims.
+    n, m = 6, 2
+    res = train_toy_models(n, m, [0.0, 0.9], steps=600, batch_size=128, lr=1e-2, seed=0, progress=False)
+    dense, sparse = dimensions_per_feature(res.weights)
+    assert dense == pytest.approx(1.0, abs=0.05)
+    assert sparse < 0.6
+    assert (feature_dimensionality(res.weights)[1] > 0.2).sum() > m
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(sparsities=[0.5, 1.0]), r"sparsities: every sparsity must lie in \[0, 1\)"),
+    (dict(sparsities=[-0.1]), "sparsities"), (dict(sparsities=[]), "sparsities"),
+    (dict(sparsities=[[0.1]]), "sparsities"), (dict(n_features=0), "n_features: must be an integer >= 1"),
+    (dict(n_hidden=0), "n_hidden"), (dict(n_hidden=2.5), "n_hidden"), (dict(steps=0), "steps"),
+    (dict(batch_size=0), "batch_size"), (dict(lr=0.0), "lr"), (dict(lr=float("nan")), "lr"),
+    (dict(seed=-1), "seed"), (dict(importance=np.ones(5)), "importance"),
+    (dict(importance=-np.ones(4)), "importance"), (dict(weight_decay=-0.1), "weight_decay"),
+])
+def test_bad_input_raises_before_training(kwargs: dict, name: str) -> None:
+    args = dict(n_features=4, n_hidden=2, sparsities=[0.5], steps=10 ** 12, batch_size=10 ** 9, progress=False)
+    args.update(kwargs)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=name):
+        train_toy_models(**args)
+    assert time.perf_counter() - start < 1.0  # raised before allocating or training anything
