@@ -1,0 +1,288 @@
+"""Eigenspectra of activation covariances and their power-law exponent alpha (Fig. 3, Fig. 5).
+
+Instruments only: these functions know no network. Conventions (METHODS.md): alpha is the *signed* slope of
+log10 lambda_n against log10 n, so alpha < 0 and the critical line is alpha = -1; principal components are
+counted from 1. Eigenvalues are returned as numpy float64 arrays in descending order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.linear_model import HuberRegressor
+
+ArrayLike = np.ndarray | torch.Tensor
+FIT_METHODS = ("huber", "ols", "wls")
+
+
+def _to_tensor(x: ArrayLike) -> torch.Tensor:
+    return x.detach() if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))
+
+
+def _as_samples(X: ArrayLike | Sequence[ArrayLike], name: str, min_samples: int = 2) -> torch.Tensor:
+    """Validate a samples-by-dims matrix (or a list of row chunks) and return it as a float64 CPU tensor."""
+    if isinstance(X, (list, tuple)):
+        if len(X) == 0:
+            raise ValueError(f"{name}: expected at least one chunk of samples, got an empty sequence")
+        chunks = [_to_tensor(c) for c in X]
+        if any(c.ndim != 2 for c in chunks) or len({c.shape[1] for c in chunks}) != 1:
+            raise ValueError(f"{name}: chunks must all be 2-D (samples x dims) with the same number of dims, "
+                             f"got shapes {[tuple(c.shape) for c in chunks]}")
+        X = torch.cat([c.cpu().double() for c in chunks], dim=0)
+    t = _to_tensor(X).cpu().double()
+    if t.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D (samples x dims) array, got shape {tuple(t.shape)}")
+    if t.shape[0] < min_samples:
+        raise ValueError(f"{name}: needs at least {min_samples} samples (rows), got {t.shape[0]}")
+    if t.shape[1] < 1:
+        raise ValueError(f"{name}: needs at least 1 dimension (column), got 0")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name}: contains NaN or inf; all entries must be finite")
+    return t
+
+
+class CovarianceAccumulator:
+    """Streaming covariance of layer activations in float64, memory O(dim^2), for the eigenspectra of Fig. 3."""
+
+    # Stores n, sum(x - shift) and sum((x - shift)(x - shift)^T), shift = the first batch's mean: a fixed
+    # reference point that avoids cancellation when the mean is large. merge() re-bases the other's sums exactly.
+
+    def __init__(self, dim: int, dtype: torch.dtype = torch.float64, device: str | torch.device | None = None):
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
+            raise ValueError(f"dim: must be an integer >= 1, got {dim!r}")
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ValueError(f"dtype: must be a floating torch dtype (default torch.float64), got {dtype!r}")
+        self.dim = int(dim)
+        self.dtype = dtype
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.n = 0
+        self._shift = torch.zeros(self.dim, dtype=dtype, device=self.device)
+        self._sum = torch.zeros(self.dim, dtype=dtype, device=self.device)
+        self._outer = torch.zeros(self.dim, self.dim, dtype=dtype, device=self.device)
+
+    def update(self, batch: ArrayLike) -> CovarianceAccumulator:
+        """Add a batch of samples (n x dim, numpy or torch) to the running sums; returns self."""
+        t = _to_tensor(batch)
+        if t.ndim != 2 or t.shape[1] != self.dim:
+            raise ValueError(f"batch: expected shape (n, {self.dim}), got {tuple(t.shape)}")
+        if t.shape[0] == 0:
+            return self
+        xc = t.to(device=self.device, dtype=self.dtype, copy=True)
+        shift = xc.mean(dim=0) if self.n == 0 else self._shift
+        col_sums = xc.sub_(shift).sum(dim=0)
+        if not bool(torch.isfinite(col_sums).all()):  # a NaN or inf anywhere reaches its column's sum
+            raise ValueError("batch: contains NaN or inf (or overflows float64); all entries must be finite")
+        self._shift = shift
+        self._sum += col_sums
+        self._outer.addmm_(xc.T, xc)
+        self.n += int(t.shape[0])
+        return self
+
+    def merge(self, other: CovarianceAccumulator) -> CovarianceAccumulator:
+        """Add another accumulator's samples (e.g. a shard from another process) exactly; returns self."""
+        if not isinstance(other, CovarianceAccumulator) or other.dim != self.dim:
+            raise ValueError(f"other: must be a CovarianceAccumulator with dim={self.dim}")
+        if other.n == 0:
+            return self
+        s_o = other._sum.to(device=self.device, dtype=self.dtype)
+        q_o = other._outer.to(device=self.device, dtype=self.dtype)
+        if self.n == 0:
+            self._shift = other._shift.to(device=self.device, dtype=self.dtype).clone()
+            self._sum, self._outer, self.n = s_o.clone(), q_o.clone(), other.n
+            return self
+        delta = other._shift.to(device=self.device, dtype=self.dtype) - self._shift  # re-base onto our shift
+        self._sum += s_o + other.n * delta
+        self._outer += q_o + torch.outer(s_o, delta) + torch.outer(delta, s_o) + other.n * torch.outer(delta, delta)
+        self.n += other.n
+        return self
+
+    def mean(self) -> np.ndarray:
+        """Mean activation vector (dim,)."""
+        self._require(1)
+        return (self._shift + self._sum / self.n).cpu().numpy()
+
+    def _covariance_t(self) -> torch.Tensor:
+        self._require(2)
+        cov = (self._outer - torch.outer(self._sum, self._sum) / self.n) / (self.n - 1)
+        return (cov + cov.T) / 2
+
+    def covariance(self) -> np.ndarray:
+        """Unbiased covariance (dim x dim), equal to numpy.cov(X, rowvar=False)."""
+        return self._covariance_t().cpu().numpy()
+
+    def eigenvalues(self) -> np.ndarray:
+        """Covariance eigenvalues lambda_1 >= lambda_2 >= ... (the eigenspectrum of Fig. 3a/b)."""
+        return torch.linalg.eigvalsh(self._covariance_t()).flip(0).cpu().numpy()
+
+    def eigenvectors(self, k: int) -> np.ndarray:
+        """Top-k principal directions as columns (dim x k), descending eigenvalue (Fig. 3d filters)."""
+        if not isinstance(k, (int, np.integer)) or not 1 <= k <= self.dim:
+            raise ValueError(f"k: must be an integer in [1, {self.dim}], got {k!r}")
+        _, vecs = torch.linalg.eigh(self._covariance_t())
+        return vecs[:, -int(k):].flip(1).cpu().numpy()
+
+    def state_dict(self) -> dict:
+        """Plain ints and CPU tensors, to save with torch.save and resume or merge later."""
+        return {"dim": self.dim, "n": self.n, "shift": self._shift.cpu().clone(),
+                "sum": self._sum.cpu().clone(), "outer": self._outer.cpu().clone()}
+
+    def load_state_dict(self, state: dict) -> CovarianceAccumulator:
+        """Restore sums saved by state_dict(); returns self."""
+        if set(state) != {"dim", "n", "shift", "sum", "outer"}:
+            raise ValueError(f"state: expected keys dim, n, shift, sum, outer, got {sorted(state)}")
+        if state["dim"] != self.dim:
+            raise ValueError(f"state: dim {state['dim']} does not match accumulator dim {self.dim}")
+        if int(state["n"]) < 0:
+            raise ValueError(f"state: n must be >= 0, got {state['n']}")
+        self.n = int(state["n"])
+        self._shift, self._sum, self._outer = (torch.as_tensor(state[key]).to(self.device, self.dtype).clone()
+                                               for key in ("shift", "sum", "outer"))
+        return self
+
+    def _require(self, n_min: int) -> None:
+        if self.n < n_min:
+            raise ValueError(f"accumulator: needs at least {n_min} samples, has {self.n}")
+
+
+def eigenspectrum(X: ArrayLike) -> np.ndarray:
+    """Descending covariance eigenvalues of an in-memory samples x dims matrix (Fig. 3a/b)."""
+    t = _as_samples(X, "X")
+    return CovarianceAccumulator(t.shape[1]).update(t).eigenvalues()
+
+
+@dataclass(frozen=True, eq=False)
+class PowerLawFit:
+    """Fit of log10 lambda_n = alpha * log10 n + intercept over PCs fit_range (1-based, inclusive)."""
+
+    alpha: float
+    intercept: float
+    fit_range: tuple[int, int]
+    requested_range: tuple[int, int]
+    clipped: bool
+    method: str
+    residuals: np.ndarray
+
+
+def _n_positive(lam: np.ndarray) -> int:
+    """Number of leading eigenvalues that are numerically positive (lambda > lambda_1 * len * eps)."""
+    tol = max(float(lam.max()), 0.0) * lam.size * np.finfo(np.float64).eps
+    nonpos = np.flatnonzero(~(lam > tol))
+    return int(nonpos[0]) if nonpos.size else lam.size
+
+
+def _check_fit_args(fit_range: tuple[int, int], method: str) -> tuple[int, int]:
+    if method not in FIT_METHODS:
+        raise ValueError(f"method: must be one of {FIT_METHODS}, got {method!r}")
+    try:
+        first, last = (int(v) for v in fit_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"fit_range: must be a pair (first, last) of integers, got {fit_range!r}") from None
+    if not 1 <= first <= last:
+        raise ValueError(f"fit_range: need 1 <= first <= last (1-based PCs, inclusive), got {fit_range!r}")
+    return first, last
+
+
+def _fit_line(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float]:
+    """Slope and intercept of y on x by Huber, OLS or Stringer's WLS with weights 1/n."""
+    if method == "huber":
+        reg = HuberRegressor(epsilon=1.35, alpha=0.0, fit_intercept=True, max_iter=1000, tol=1e-12)
+        reg.fit(x[:, None], y)
+        return float(reg.coef_[0]), float(reg.intercept_)
+    design = np.column_stack([x, np.ones_like(x)])
+    if method == "wls":  # minimise sum_n (1/n) r_n^2 (Stringer et al. 2019)
+        sw = np.sqrt(1.0 / 10.0 ** x)
+        design, y = design * sw[:, None], y * sw
+    (slope, intercept), *_ = np.linalg.lstsq(design, y, rcond=None)
+    return float(slope), float(intercept)
+
+
+def fit_power_law(eigenvalues: ArrayLike, fit_range: tuple[int, int] = (1, 500),
+                  method: str = "huber") -> PowerLawFit:
+    """Signed exponent alpha of lambda_n ~ n^alpha over PCs fit_range (Fig. 3c; Stringer et al. 2019)."""
+    first, last = _check_fit_args(fit_range, method)
+    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
+    if lam.ndim != 1 or lam.size == 0:
+        raise ValueError(f"eigenvalues: expected a non-empty 1-D array, got shape {lam.shape}")
+    if not np.all(np.isfinite(lam)):
+        raise ValueError("eigenvalues: contains NaN or inf; all entries must be finite")
+    used_last = min(last, _n_positive(lam))
+    if used_last - first + 1 < 3:
+        raise ValueError(f"fit_range: {fit_range!r} leaves {max(used_last - first + 1, 0)} usable points "
+                         f"({_n_positive(lam)} positive eigenvalues); need at least 3")
+    n = np.arange(first, used_last + 1, dtype=np.float64)
+    x, y = np.log10(n), np.log10(lam[first - 1:used_last])
+    alpha, intercept = _fit_line(x, y, method)
+    return PowerLawFit(alpha=alpha, intercept=intercept, fit_range=(first, used_last),
+                       requested_range=(first, last), clipped=used_last < last, method=method,
+                       residuals=y - (alpha * x + intercept))
+
+
+def _check_n_boot(n_boot: int) -> None:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ValueError(f"n_boot: must be an integer >= 1, got {n_boot!r}")
+
+
+def bootstrap_eigenspectra(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, seed: int = 0) -> np.ndarray:
+    """Eigenspectra (n_boot x dims) of covariances of samples (rows) resampled with replacement."""
+    _check_n_boot(n_boot)
+    t = _as_samples(X, "X")
+    n = t.shape[0]
+    rng = np.random.default_rng(seed)
+    out = np.empty((int(n_boot), t.shape[1]))
+    for b in range(int(n_boot)):
+        counts = np.bincount(rng.integers(0, n, n), minlength=n)
+        drawn = torch.from_numpy(np.flatnonzero(counts))  # ~63% of rows; weight each by its count
+        w, rows = torch.from_numpy(counts[drawn.numpy()].astype(np.float64)), t[drawn]
+        xc = rows - (w @ rows) / n  # mean of the resampled rows
+        cov = xc.T @ (xc * w[:, None]) / (n - 1)  # == numpy.cov of the resampled rows
+        out[b] = torch.linalg.eigvalsh(cov).flip(0).numpy()
+    return out
+
+
+def _check_interval(confidence: float, interval: str) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence: must be in (0, 1), got {confidence!r}")
+    if interval not in ("basic", "percentile"):
+        raise ValueError(f"interval: must be 'basic' or 'percentile', got {interval!r}")
+
+
+def bootstrap_interval(estimate: float, replicates: ArrayLike, confidence: float = 0.95,
+                       interval: str = "basic") -> tuple[float, float]:
+    """Bootstrap CI of alpha from replicate estimates: "basic" (2*estimate - quantiles) or "percentile"."""
+    _check_interval(confidence, interval)
+    reps = np.asarray(replicates.detach().cpu() if torch.is_tensor(replicates) else replicates, dtype=np.float64)
+    q_lo, q_hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2])
+    if interval == "basic":
+        q_lo, q_hi = 2 * estimate - q_hi, 2 * estimate - q_lo
+    return float(q_lo), float(q_hi)
+
+
+def bootstrap_alpha(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, fit_range: tuple[int, int] = (1, 500),
+                    seed: int = 0, method: str = "huber", confidence: float = 0.95,
+                    interval: str = "basic") -> tuple[float, float, float]:
+    """(alpha, ci_low, ci_high): alpha of all samples, CI from resampling samples (rows), not eigenvalues (Fig. 3c)."""
+    # interval="basic" (2 alpha - quantiles) cancels to first order the finite-sample bias of the spectrum's tail,
+    # which resampling roughly doubles; "percentile" keeps that bias (see bench/bench_spectra.py, section 3).
+    _check_fit_args(fit_range, method)
+    _check_n_boot(n_boot)
+    _check_interval(confidence, interval)
+    t = _as_samples(X, "X")
+    alpha = fit_power_law(eigenspectrum(t), fit_range, method).alpha
+    boots = [fit_power_law(lam, fit_range, method).alpha for lam in bootstrap_eigenspectra(t, n_boot, seed)]
+    return (alpha, *bootstrap_interval(alpha, boots, confidence, interval))
+
+
+def cv_eigenspectrum(X1: ArrayLike, X2: ArrayLike) -> np.ndarray:
+    """Cross-validated PCA spectrum (Stringer et al. 2019): PCs of repeat X1, covariance of projections X1 vs X2."""
+    # X1, X2: responses (samples x units) to the same stimuli in two independent repeats; entry n is the unbiased
+    # (1/(N-1)) covariance across samples of X1 and X2 projected on X1's n-th principal direction.
+    a, b = _as_samples(X1, "X1"), _as_samples(X2, "X2")
+    if a.shape != b.shape:
+        raise ValueError(f"X1, X2: must have the same shape (same stimuli, same units), got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    u = torch.from_numpy(CovarianceAccumulator(a.shape[1]).update(a).eigenvectors(a.shape[1]))
+    pa, pb = (a - a.mean(dim=0)) @ u, (b - b.mean(dim=0)) @ u
+    return ((pa * pb).sum(dim=0) / (a.shape[0] - 1)).numpy()

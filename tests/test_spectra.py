@@ -1,0 +1,223 @@
+"""Known-answer tests for polycode_utils.spectra (issue 6: eigenspectra, power-law fits, bootstrap, cvPCA)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from polycode_utils.spectra import (CovarianceAccumulator, bootstrap_alpha, bootstrap_eigenspectra,
+                                    cv_eigenspectrum, eigenspectrum, fit_power_law)
+
+
+def gaussian_with_spectrum(lam: np.ndarray, n: int, seed: int, mean: float = 0.0) -> np.ndarray:
+    """n samples of a Gaussian whose covariance has eigenvalues lam in a random orthonormal basis."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((lam.size, lam.size)))
+    return mean + (rng.standard_normal((n, lam.size)) * np.sqrt(lam)) @ q.T
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+# ---------------------------------------------------------------- fit_power_law
+
+
+@pytest.mark.parametrize("method", ["huber", "ols", "wls"])
+@pytest.mark.parametrize("a", [-0.5, -1.0, -2.0])
+def test_fit_recovers_exact_power_law(a: float, method: str) -> None:
+    lam = 3.0 * np.arange(1, 1001, dtype=float) ** a
+    fit = fit_power_law(lam, (1, 500), method)
+    assert fit.alpha == pytest.approx(a, abs=1e-6)
+    assert fit.intercept == pytest.approx(np.log10(3.0), abs=1e-6)
+    assert fit.fit_range == (1, 500) and not fit.clipped and fit.method == method
+    assert np.abs(fit.residuals).max() < 1e-6 and fit.residuals.shape == (500,)
+
+
+def test_fit_range_is_one_based_inclusive() -> None:
+    # PCs 1..11 follow a different law; fitting (12, 500) must see only the n^-1 part (Stringer's range).
+    n = np.arange(1, 1001, dtype=float)
+    lam = np.where(n < 12, 50.0 * n ** -3.0, n ** -1.0)
+    fit = fit_power_law(lam, (12, 500), "ols")
+    assert fit.alpha == pytest.approx(-1.0, abs=1e-12)
+    assert fit.residuals.shape == (489,)
+
+
+def test_huber_ignores_outliers_that_move_ols() -> None:
+    lam = np.arange(1, 501, dtype=float) ** -1.0
+    rng = np.random.default_rng(0)
+    lam[rng.choice(np.arange(300, 500), 5, replace=False)] *= 100.0  # five eigenvalues 2 decades off
+    huber, ols = fit_power_law(lam, (1, 500), "huber"), fit_power_law(lam, (1, 500), "ols")
+    assert huber.alpha == pytest.approx(-1.0, abs=1e-3)
+    assert abs(ols.alpha + 1.0) > 0.02
+
+
+def test_fit_range_clipped_to_positive_eigenvalues() -> None:
+    lam = np.concatenate([np.arange(1, 51, dtype=float) ** -1.0, np.zeros(30), [-1e-17]])
+    fit = fit_power_law(lam, (1, 500))
+    assert fit.clipped and fit.fit_range == (1, 50) and fit.requested_range == (1, 500)
+    assert fit.alpha == pytest.approx(-1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="at least 3"):
+        fit_power_law(lam, (49, 500))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"method": "lasso"}, "method"),
+    ({"fit_range": (0, 10)}, "fit_range"),
+    ({"fit_range": (10, 5)}, "fit_range"),
+    ({"fit_range": (1, 2)}, "at least 3"),
+])
+def test_fit_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        fit_power_law(np.arange(1, 100, dtype=float) ** -1.0, **kwargs)
+
+
+def test_fit_rejects_nonfinite_eigenvalues() -> None:
+    with pytest.raises(ValueError, match="eigenvalues"):
+        fit_power_law(np.array([1.0, 0.5, np.nan, 0.25]), (1, 4))
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_ci_contains_true_exponent() -> None:
+    # d = 200, N = 20 d, eigenvalues n^-1. Fit PCs 1..100 = rank/2, the METHODS default: beyond that the
+    # sample spectrum's tail is pushed down by finite sampling (Marchenko-Pastur), steepening the fit
+    # (PCs 1..150 give alpha ~ -1.011, 1..200 ~ -1.028). The CI is the default basic bootstrap interval.
+    d = 200
+    x = gaussian_with_spectrum(np.arange(1, d + 1, dtype=float) ** -1.0, 20 * d, seed=0)
+    alpha, lo, hi = bootstrap_alpha(x, n_boot=100, fit_range=(1, d // 2), seed=0)
+    assert lo <= -1.0 <= hi
+    assert abs(alpha + 1.0) < 0.05
+    assert lo < alpha < hi and hi - lo < 0.05
+
+
+def test_bootstrap_is_seeded_and_accepts_chunks() -> None:
+    x = gaussian_with_spectrum(np.arange(1, 21, dtype=float) ** -1.0, 300, seed=1)
+    a = bootstrap_eigenspectra(x, n_boot=5, seed=7)
+    assert np.array_equal(a, bootstrap_eigenspectra(x, n_boot=5, seed=7))
+    assert not np.array_equal(a, bootstrap_eigenspectra(x, n_boot=5, seed=8))
+    chunks = [x[:100], torch.from_numpy(x[100:250]), x[250:]]
+    assert bootstrap_alpha(chunks, 20, (1, 10), seed=3) == bootstrap_alpha(x, 20, (1, 10), seed=3)
+
+
+def test_bootstrap_replicate_is_cov_of_resampled_rows() -> None:
+    x = gaussian_with_spectrum(np.arange(1, 11, dtype=float) ** -1.0, 50, seed=2)
+    idx = np.random.default_rng(4).integers(0, 50, 50)  # the draw bootstrap_eigenspectra makes first
+    expected = np.linalg.eigvalsh(np.cov(x[idx], rowvar=False))[::-1]
+    np.testing.assert_allclose(bootstrap_eigenspectra(x, 1, seed=4)[0], expected, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n_boot": 0}, "n_boot"), ({"confidence": 1.5}, "confidence"),
+    ({"interval": "bca"}, "interval"), ({"method": "l1"}, "method"),
+])
+def test_bootstrap_rejects_bad_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        bootstrap_alpha(np.random.default_rng(0).standard_normal((20, 5)), **{"fit_range": (1, 4), **kwargs})
+
+
+# ---------------------------------------------------------------- accumulator
+
+
+@pytest.fixture(scope="module")
+def data() -> np.ndarray:
+    # Mean 5 with unit-scale spread: naive sum(x x^T) - n mu mu^T would lose digits here.
+    return gaussian_with_spectrum(np.linspace(2.0, 0.1, 24), 1000, seed=3, mean=5.0)
+
+
+def test_accumulator_matches_numpy_cov_in_every_order(data: np.ndarray) -> None:
+    reference = np.cov(data, rowvar=False)
+    one_go = CovarianceAccumulator(24).update(data)
+
+    streamed, rng, start = CovarianceAccumulator(24), np.random.default_rng(5), 0
+    while start < len(data):
+        stop = start + int(rng.integers(1, 97))
+        streamed.update(torch.from_numpy(data[start:stop]))  # torch input too
+        start = stop
+
+    bounds = [0, 137, 652, len(data)]
+    shards = [CovarianceAccumulator(24).update(data[a:b]) for a, b in zip(bounds, bounds[1:])]
+    merged = CovarianceAccumulator(24).merge(shards[0]).merge(shards[1]).merge(shards[2])
+
+    for acc in (one_go, streamed, merged):
+        assert acc.n == len(data)
+        assert rel(acc.covariance(), reference) < 1e-10
+        assert rel(acc.mean(), data.mean(axis=0)) < 1e-10
+        assert rel(acc.eigenvalues(), np.linalg.eigvalsh(reference)[::-1]) < 1e-10
+
+
+def test_eigenspectrum_equals_accumulator_and_vectors_are_eigenvectors(data: np.ndarray) -> None:
+    acc = CovarianceAccumulator(24).update(data)
+    assert np.array_equal(eigenspectrum(data), acc.eigenvalues())
+    lam, vecs, cov = acc.eigenvalues(), acc.eigenvectors(5), acc.covariance()
+    assert np.all(np.diff(lam) <= 0) and vecs.shape == (24, 5)
+    np.testing.assert_allclose(vecs.T @ vecs, np.eye(5), atol=1e-12)
+    np.testing.assert_allclose(cov @ vecs, vecs * lam[:5], atol=1e-12)
+
+
+def test_accepts_float32_torch_and_sums_in_float64(data: np.ndarray) -> None:
+    x32 = torch.from_numpy(data).float()
+    acc = CovarianceAccumulator(24).update(x32)
+    assert acc.covariance().dtype == np.float64
+    assert rel(acc.covariance(), np.cov(x32.double().numpy(), rowvar=False)) < 1e-10
+
+
+def test_state_dict_round_trip_continues_exactly(data: np.ndarray) -> None:
+    first = CovarianceAccumulator(24).update(data[:400])
+    buffer = io.BytesIO()
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    resumed = CovarianceAccumulator(24).load_state_dict(torch.load(buffer))
+    first.update(data[400:])
+    resumed.update(data[400:])
+    assert resumed.n == first.n == len(data)
+    assert np.array_equal(resumed.covariance(), first.covariance())
+    assert np.array_equal(resumed.mean(), first.mean())
+
+
+def test_accumulator_rejects_bad_input() -> None:
+    acc = CovarianceAccumulator(3)
+    with pytest.raises(ValueError, match="batch"):
+        acc.update(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        acc.update(np.array([[1.0, np.inf, 0.0]]))
+    acc.update(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        acc.covariance()
+    with pytest.raises(ValueError, match="k"):
+        acc.update(np.zeros((1, 3))).eigenvectors(4)
+    with pytest.raises(ValueError, match="dim"):
+        CovarianceAccumulator(0)
+    with pytest.raises(ValueError, match="other"):
+        acc.merge(CovarianceAccumulator(4))
+    with pytest.raises(ValueError, match="dim"):
+        CovarianceAccumulator(4).load_state_dict(acc.state_dict())
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        eigenspectrum(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        eigenspectrum(np.array([[0.0, np.nan], [1.0, 2.0]]))
+
+
+# ---------------------------------------------------------------- cvPCA
+
+
+def test_cv_spectrum_recovers_signal_while_plain_spectrum_is_inflated() -> None:
+    d, n, noise = 40, 4000, 0.05
+    lam = np.arange(1, d + 1, dtype=float) ** -1.0
+    signal = gaussian_with_spectrum(lam, n, seed=6)
+    rng = np.random.default_rng(7)
+    x1, x2 = (signal + np.sqrt(noise) * rng.standard_normal((n, d)) for _ in range(2))
+    cv, plain = cv_eigenspectrum(x1, x2), eigenspectrum(x1)
+    np.testing.assert_allclose(cv, lam, rtol=0.15)
+    assert np.all(plain > lam) and np.all(plain[d // 2:] > 2 * lam[d // 2:])  # noise floor lambda + 0.05
+    assert fit_power_law(cv, (1, d), "ols").alpha == pytest.approx(-1.0, abs=0.05)
+    assert fit_power_law(plain, (1, d), "ols").alpha > -0.8
+
+
+def test_cv_spectrum_rejects_mismatched_repeats() -> None:
+    with pytest.raises(ValueError, match="same shape"):
+        cv_eigenspectrum(np.zeros((10, 3)), np.zeros((10, 4)))
