@@ -127,6 +127,7 @@ class Project:
     generated: Path
     chapters: dict[str, Chapter]
     profiles: dict[str, dict]
+    shared: frozenset[str]  # parameters declared in groups, shared by several chapters
 
     @classmethod
     def load(cls, root: Path) -> "Project":
@@ -136,17 +137,24 @@ class Project:
         cfg = tomllib.loads(path.read_text())
         book = cfg.get("book", {})
         profiles = cfg.get("profiles", {})
+        groups = cfg.get("groups", {})
         chapters = {}
         for cid, spec in cfg.get("chapters", {}).items():
             params = {"profile": Param("profile", "str", choices=tuple(profiles), help="the build profile")}
-            for name, p in spec.get("params", {}).items():
-                if p.get("type") not in TYPES:
-                    raise BuildError(f"{CONFIG_NAME}: parameter {name!r} of chapter {cid} has type "
-                                     f"{p.get('type')!r}; allowed types: {', '.join(TYPES)}")
-                choices = tuple(p["choices"]) if "choices" in p else None
-                params[name] = Param(name, p["type"], p.get("min"), p.get("max"), choices,
-                                     p.get("min_len", 1), p.get("help", ""))
-            values = spec.get("profile", {})
+            values: dict[str, dict[str, Any]] = {}
+            for owner, block in _blocks(cid, spec, groups):
+                for name, p in block.get("params", {}).items():
+                    if name in params:
+                        raise BuildError(f"{CONFIG_NAME}: parameter {name!r} of chapter {cid} is declared twice "
+                                         f"(again in {owner})")
+                    if p.get("type") not in TYPES:
+                        raise BuildError(f"{CONFIG_NAME}: parameter {name!r} of {owner} has type "
+                                         f"{p.get('type')!r}; allowed types: {', '.join(TYPES)}")
+                    choices = tuple(p["choices"]) if "choices" in p else None
+                    params[name] = Param(name, p["type"], p.get("min"), p.get("max"), choices,
+                                         p.get("min_len", 1), p.get("help", ""))
+                for prof, vals in block.get("profile", {}).items():
+                    values.setdefault(prof, {}).update(vals)
             budgets = spec.get("budget_s", {})
             for name in [*values, *budgets]:
                 if name not in profiles:
@@ -155,7 +163,8 @@ class Project:
             source = root / book.get("notebooks", "notebooks") / f"{cid}.py"
             chapters[cid] = Chapter(cid, spec.get("title", cid), source, params, budgets, values)
         return cls(root, root / book.get("library", "polycode_utils"),
-                   root / book.get("generated", "book/_generated"), chapters, profiles)
+                   root / book.get("generated", "book/_generated"), chapters, profiles,
+                   frozenset(name for g in groups.values() for name in g.get("params", {})))
 
     def chapter(self, name: str) -> Chapter:
         """Find a chapter by id (01_codes), number (1, 01) or name (codes)."""
@@ -169,6 +178,27 @@ class Project:
         if name not in self.profiles:
             raise BuildError(f"unknown profile {name!r}; profiles are: {', '.join(self.profiles)}")
         return self.profiles[name]
+
+
+def _blocks(cid: str, spec: dict, groups: dict) -> list[tuple[str, dict]]:
+    """A chapter's own declarations and those of the parameter groups it uses (shared by several chapters)."""
+    blocks = [(f"chapter {cid}", spec)]
+    for group in spec.get("uses", []):
+        if group not in groups:
+            raise BuildError(f"{CONFIG_NAME}: chapter {cid} uses group {group!r}; groups are: {', '.join(groups)}")
+        blocks.insert(0, (f"group {group}", groups[group]))
+    return blocks
+
+
+def check_shared_defaults(project: Project) -> None:
+    """A parameter shared by several chapters (a group) must have the same default in every notebook."""
+    seen: dict[str, tuple[str, str]] = {}
+    for chapter in project.chapters.values():
+        for name, default in notebook_parameters(chapter.source).items():
+            if name in project.shared and name in seen and seen[name][1] != default:
+                raise BuildError(f"shared parameter {name!r} has default {seen[name][1]} in chapter {seen[name][0]} "
+                                 f"but {default} in chapter {chapter.id}; make them equal")
+            seen.setdefault(name, (chapter.id, default))
 
 
 def notebook_parameters(source: Path) -> dict[str, str]:
@@ -438,6 +468,7 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
     chapters = [project.chapter(c) for c in args.only] if args.only else list(project.chapters.values())
     routed = split_overrides(project, chapters, args.param)
     plan = [(c, resolve_parameters(project, c, args.profile, routed[c.id])) for c in chapters]  # all checked first
+    check_shared_defaults(project)
     missing = [cid for cid in project.chapters if cid not in routed
                and not (project.generated / f"{cid}.ipynb").exists()]
     if missing and not args.no_html:
@@ -495,6 +526,7 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
     chapter = project.chapter(args.chapter)
     routed = split_overrides(project, [chapter], args.param)
     values = resolve_parameters(project, chapter, args.profile, routed[chapter.id])
+    check_shared_defaults(project)
     out = Path(args.output) if args.output else project.root / "_build" / "runs" / f"{chapter.id}.ipynb"
     ensure_kernel()
     signal.signal(signal.SIGTERM, _on_sigterm)

@@ -249,3 +249,52 @@ def test_ci_runs_exactly_the_readme_test_command():
     commands = [line.strip() for line in (root / ".ci" / "run").read_text().splitlines()
                 if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))]
     assert commands == ["make test"]
+
+
+GROUPED = """
+[book]
+library = "lib"
+[profiles.smoke]
+[profiles.default]
+[groups.net.params]
+width = { type = "int", min = 1 }
+[groups.net.profile.smoke]
+width = 2
+[chapters.01_train]
+uses = ["net"]
+[chapters.02_measure]
+uses = ["net"]
+[chapters.02_measure.params]
+layers = { type = "int", min = 1 }
+"""
+
+
+def grouped_project(root: Path, second_default: str = "8") -> Path:
+    (root / "profiles.toml").write_text(GROUPED)
+    (root / "notebooks").mkdir(exist_ok=True)
+    (root / "lib").mkdir(exist_ok=True)
+    for cid, extra in (("01_train", ""), ("02_measure", "layers = 2\n")):
+        width = "8" if cid == "01_train" else second_default
+        (root / "notebooks" / f"{cid}.py").write_text(
+            f'# %% tags=["parameters"]\nprofile = "default"\nwidth = {width}\n{extra}\n# %%\nprint("width", width)\n')
+    return root
+
+
+def test_parameter_groups_are_shared_by_chapters(tmp_path):
+    root = grouped_project(tmp_path)
+    project = build.Project.load(root)
+    chapters = list(project.chapters.values())
+    assert all("width" in c.params for c in chapters) and "layers" not in chapters[0].params
+    for c in chapters:  # the group's profile values reach every chapter that uses it
+        assert build.resolve_parameters(project, c, "smoke", [])["width"] == 2
+    routed = build.split_overrides(project, chapters, [("width", "5")])  # one -p sets it in both
+    assert routed == {"01_train": [("width", "5")], "02_measure": [("width", "5")]}
+    assert polycode(root, "build", "--no-html", "-p", "width", "5").returncode == 0
+    for cid in ("01_train", "02_measure"):
+        assert "width 5" in (root / "book" / "_generated" / f"{cid}.ipynb").read_text()
+
+
+def test_shared_parameter_defaults_must_agree(tmp_path):
+    root = grouped_project(tmp_path, second_default="16")
+    res = polycode(root, "build", "--no-html")
+    assert res.returncode == 2 and "shared parameter 'width'" in res.stderr and "16" in res.stderr
