@@ -17,19 +17,363 @@
 # %% tags=["parameters", "remove-cell"]
 profile = "default"
 seed = 0
+dataset = "patches"
+dropout_rates = [0.0, 0.2, 0.4, 0.6, 0.8]
+width = 8
+latent_dim = 32
+epochs = 4
+n_patches = 3000
+batch_size = 50
+lr = 0.001
+device = "auto"
 
 # %% tags=["remove-input"]
-from polycode_utils.display import provenance_box
+import os
+import time
 
-provenance_box(profile=profile, data="32x32 patches of the photographs shipped with scikit-learn and scikit-image", model="ResNet-18-family autoencoder", embedded_default=profile != "paper",
-               parameters=dict(seed=seed))
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from myst_nb import glue
+
+from polycode_utils.data import load_images
+from polycode_utils.display import provenance_box, set_style
+from polycode_utils.models import n_features
+from polycode_utils.training import (AutoencoderConfig, bce_floor, evaluate, recalibrate_batchnorm, reconstruct,
+                                     resolve_device, train_many)
+
+CACHE_DIR = "../_build/cache"   # trained networks, keyed by configuration and data (chapters 4 and 5 reuse them)
+CIFAR_ROOT = "../data"          # where CIFAR-10 is looked for: ../data/cifar-10-batches-py (never downloaded)
+
+set_style()
+# Every configuration is checked before any data are read (a bad value stops here, naming the parameter).
+configs = [AutoencoderConfig(dropout=p, width=width, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size,
+                             lr=lr, seed=seed, dataset=dataset, n_images=n_patches) for p in dropout_rates]
+torch_device = resolve_device(device)
+if torch_device.type == "cpu":
+    # Small convolutions: one thread per process; the cores are used by training networks side by side in
+    # separate processes (bench/bench_training.py: two threads in one process are slower than one on this CPU).
+    torch.set_num_threads(1)
+# Starting worker processes costs seconds: only worth it for more than a toy amount of training.
+workers = min(2, os.cpu_count() or 1) if torch_device.type == "cpu" and n_patches * epochs >= 10_000 else 1
+data = load_images(dataset, n_patches, seed=seed, root=CIFAR_ROOT)
+model_text = (f"ResNet-18-family variational autoencoder for 32x32 images, base width {width}, latent {latent_dim}, "
+              f"dropout after every ReLU of the ResNet encoder (the authors' placement), trained here")
+provenance_box(profile=profile, data=data.description.summary(), model=model_text,
+               embedded_default=dataset == "patches",
+               parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, width=width,
+                               latent_dim=latent_dim, epochs=epochs, n_patches=n_patches, batch_size=batch_size,
+                               lr=lr, device=device))
 
 # %% [markdown]
-# ```{admonition} In preparation
-# :class: warning
-# This chapter is not written yet; the page is here so that the book always builds with all six chapters.
+# Chapter 2 showed on paper why a noisy channel favours a redundant, polysemantic code. The paper
+# {cite}`marshall2024polysemanticity` then looks for that redundancy in a real network: an autoencoder whose
+# encoder is a ResNet {cite}`he2016deep`, trained to reproduce natural images while dropout
+# {cite}`srivastava2014dropout` erases a fraction $p$ of its units at random. This chapter trains that network at
+# the paper's five dropout rates; chapters 4 and 5 open them up and measure their code.
+#
+# ## The network
+#
+# The authors' network, from their published code, is a **variational autoencoder** (VAE) built on torchvision's
+# ResNet-18. Every ReLU of the ResNet is followed by dropout at rate $p$, including both ReLUs of each residual
+# block (the one inside the block and the one after the residual sum); the encoder then pools, passes two fully
+# connected layers and outputs the mean $\mu$ and log-variance of a Gaussian latent code $z$; a decoder of
+# transposed convolutions with a sigmoid output maps $z$ back to an image. The loss per image is the binary
+# cross-entropy (BCE) between reconstruction and input, summed over pixels, plus the Kullback-Leibler divergence
+# (KL) of the latent code from a standard normal:
+#
+# $$ \mathcal L(x) = -\sum_{\text{pixels } i} \left[ x_i \log \hat x_i + (1-x_i)\log(1-\hat x_i) \right]
+#    \;+\; \tfrac12 \sum_{j} \left( \mu_j^2 + \sigma_j^2 - \log \sigma_j^2 - 1 \right). $$
+#
+# Pixel values $x_i \in [0,1]$ are not binary, so the BCE cannot reach zero: its minimum, reached by a perfect
+# reconstruction, is the entropy $\sum_i h(x_i)$ of the pixel values themselves, the **BCE floor** of the data
+# (here {glue:text}`bce_floor:.0f` nats per image). We report losses per image, in nats.
+#
+# Ours is the same family, adapted to 32×32 inputs (the authors upsampled CIFAR-10 to 224×224 pixels): the first
+# convolution is 3×3 with stride 1 and no max-pooling follows it, the usual ResNet stem for small images [ours].
+# Four stages of two residual blocks each have $w$, $2w$, $4w$ and $8w$ channels; $w = 64$ is ResNet-18. The
+# fully connected layers have $16w$ units ($1024$ at $w = 64$, as the authors'), and the decoder mirrors the
+# encoder's widths with three stride-2 transposed convolutions [ours; the authors' decoder ends at 39×39 pixels and
+# is interpolated to 224]. The table lists this run's network, base width $w =$ {glue:text}`width`.
+
+# %% tags=["remove-input"]
+model = configs[0].build_model()
+arch = pd.DataFrame([{"part": r.name, "what": r.role, "output per image": " × ".join(map(str, r.output_shape)),
+                      "parameters": f"{r.parameters:,}", "dropout": r.dropout.replace(f" (p = {dropout_rates[0]:g})", "")}
+                     for r in model.architecture()]).set_index("part")
+glue("arch_table", arch, display=False)
+glue("n_params", model.n_parameters(), display=False)
+glue("n_dropout_sites", 1 + sum(2 * len(getattr(model, f"layer{i}")) for i in range(1, 5)), display=False)
+glue("width", width, display=False)
+glue("fc_hidden", model.fc_hidden, display=False)
+glue("latent_dim", latent_dim, display=False)
+glue("bce_floor", bce_floor(data.images), display=False)
+
+# %% [markdown]
+# ```{glue:} arch_table
 # ```
 #
-# This chapter will train the ResNet autoencoder of the paper (dropout after every ReLU of the encoder) at the
-# dropout rates 0, 0.2, 0.4, 0.6 and 0.8, on 32x32 patches of natural photographs by default (CIFAR-10 in the
-# `paper` profile), and show loss curves and reconstructions. Chapters 4 and 5 measure these networks.
+# **The autoencoder of this run, part by part** (forward order; "output per image" is channels × height × width).
+# The family, the dropout placement and the loss are the authors'; the 32-pixel stem and the decoder are ours.
+# Dropout sits after each ReLU application of the stem and of the four stages, {glue:text}`n_dropout_sites` places
+# in all, and nowhere else: not in the fully connected layers, not in the decoder. In all
+# {glue:text}`n_params:,` parameters.
+#
+# The places marked in the first column, from `stem` to `mu`, are the depths at which chapters 4 and 5 record the
+# network's activity (`model.depth_layers()`).
+#
+# ## The data
+#
+# The paper trains on CIFAR-10. The book's default works offline instead, on patches of the colour photographs
+# that ship inside scikit-learn and scikit-image [ours]: each patch is a random 32×32 crop of a photograph that
+# was first shrunk by a factor between 1 and 4 (so a patch covers 32 to 128 pixels of the scene), mirrored left to
+# right half of the time. The `paper` profile uses CIFAR-10 itself, when it has been put in `data/`. This run uses
+# {glue:text}`n_images` images; the provenance box above says which.
+
+# %% tags=["hide-input"]
+glue("n_images", len(data), display=False)
+rng = np.random.default_rng(seed)
+show = np.sort(rng.choice(len(data), size=min(48, len(data)), replace=False))
+cols = 12
+rows = int(np.ceil(len(show) / cols))
+fig_data, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8))
+for i, ax in enumerate(np.ravel(axes)):
+    if i < len(show):
+        ax.imshow(data.images[show[i]].transpose(1, 2, 0), interpolation="nearest")
+    ax.axis("off")
+fig_data.subplots_adjust(wspace=0.05, hspace=0.05, left=0, right=1, top=1, bottom=0)
+glue("fig_data", fig_data, display=False)
+plt.close(fig_data)
+
+# %% [markdown]
+# ```{glue:figure} fig_data
+# :name: fig-3-data
+#
+# **A random sample of this run's training images** ({glue:text}`n_images` in all, 32×32 pixels each). Ours: the
+# paper's network saw CIFAR-10 images instead (the `paper` profile).
+# ```
+#
+# ## Training at five dropout rates
+#
+# The authors trained one network for each dropout rate $p \in \{0, 0.2, 0.4, 0.6, 0.8\}$ with Adam at learning
+# rate $10^{-3}$, batches of 50, for 200 epochs of CIFAR-10's 50,000 images: ten million images per network, on a
+# GPU. The table compares that setting with this run's.
+
+# %% tags=["remove-input"]
+paper = {"data": "CIFAR-10, upsampled to 224×224", "base width w (channels of the first stage)": "64 (ResNet-18)",
+         "fully connected width / latent dimensions": "1024 / 256", "epochs × images": "200 × 50,000",
+         "images seen per network": "10,000,000", "batch size / learning rate": "50 / 0.001 (Adam)",
+         "dropout rates": "0, 0.2, 0.4, 0.6, 0.8"}
+ours = {"data": ("CIFAR-10 at 32×32" if dataset == "cifar10" else "shipped photographs, 32×32 patches"),
+        "base width w (channels of the first stage)": f"{width}",
+        "fully connected width / latent dimensions": f"{configs[0].build_model().fc_hidden} / {latent_dim}",
+        "epochs × images": f"{epochs} × {len(data):,}", "images seen per network": f"{epochs * len(data):,}",
+        "batch size / learning rate": f"{batch_size} / {lr:g} (Adam)",
+        "dropout rates": ", ".join(f"{p:g}" for p in dropout_rates)}
+setting = pd.DataFrame({"paper (authors' code)": paper, f"this run (profile {profile})": ours})
+setting.index.name = "setting"
+glue("setting_table", setting, display=False)
+glue("images_per_network", epochs * len(data), display=False)
+glue("share_of_paper", 100 * epochs * len(data) / 10_000_000, display=False)  # in percent
+
+# %% [markdown]
+# ```{glue:} setting_table
+# ```
+#
+# **The paper's training setting and this run's.** The `default` profile keeps the architecture family, the
+# dropout placement, the loss, the optimiser, the batch size and the dropout grid, and shrinks the rest so that
+# all five networks train on a 2-core CPU within the chapter's few minutes: 32×32 instead of 224×224 pixels,
+# base width {glue:text}`width` instead of 64, and {glue:text}`images_per_network:,` images per network,
+# {glue:text}`share_of_paper:.2g` % of the paper's ten million. The `paper` profile restores CIFAR-10,
+# width 64, latent 256 and 200 epochs (at 32×32; it needs a GPU).
+#
+# Training is seeded: the same configuration gives the same network, bit for bit on a CPU. Each network is
+# written to a checkpoint after every epoch, under a name derived from its configuration and its data, so a
+# rebuild loads it instead of training again, an interrupted build resumes where it stopped, and chapters 4 and 5
+# get the very same networks by asking for the same configuration.
+
+# %%
+start = time.perf_counter()
+trained = train_many(configs, data, cache_dir=CACHE_DIR, device=device, workers=workers)
+wall = time.perf_counter() - start
+
+# %% tags=["remove-cell"]
+n_trained_now = sum(not t.from_cache for t in trained)
+glue("n_networks", len(trained), display=False)
+glue("n_trained_now", n_trained_now, display=False)
+glue("n_from_cache", len(trained) - n_trained_now, display=False)
+glue("train_wall", wall, display=False)
+glue("train_seconds_mean", float(np.mean([t.seconds for t in trained])), display=False)
+glue("workers_text", "in two processes side by side" if workers == 2 else
+     (f"in {workers} processes side by side" if workers > 1 else "one network after the other"), display=False)
+glue("device_used", trained[0].device, display=False)
+glue("steps_per_epoch", trained[0].history.steps_per_epoch, display=False)
+
+# %% [markdown]
+# In this run {glue:text}`n_trained_now` of the {glue:text}`n_networks` networks were trained and
+# {glue:text}`n_from_cache` loaded from the cache, in {glue:text}`train_wall:.0f` s on the {glue:text}`device_used`
+# device, {glue:text}`workers_text`; training one network took {glue:text}`train_seconds_mean:.0f` s on average
+# ({glue:text}`steps_per_epoch` steps per epoch).
+
+# %% tags=["hide-input"]
+colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(trained)))
+fig_loss, (ax_train, ax_eval) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+floor_eval = bce_floor(data.images[:512])
+for t, c in zip(trained, colors):
+    h = t.history
+    steps = np.asarray(h.step_loss)
+    window = max(1, h.steps_per_epoch // 4)
+    smooth = np.convolve(steps, np.ones(window) / window, mode="valid")
+    x_steps = (np.arange(window, len(steps) + 1)) / h.steps_per_epoch
+    ax_train.plot(x_steps, smooth, color=c, lw=1.2, label=f"p = {t.config.dropout:g}")
+    ax_eval.plot(np.arange(1, len(h.eval_loss) + 1), h.eval_loss, "o-", color=c, ms=4, lw=1.5,
+                 label=f"p = {t.config.dropout:g}")
+for ax in (ax_train, ax_eval):
+    ax.axhline(floor_eval, ls="--", color="0.4", lw=1)
+    ax.set_xlabel("epoch")
+ax_eval.text(1.0, floor_eval, " BCE floor", va="bottom", ha="left", fontsize="small", color="0.3")
+ax_train.set(ylabel="loss per image (BCE + KL, nats)", title="training batches (dropout on, z sampled)")
+ax_eval.set(title="eval mode (no dropout, z = μ), first 512 images", xticks=range(1, epochs + 1))
+ax_eval.legend(title="dropout", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+fig_loss.tight_layout()
+glue("fig_loss", fig_loss, display=False)
+plt.close(fig_loss)
+
+# %% [markdown]
+# ```{glue:figure} fig_loss
+# :name: fig-3-loss
+#
+# **Loss curves of the networks trained for this book (ours; the paper shows none).** Left: the loss of each
+# training batch, a running mean over a quarter of an epoch, with dropout active and the latent code sampled, as
+# the optimiser sees it. Right: the loss in eval mode (dropout off, $z = \mu$) after each epoch, on the first 512
+# training images, with the BatchNorm statistics as training left them. Dashed: the BCE floor of those images,
+# the loss of a perfect reconstruction with zero KL.
+# ```
+#
+# ### Eval mode and BatchNorm at high dropout rates
+#
+# Eval mode switches dropout off. Each BatchNorm layer behind a dropout layer then receives the full activations,
+# while during training it learnt its running mean and variance from dropped-out ones, whose variance is larger:
+# dropout keeps a unit with probability $1-p$ and scales it by $1/(1-p)$. This mismatch between dropout and
+# BatchNorm is known as a *variance shift*; at high $p$ it is large, and the eval-mode network can reconstruct
+# worse than the same network with dropout on (compare the two panels above, and the table below). The authors' network has the same layout, and the
+# sources do not say how they handled it. We keep every network exactly as trained (the checkpoints are
+# untouched) and also evaluate a copy whose BatchNorm statistics are re-estimated on
+# {glue:text}`n_recalibrate` training images with dropout off and $z = \mu$, no weight changed
+# (`recalibrate_batchnorm`, ours). Chapters 4 and 5 can measure either.
+
+# %%
+recalibrated = [recalibrate_batchnorm(t.model, data.images[:1024]) for t in trained]
+
+# %% tags=["remove-cell"]
+glue("n_recalibrate", min(1024, len(data)), display=False)
+eval_images = data.images[:512]
+floor = bce_floor(eval_images)
+final = []
+for t, r in zip(trained, recalibrated):
+    h, ev = t.history, evaluate(r, eval_images)
+    final.append({"dropout p": f"{t.config.dropout:g}", "train loss (dropout on)": h.epoch_loss[-1],
+                  "eval loss, BN as trained": h.eval_loss[-1], "eval loss, BN re-estimated": ev.total,
+                  "BCE above floor": ev.bce - floor, "KL": ev.kl, "pixel MSE": ev.mse,
+                  "training time (s)": t.seconds})
+final_df = pd.DataFrame(final).set_index("dropout p")
+glue("final_losses", final_df.style.format({c: ("{:.4f}" if c == "pixel MSE" else "{:.1f}")
+                                            for c in final_df.columns}), display=False)
+eval_loss = final_df["eval loss, BN re-estimated"].to_numpy()
+as_trained = final_df["eval loss, BN as trained"].to_numpy()
+glue("eval_loss_first", float(eval_loss[0]), display=False)
+glue("eval_loss_last", float(eval_loss[-1]), display=False)
+glue("p_first", float(dropout_rates[0]), display=False)
+glue("p_last", float(dropout_rates[-1]), display=False)
+glue("excess_first", float(final_df["BCE above floor"].iloc[0]), display=False)
+glue("excess_last", float(final_df["BCE above floor"].iloc[-1]), display=False)
+glue("excess_ratio", float(final_df["BCE above floor"].iloc[-1] / final_df["BCE above floor"].iloc[0]),
+     display=False)
+glue("kl_first", float(final_df["KL"].iloc[0]), display=False)
+glue("kl_last", float(final_df["KL"].iloc[-1]), display=False)
+glue("n_increasing", int(np.sum(np.diff(eval_loss) > 0)), display=False)
+glue("n_steps_between", len(eval_loss) - 1, display=False)
+glue("trend_text", "the more units dropout erased during training, the worse the network reconstructs when it may "
+     "use them all" if np.all(np.diff(eval_loss) > 0) else "in this run the loss is not ordered by the dropout rate",
+     display=False)
+worst = int(np.argmax(np.abs(as_trained - eval_loss)))
+glue("shift_p", float(dropout_rates[worst]), display=False)
+glue("shift_as_trained", float(as_trained[worst]), display=False)
+glue("shift_recalibrated", float(eval_loss[worst]), display=False)
+glue("shift_train", float(final_df["train loss (dropout on)"].iloc[worst]), display=False)
+
+# %% [markdown]
+# ```{glue:} final_losses
+# ```
+#
+# **Final losses per dropout rate (ours; the paper reports none).** Per image, in nats: the mean loss of the last
+# training epoch (dropout on, $z$ sampled); the eval-mode loss with the BatchNorm statistics as trained; the
+# eval-mode loss after re-estimating them, with its BCE above the floor (what is left to learn) and its KL; the
+# mean squared error per pixel of that reconstruction (pixel values in $[0,1]$); and the time it took to train the
+# network. Eval-mode numbers are on the first 512 training images.
+#
+# **Reading the table.** Re-estimating the statistics matters most at $p =$ {glue:text}`shift_p:g`: that
+# network's eval-mode loss is {glue:text}`shift_as_trained:.0f` nats with the statistics from training,
+# {glue:text}`shift_recalibrated:.0f` once they are re-estimated, against {glue:text}`shift_train:.0f` during
+# training with dropout on. With the statistics re-estimated, the eval-mode loss goes from
+# {glue:text}`eval_loss_first:.0f` nats at $p =$ {glue:text}`p_first:g` to {glue:text}`eval_loss_last:.0f` at
+# $p =$ {glue:text}`p_last:g`, growing at {glue:text}`n_increasing` of the {glue:text}`n_steps_between` steps up
+# the dropout grid: {glue:text}`trend_text`. Measured from the BCE floor, the reconstruction error
+# left at $p =$ {glue:text}`p_last:g` is {glue:text}`excess_last:.0f` nats, {glue:text}`excess_ratio:.1f` times the
+# {glue:text}`excess_first:.0f` of the network trained without dropout. The KL, the information the encoder sends
+# through $z$, is {glue:text}`kl_first:.1f` nats at $p =$ {glue:text}`p_first:g` and {glue:text}`kl_last:.1f` at
+# $p =$ {glue:text}`p_last:g`. What the paper measures in these networks is not their loss but their code: that is
+# chapter 4.
+
+# %% tags=["hide-input"]
+n_show = 8
+glue("n_show", n_show, display=False)
+pick = np.sort(np.random.default_rng(seed + 1).choice(min(512, len(data)), size=n_show, replace=False))
+inputs = data.images[pick]
+recons = [reconstruct(r, inputs) for r in recalibrated]
+fig_rec, axes = plt.subplots(1 + len(trained), n_show, figsize=(n_show * 0.95, (1 + len(trained)) * 1.0),
+                             squeeze=False)
+for c in range(n_show):
+    for row, img in enumerate([inputs[c]] + [r[c] for r in recons]):
+        ax = axes[row, c]
+        ax.imshow(img.transpose(1, 2, 0).clip(0, 1), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        if c == 0:
+            ax.set_ylabel("input" if row == 0 else f"p = {trained[row - 1].config.dropout:g}", rotation=0,
+                          ha="right", va="center", fontsize="small")
+fig_rec.subplots_adjust(wspace=0.05, hspace=0.08, left=0.1, right=1, top=1, bottom=0)
+glue("fig_rec", fig_rec, display=False)
+plt.close(fig_rec)
+
+# %% [markdown]
+# ```{glue:figure} fig_rec
+# :name: fig-3-reconstructions
+#
+# **Reconstructions next to their inputs (ours).** Top row: {glue:text}`n_show` training images; below, the
+# eval-mode reconstruction ($z = \mu$, dropout off, BatchNorm statistics re-estimated) of each network, from
+# $p =$ {glue:text}`p_first:g` (top) to $p =$ {glue:text}`p_last:g` (bottom). A VAE with this loss reconstructs
+# blurrily even when fully trained; these networks saw {glue:text}`share_of_paper:.2g` % of the paper's training
+# images, so expect the colours and the coarse layout of a patch rather than its detail.
+# ```
+
+# %% [markdown]
+# ## What the next chapters take from here
+#
+# Chapter 4 records these networks' activations at each depth (`stem`, `layer1` to `layer4`, `pooled`, `fc1`,
+# `fc2`, `mu`) and reads their eigenspectra; chapter 5 sends a moving dot through them. Both rebuild the same
+# `AutoencoderConfig` and call `load_or_train(config, data)`, which finds the checkpoints written here (and
+# `recalibrate_batchnorm` gives the re-estimated copies).
+#
+# ```{admonition} The paper's and ours in this chapter
+# :class: note
+# **Paper (the authors' code):** a ResNet-18 VAE trained from scratch; dropout after every ReLU of the ResNet;
+# loss BCE + KL; Adam, learning rate $10^{-3}$, batches of 50; the dropout grid 0, 0.2, 0.4, 0.6, 0.8; CIFAR-10 at
+# 224×224, 200 epochs.
+# **Ours:** the 32×32 stem without max-pooling and the decoder; the base width, latent size and training length of
+# the `default` profile (the table above); the offline training images (patches of shipped photographs); the
+# re-estimated BatchNorm statistics; the loss curves, final losses and reconstructions, which the paper does not
+# show.
+# ```

@@ -1,0 +1,202 @@
+"""The ResNet autoencoder of chapter 3 (the network behind Figs. 3-5), with dropout after every encoder ReLU.
+
+The authors' network [paper code] is a ResNet-18 VAE: torchvision's ``resnet18`` with every ``nn.ReLU`` replaced by
+``ReLU -> Dropout(p)`` (so a BasicBlock, which applies its one ``relu`` twice, drops out twice), two fully
+connected layers, a Gaussian latent and a transposed-convolution decoder with a sigmoid output. Ours keeps that
+family and the dropout placement, adapted to 32x32 inputs [ours]: a 3x3 stride-1 stem without max-pooling, base
+width ``width`` (the paper's 64 gives ResNet-18's 64-128-256-512 channels) and FC width ``16 * width`` (1024 at 64).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock, conv1x1, conv3x3
+
+BLOCKS_PER_LAYER = (2, 2, 2, 2)  # ResNet-18
+DEPTH_NAMES = ("stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu")
+
+
+def _check_dropout(dropout: float) -> float:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
+        raise ValueError(f"dropout: must be a number in [0, 1) (the paper's grid is 0, 0.2, 0.4, 0.6, 0.8), "
+                         f"got {dropout!r}")
+    return float(dropout)
+
+
+def _check_positive(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
+    return value
+
+
+class DropoutBasicBlock(BasicBlock):
+    """torchvision's BasicBlock with dropout after each of its two ReLU applications (the authors' placement)."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
+                 dropout: float = 0.0) -> None:
+        super().__init__(inplanes, planes, stride, downsample)
+        self.drop1 = nn.Dropout(_check_dropout(dropout))  # after the ReLU inside the residual branch
+        self.drop2 = nn.Dropout(dropout)  # after the ReLU that follows the residual sum
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """BasicBlock.forward with Dropout inserted after each ``self.relu`` call and nowhere else."""
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.drop1(self.relu(self.bn1(self.conv1(x))))
+        out = self.bn2(self.conv2(out))
+        return self.drop2(self.relu(out + identity))
+
+
+class AutoencoderOutput(NamedTuple):
+    """A forward pass, as the authors' ``(x_reconst, z, mu, logvar)``; logvar is None if not variational."""
+
+    reconstruction: torch.Tensor
+    z: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """One row of the architecture table: a part of the network, its output per image, parameters, dropout."""
+
+    name: str
+    role: str
+    output_shape: tuple[int, ...]
+    parameters: int
+    dropout: str
+
+
+class ResNetAutoencoder(nn.Module):
+    """ResNet-18-family (variational) autoencoder for 32x32 RGB images, dropout after every encoder-ResNet ReLU."""
+
+    def __init__(self, dropout: float = 0.0, width: int = 64, latent_dim: int = 256, variational: bool = True,
+                 fc_hidden: int | None = None, image_size: int = 32) -> None:
+        super().__init__()
+        self.dropout = _check_dropout(dropout)
+        self.width = _check_positive(width, "width")
+        self.latent_dim = _check_positive(latent_dim, "latent_dim")
+        self.fc_hidden = _check_positive(16 * width if fc_hidden is None else fc_hidden, "fc_hidden")
+        self.image_size = _check_positive(image_size, "image_size")
+        if image_size % 8 != 0:
+            raise ValueError(f"image_size: must be a multiple of 8 (three stride-2 stages), got {image_size}")
+        self.variational = bool(variational)
+        p, w = self.dropout, self.width
+        # Encoder: the ResNet (stem, layer1..layer4; dropout after each ReLU), global pooling, two FC layers.
+        self.stem = nn.Sequential(OrderedDict(conv=conv3x3(3, w), bn=nn.BatchNorm2d(w), relu=nn.ReLU(inplace=True),
+                                              drop=nn.Dropout(p)))
+        self._inplanes = w
+        self.layer1 = self._make_layer(w, BLOCKS_PER_LAYER[0], 1)
+        self.layer2 = self._make_layer(2 * w, BLOCKS_PER_LAYER[1], 2)
+        self.layer3 = self._make_layer(4 * w, BLOCKS_PER_LAYER[2], 2)
+        self.layer4 = self._make_layer(8 * w, BLOCKS_PER_LAYER[3], 2)
+        self.pooled = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        h = self.fc_hidden
+        self.fc1 = nn.Sequential(nn.Linear(8 * w, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True))
+        self.fc2 = nn.Sequential(nn.Linear(h, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True))
+        self.mu = nn.Linear(h, self.latent_dim)
+        self.logvar = nn.Linear(h, self.latent_dim) if self.variational else None
+        # Decoder: FC back to an (8w, s/8, s/8) map, three transposed convolutions doubling the size, sigmoid.
+        s8 = image_size // 8
+        self.decoder_fc = nn.Sequential(nn.Linear(self.latent_dim, h), nn.BatchNorm1d(h), nn.ReLU(inplace=True),
+                                        nn.Linear(h, 8 * w * s8 * s8), nn.BatchNorm1d(8 * w * s8 * s8),
+                                        nn.ReLU(inplace=True), nn.Unflatten(1, (8 * w, s8, s8)))
+        self.deconv1 = self._up(8 * w, 4 * w)
+        self.deconv2 = self._up(4 * w, 2 * w)
+        self.deconv3 = nn.Sequential(nn.ConvTranspose2d(2 * w, 3, kernel_size=4, stride=2, padding=1), nn.Sigmoid())
+        self._init_weights()
+
+    def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
+        """torchvision ResNet._make_layer with DropoutBasicBlock (1x1 projection shortcut where the shape changes)."""
+        downsample = None
+        if stride != 1 or self._inplanes != planes:
+            downsample = nn.Sequential(conv1x1(self._inplanes, planes, stride), nn.BatchNorm2d(planes))
+        layers = [DropoutBasicBlock(self._inplanes, planes, stride, downsample, self.dropout)]
+        self._inplanes = planes
+        layers += [DropoutBasicBlock(planes, planes, dropout=self.dropout) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    @staticmethod
+    def _up(cin: int, cout: int) -> nn.Sequential:
+        return nn.Sequential(nn.ConvTranspose2d(cin, cout, kernel_size=4, stride=2, padding=1), nn.BatchNorm2d(cout),
+                             nn.ReLU(inplace=True))
+
+    def _init_weights(self) -> None:
+        """torchvision's ResNet initialisation: Kaiming-normal convolutions (fan_out), BatchNorm weight 1, bias 0."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    # ---------------------------------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Images (N, 3, s, s) in [0, 1] -> latent mean and log-variance (N, latent_dim)."""
+        x = self.stem(x)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        x = self.fc2(self.fc1(self.pooled(x)))
+        return self.mu(x), (self.logvar(x) if self.logvar is not None else None)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent codes (N, latent_dim) -> reconstructed images (N, 3, s, s) in (0, 1)."""
+        return self.deconv3(self.deconv2(self.deconv1(self.decoder_fc(z))))
+
+    def forward(self, x: torch.Tensor) -> AutoencoderOutput:
+        """Encode, sample z = mu + sigma * eps when training (z = mu in eval mode), decode."""
+        mu, logvar = self.encode(x)
+        z = mu
+        if logvar is not None and self.training:
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return AutoencoderOutput(self.decode(z), z, mu, logvar)
+
+    # ---------------------------------------------------------------------------------------------------------
+    def depth_layers(self) -> OrderedDict[str, nn.Module]:
+        """The encoder's places by depth (Fig. 3 and 4 record here): stem, layer1..layer4, pooled, fc1, fc2, mu."""
+        return OrderedDict((name, getattr(self, name)) for name in DEPTH_NAMES)
+
+    def depth_shapes(self) -> OrderedDict[str, tuple[int, ...]]:
+        """Output shape per image of each depth layer, e.g. layer2 -> (2w, s/2, s/2); features = their product."""
+        w, s = self.width, self.image_size
+        return OrderedDict([("stem", (w, s, s)), ("layer1", (w, s, s)), ("layer2", (2 * w, s // 2, s // 2)),
+                            ("layer3", (4 * w, s // 4, s // 4)), ("layer4", (8 * w, s // 8, s // 8)),
+                            ("pooled", (8 * w,)), ("fc1", (self.fc_hidden,)), ("fc2", (self.fc_hidden,)),
+                            ("mu", (self.latent_dim,))])
+
+    def architecture(self) -> list[LayerSummary]:
+        """The network as a table: every part in forward order, its output per image, parameters, dropout."""
+        w, s = self.width, self.image_size
+        shapes = dict(self.depth_shapes())
+        n_relu = {"stem": 1, **{f"layer{i}": 2 * BLOCKS_PER_LAYER[i - 1] for i in range(1, 5)}}
+        drop = {name: f"{n} × dropout (p = {self.dropout:g}), one after each ReLU" for name, n in n_relu.items()}
+        rows: list[tuple[str, str, tuple[int, ...], str]] = [
+            ("stem", "encoder: conv 3x3, BN, ReLU", shapes["stem"], drop["stem"]),
+            *((f"layer{i}", f"encoder: {BLOCKS_PER_LAYER[i - 1]} BasicBlocks" + (", stride 2" if i > 1 else ""),
+               shapes[f"layer{i}"], drop[f"layer{i}"]) for i in range(1, 5)),
+            ("pooled", "encoder: global average pool", shapes["pooled"], "none"),
+            ("fc1", "encoder: linear, BN, ReLU", shapes["fc1"], "none"),
+            ("fc2", "encoder: linear, BN, ReLU", shapes["fc2"], "none"),
+            ("mu", "latent mean", shapes["mu"], "none"),
+        ]
+        if self.logvar is not None:
+            rows.append(("logvar", "latent log-variance", (self.latent_dim,), "none"))
+        rows += [("decoder_fc", "decoder: 2 x (linear, BN, ReLU)", (8 * w, s // 8, s // 8), "none"),
+                 ("deconv1", "decoder: transposed conv 4x4/2, BN, ReLU", (4 * w, s // 4, s // 4), "none"),
+                 ("deconv2", "decoder: transposed conv 4x4/2, BN, ReLU", (2 * w, s // 2, s // 2), "none"),
+                 ("deconv3", "decoder: transposed conv 4x4/2, sigmoid", (3, s, s), "none")]
+        return [LayerSummary(name, role, shape, sum(p.numel() for p in getattr(self, name).parameters()), d)
+                for name, role, shape, d in rows]
+
+    def n_parameters(self) -> int:
+        """Total number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def n_features(shape: tuple[int, ...]) -> int:
+    """Number of activations per image of a layer with this output shape (flattened, as chapters 4-5 use them)."""
+    return math.prod(shape)

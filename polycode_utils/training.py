@@ -1,0 +1,469 @@
+"""Training the chapter-3 autoencoders, cached by configuration so that chapters 4-5 measure the same networks.
+
+The authors' recipe [paper code]: loss = BCE(reconstruction, input) + KL(q(z|x) || N(0, I)), summed over pixels and
+latent units; Adam, lr 1e-3, batch 50, 200 epochs, dropout p in {0, .2, .4, .6, .8}. We report both terms per
+image (the sum over a batch divided by its size: the same optimum, and Adam is insensitive to the scale).
+
+Reproducibility [ours]: the weights are initialised from ``config.seed``; epoch e shuffles and draws its dropout and
+latent noise from a seed derived from (seed, e) alone, so a run resumed after epoch e continues exactly as an
+uninterrupted one (bit-identical on a CPU). The caller's random state is left untouched. After every epoch the
+model, optimiser and loss history are written atomically (temporary file, fsync, rename) to
+``cache_dir/<name>-<hash>/checkpoint.pt``; the hash covers the configuration and the data's description.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, load_images
+from polycode_utils.models import ResNetAutoencoder
+
+DEFAULT_CACHE_DIR = Path("../_build/cache")  # relative to notebooks/, where every chapter runs
+CHECKPOINT_FORMAT = 1  # bump when the checkpoint layout or the training loop changes meaning
+DEVICES = ("cpu", "cuda", "auto")
+N_EVAL = 512  # images (the first ones) on which the eval-mode loss is tracked after every epoch
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """Everything that determines a trained chapter-3 network; equal configs (and data) share one checkpoint."""
+
+    dropout: float = 0.0
+    width: int = 64
+    latent_dim: int = 256
+    fc_hidden: int | None = None     # None: 16 * width (the authors' 1024 at width 64)
+    variational: bool = True
+    epochs: int = 200
+    batch_size: int = 50
+    lr: float = 1e-3
+    seed: int = 0
+    dataset: str = "patches"
+    n_images: int = 5000
+    image_size: int = 32
+
+    def __post_init__(self) -> None:
+        def fail(name: str, allowed: str) -> None:
+            raise ValueError(f"{name}: must be {allowed}, got {getattr(self, name)!r}")
+
+        def is_int(v: object) -> bool:
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+        d = self.dropout
+        if isinstance(d, bool) or not isinstance(d, (int, float, np.floating)) or not 0.0 <= float(d) < 1.0:
+            fail("dropout", "a number in [0, 1) (the paper's grid: 0, 0.2, 0.4, 0.6, 0.8)")
+        if self.dataset not in DATASETS:
+            fail("dataset", f"one of {', '.join(DATASETS)}")
+        for name in ("width", "latent_dim", "epochs"):
+            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
+                fail(name, "an integer >= 1")
+        if self.fc_hidden is not None and (not is_int(self.fc_hidden) or self.fc_hidden < 1):
+            fail("fc_hidden", "None (16 * width) or an integer >= 1")
+        if not is_int(self.batch_size) or self.batch_size < 2:
+            fail("batch_size", "an integer >= 2 (BatchNorm needs two images per batch)")
+        max_n = CIFAR10_N_TRAIN if self.dataset == "cifar10" else None
+        if not is_int(self.n_images) or self.n_images < 2 or (max_n is not None and self.n_images > max_n):
+            fail("n_images", "an integer >= 2" + (f" and <= {max_n} (the CIFAR-10 training set)" if max_n else ""))
+        if not is_int(self.image_size) or self.image_size < 8 or self.image_size % 8:
+            fail("image_size", "a multiple of 8, >= 8")
+        if self.dataset == "cifar10" and self.image_size != 32:
+            fail("image_size", "32 for CIFAR-10")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (
+                math.isfinite(self.lr) and self.lr > 0):
+            fail("lr", "a finite number > 0")
+        if not is_int(self.seed) or self.seed < 0:
+            fail("seed", "an integer >= 0")
+        if not isinstance(self.variational, bool):
+            fail("variational", "True or False")
+        for name, kind in (("dropout", float), ("lr", float), ("width", int), ("latent_dim", int), ("epochs", int),
+                           ("batch_size", int), ("seed", int), ("n_images", int), ("image_size", int)):
+            object.__setattr__(self, name, kind(getattr(self, name)))  # 0 and 0.0 are one configuration
+
+    def build_model(self) -> ResNetAutoencoder:
+        """A freshly initialised network of this configuration (uses the global torch RNG)."""
+        return ResNetAutoencoder(dropout=self.dropout, width=self.width, latent_dim=self.latent_dim,
+                                 variational=self.variational, fc_hidden=self.fc_hidden, image_size=self.image_size)
+
+    def key(self) -> str:
+        """Stable hash (hex) of the configuration and the checkpoint format."""
+        payload = json.dumps({"format": CHECKPOINT_FORMAT, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def with_dropout(self, dropout: float) -> AutoencoderConfig:
+        """The same configuration at another dropout rate."""
+        return AutoencoderConfig(**{**asdict(self), "dropout": dropout})
+
+
+@dataclass
+class LossHistory:
+    """Per-image losses (BCE + KL, in nats) of a training run: each step, each epoch, and eval mode per epoch."""
+
+    step_loss: list[float] = field(default_factory=list)   # each training batch, dropout on, z sampled
+    epoch_loss: list[float] = field(default_factory=list)  # mean over the epoch's batches
+    epoch_bce: list[float] = field(default_factory=list)
+    epoch_kl: list[float] = field(default_factory=list)
+    eval_loss: list[float] = field(default_factory=list)   # eval mode (no dropout, z = mu), first N_EVAL images
+    eval_bce: list[float] = field(default_factory=list)
+    eval_kl: list[float] = field(default_factory=list)
+    eval_mse: list[float] = field(default_factory=list)    # mean squared error per pixel, eval mode
+    epoch_seconds: list[float] = field(default_factory=list)
+    steps_per_epoch: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LossHistory:
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Losses:
+    """Per-image loss of a set of images: total = bce + kl (nats), and the per-pixel squared error."""
+
+    total: float
+    bce: float
+    kl: float
+    mse: float
+
+
+@dataclass(eq=False)
+class TrainedModel:
+    """A trained network (in eval mode) with its configuration, data description and loss history."""
+
+    model: ResNetAutoencoder
+    config: AutoencoderConfig
+    history: LossHistory
+    data: dict
+    device: str
+    seconds: float                  # training time summed over all sessions that trained it
+    epochs_trained_now: int         # epochs this call trained (0: loaded complete from the cache)
+    path: Path | None = None        # the checkpoint, when cached
+
+    @property
+    def from_cache(self) -> bool:
+        return self.epochs_trained_now == 0
+
+
+def resolve_device(device: str) -> torch.device:
+    """'cpu', 'cuda' or 'auto' (CUDA when available) -> a torch.device; ValueError otherwise."""
+    if device not in DEVICES:
+        raise ValueError(f"device: must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: 'cuda' was requested but torch sees no CUDA device; use 'cpu' or 'auto'")
+    return torch.device(device)
+
+
+def load_training_data(config: AutoencoderConfig, root: str | Path = "../data") -> ImageData:
+    """The training images a configuration names: n_images shipped-photo patches (seed) or CIFAR-10 images."""
+    return load_images(config.dataset, config.n_images, seed=config.seed, size=config.image_size, root=root)
+
+
+def vae_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
+             logvar: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The authors' loss per image: BCE summed over pixels + KL to N(0, I) summed over latents; (total, bce, kl)."""
+    n = x.shape[0]
+    bce = F.binary_cross_entropy(recon, x, reduction="sum") / n
+    if logvar is None:
+        kl = torch.zeros((), device=x.device, dtype=bce.dtype)
+    else:
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / n
+    return bce + kl, bce, kl
+
+
+def bce_floor(images: np.ndarray | torch.Tensor) -> float:
+    """The smallest BCE any reconstruction can reach, per image: the binary entropy of the pixel values (nats)."""
+    x = torch.as_tensor(images, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+    return float(-(x * x.log() + (1 - x) * (1 - x).log()).sum() / x.shape[0])
+
+
+@torch.no_grad()
+def evaluate(model: ResNetAutoencoder, images: np.ndarray | torch.Tensor, batch_size: int = 256,
+             device: str | torch.device | None = None) -> Losses:
+    """Eval-mode losses (no dropout, z = mu) of a network on images, per image; the model's mode is restored."""
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    x_all = torch.as_tensor(images)
+    was_training = model.training
+    model.eval()
+    bce_sum = kl_sum = se = 0.0
+    try:
+        for start in range(0, x_all.shape[0], batch_size):
+            x = x_all[start:start + batch_size].to(dev).contiguous(memory_format=torch.channels_last)
+            out = model(x)
+            _, bce, kl = vae_loss(out.reconstruction, x, out.mu, out.logvar)
+            bce_sum += float(bce) * x.shape[0]
+            kl_sum += float(kl) * x.shape[0]
+            se += float(F.mse_loss(out.reconstruction, x, reduction="sum"))
+    finally:
+        model.train(was_training)
+    n = x_all.shape[0]
+    tot = (bce_sum + kl_sum) / n
+    return Losses(tot, bce_sum / n, kl_sum / n, se / x_all[0].numel() / n)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: ResNetAutoencoder, images: np.ndarray | torch.Tensor,
+                          batch_size: int = 256) -> ResNetAutoencoder:
+    """A copy whose BatchNorm statistics are re-estimated with dropout off and z = mu, the way eval mode runs [ours].
+
+    During training every BatchNorm behind a dropout layer sees dropped-out activations, whose variance differs from
+    that of the full activations it receives in eval mode (the dropout/BatchNorm "variance shift"); at high dropout
+    rates the eval-mode network then reconstructs far worse than in training. Re-estimating the running statistics
+    on training images (exact averages over the batches, no weights change) removes the mismatch.
+    """
+    m = copy.deepcopy(model)
+    m.eval()
+    norms = [mod for mod in m.modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over all batches
+        bn.train()
+    dev = next(m.parameters()).device
+    x_all = torch.as_tensor(images)
+    for start in range(0, x_all.shape[0], batch_size):
+        x = x_all[start:start + batch_size].to(dev).contiguous(memory_format=torch.channels_last)
+        if x.shape[0] < 2:
+            continue
+        mu, _ = m.encode(x)
+        m.decode(mu)
+    for bn, momentum in zip(norms, momenta):
+        bn.momentum = momentum
+    return m.eval()
+
+
+@torch.no_grad()
+def reconstruct(model: ResNetAutoencoder, images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Eval-mode reconstructions (N, 3, s, s) in (0, 1) of images, as float32 numpy; the model's mode is restored."""
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(torch.as_tensor(images).to(dev).contiguous(memory_format=torch.channels_last))
+    finally:
+        model.train(was_training)
+    return out.reconstruction.float().cpu().contiguous().numpy()
+
+
+def cache_folder(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:
+    """Where a configuration's checkpoint lives: cache_dir/autoencoder-p<dropout>-w<width>-<hash of config+data>."""
+    payload = json.dumps({"config": config.key(), "data": data.description.key()}, sort_keys=True)
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return Path(cache_dir) / f"autoencoder-p{config.dropout:g}-w{config.width}-{digest}"
+
+
+def save_atomic(obj: object, path: Path) -> None:
+    """torch.save through a temporary sibling, fsync and rename: readers see the old file or the new, never half."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict | None:
+    """A checkpoint dict, or None when there is none; an unreadable one is moved aside with a warning."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+        if ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"format {ckpt.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+        return ckpt
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is set aside, never trusted
+        aside = path.with_name(path.name + ".unreadable")
+        os.replace(path, aside)
+        warnings.warn(f"checkpoint {path} could not be read ({exc}); moved to {aside.name}, training from scratch",
+                      stacklevel=2)
+        return None
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch `epoch`'s shuffling, dropout masks and latent noise: a function of (seed, epoch) only."""
+    return int.from_bytes(hashlib.sha256(f"polycode-ae/{seed}/{epoch}".encode()).digest()[:8], "little") >> 1
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """A shuffled split of range(n) into batches; a last batch of one image is dropped (BatchNorm needs two)."""
+    perm = torch.randperm(n, generator=generator)
+    return [b for b in perm.split(batch_size) if b.numel() >= 2]
+
+
+def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: str | Path | None = None,
+                      device: str = "auto", progress: bool = True,
+                      callback: Callable[[int, LossHistory], None] | None = None) -> TrainedModel:
+    """Train one network of chapter 3 (Adam, BCE + KL); with cache_dir, checkpoint every epoch and resume.
+
+    callback(epoch, history) runs after each epoch's checkpoint is written (an exception there stops training
+    with that checkpoint intact: this is how the tests interrupt a run).
+    """
+    if not isinstance(config, AutoencoderConfig):
+        raise ValueError(f"config: must be an AutoencoderConfig, got {type(config).__name__}")
+    dev = resolve_device(device)
+    desc = data.description
+    if (desc.dataset, len(data), desc.size) != (config.dataset, config.n_images, config.image_size):
+        raise ValueError(f"data: {desc.dataset} with {len(data)} images of {desc.size} px does not match the config "
+                         f"(dataset={config.dataset!r}, n_images={config.n_images}, image_size={config.image_size})")
+    path = None
+    ckpt = None
+    if cache_dir is not None:
+        folder = cache_folder(config, data, cache_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "checkpoint.pt"
+        info = folder / "config.json"
+        if not info.exists():
+            tmp = info.with_name(f".config.json.tmp-{os.getpid()}")
+            tmp.write_text(json.dumps({"config": asdict(config), "data": asdict(desc)}, indent=1))
+            os.replace(tmp, info)
+        ckpt = load_checkpoint(path, dev)
+        if ckpt is not None and (ckpt["config"] != asdict(config) or ckpt["data"] != desc.key()):
+            raise ValueError(f"checkpoint {path} belongs to another configuration or data (hash collision?)")
+
+    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(config.seed)
+        model = config.build_model().to(dev, memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        history = LossHistory()
+        start_epoch, seconds = 0, 0.0
+        if ckpt is not None:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            history = LossHistory.from_dict(ckpt["history"])
+            start_epoch, seconds = int(ckpt["epoch"]), float(ckpt["seconds"])
+        x_all = torch.from_numpy(np.ascontiguousarray(data.images)).to(dev)
+        x_eval = x_all[:N_EVAL]
+        bar = None
+        if progress and start_epoch < config.epochs:
+            from tqdm.auto import tqdm  # noqa: PLC0415
+
+            n_steps = len(_batches(config.n_images, config.batch_size, torch.Generator()))
+            bar = tqdm(total=(config.epochs - start_epoch) * n_steps, unit="batch", leave=False,
+                       desc=f"dropout {config.dropout:g}, epochs {start_epoch + 1}-{config.epochs}")
+        try:
+            for epoch in range(start_epoch, config.epochs):
+                t0 = time.perf_counter()
+                seed = _epoch_seed(config.seed, epoch)
+                torch.manual_seed(seed)  # dropout masks and latent noise of this epoch (CPU and CUDA)
+                batches = _batches(config.n_images, config.batch_size, torch.Generator().manual_seed(seed))
+                model.train()
+                losses = []
+                for idx in batches:
+                    x = x_all[idx.to(dev)].contiguous(memory_format=torch.channels_last)
+                    out = model(x)
+                    loss, bce, kl = vae_loss(out.reconstruction, x, out.mu, out.logvar)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    losses.append(torch.stack([loss.detach(), bce.detach(), kl.detach()]))
+                    if bar is not None:
+                        bar.update(1)
+                per_step = torch.stack(losses).cpu().double().numpy()
+                ev = evaluate(model, x_eval, device=dev)
+                elapsed = time.perf_counter() - t0
+                seconds += elapsed
+                history.step_loss += per_step[:, 0].tolist()
+                history.epoch_loss.append(float(per_step[:, 0].mean()))
+                history.epoch_bce.append(float(per_step[:, 1].mean()))
+                history.epoch_kl.append(float(per_step[:, 2].mean()))
+                history.eval_loss.append(ev.total)
+                history.eval_bce.append(ev.bce)
+                history.eval_kl.append(ev.kl)
+                history.eval_mse.append(ev.mse)
+                history.epoch_seconds.append(elapsed)
+                history.steps_per_epoch = len(batches)
+                if path is not None:
+                    save_atomic({"format": CHECKPOINT_FORMAT, "config": asdict(config), "data": desc.key(),
+                                 "epoch": epoch + 1, "model": model.state_dict(),
+                                 "optimizer": optimizer.state_dict(), "history": history.to_dict(),
+                                 "seconds": seconds, "device": str(dev)}, path)
+                if callback is not None:
+                    callback(epoch + 1, history)
+        finally:
+            if bar is not None:
+                bar.close()
+    model.eval()
+    return TrainedModel(model, config, history, desc.key(), str(dev), seconds, config.epochs - start_epoch, path)
+
+
+def load_or_train(config: AutoencoderConfig, data: ImageData, *, cache_dir: str | Path = DEFAULT_CACHE_DIR,
+                  device: str = "auto", progress: bool = True) -> TrainedModel:
+    """The network of this configuration and data: from its cached checkpoint, or trained (resumed) and cached."""
+    return train_autoencoder(config, data, cache_dir=cache_dir, device=device, progress=progress)
+
+
+def is_cached(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> bool:
+    """Whether a complete checkpoint (all epochs) of this configuration and data is in the cache."""
+    path = cache_folder(config, data, cache_dir) / "checkpoint.pt"
+    if not path.exists():
+        return False
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - unreadable: not cached (load_or_train sets it aside)
+        return False
+    return ckpt.get("format") == CHECKPOINT_FORMAT and ckpt.get("epoch") == config.epochs
+
+
+def _train_in_worker(config: AutoencoderConfig, data: ImageData, cache_dir: str, threads: int) -> int:
+    """Body of one worker process: train (or resume) one network into the cache; returns the epochs it trained."""
+    torch.set_num_threads(threads)
+    return train_autoencoder(config, data, cache_dir=cache_dir, device="cpu", progress=False).epochs_trained_now
+
+
+def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: str | Path = DEFAULT_CACHE_DIR,
+               device: str = "auto", workers: int = 1, progress: bool = True) -> list[TrainedModel]:
+    """Several networks (the dropout grid) through the cache; on a CPU, `workers` one-thread processes side by side.
+
+    Small convolutions use several cores far better as separate processes than as threads of one process
+    (bench/bench_training.py), so with workers > 1 the networks missing from the cache are trained in spawned
+    processes of one thread each, then every network is loaded from its checkpoint. The result does not depend
+    on `workers` as long as the calling process also uses one thread (the chapter sets that).
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: must be an integer >= 1, got {workers!r}")
+    dev = resolve_device(device)
+    todo = [c for c in dict.fromkeys(configs) if not is_cached(c, data, cache_dir)]
+    trained_now: dict[AutoencoderConfig, int] = {}
+    if workers > 1 and dev.type == "cpu" and len(todo) > 1:
+        import multiprocessing  # noqa: PLC0415
+        from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
+
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(_train_in_worker, c, data, str(cache_dir), 1): c for c in todo}
+            done = as_completed(futures)
+            if progress:
+                done = tqdm(done, total=len(futures), unit="network", desc=f"training in {workers} processes")
+            for future in done:
+                trained_now[futures[future]] = future.result()
+        except BaseException:
+            for proc in list(getattr(pool, "_processes", {}).values()):  # interrupted: stop now, checkpoints are safe
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+    out = [load_or_train(c, data, cache_dir=cache_dir, device=device, progress=progress) for c in configs]
+    for t in out:  # report the epochs a worker trained in this call, as if trained here
+        t.epochs_trained_now = max(t.epochs_trained_now, trained_now.get(t.config, 0))
+    return out

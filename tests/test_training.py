@@ -1,0 +1,241 @@
+"""Tests for polycode_utils.training (issue 7): config validation, learning, determinism, resume, atomic cache."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+import polycode_utils.training as training
+from polycode_utils.data import natural_image_patches
+from polycode_utils.training import (AutoencoderConfig, bce_floor, cache_folder, evaluate, load_or_train,
+                                     recalibrate_batchnorm, resolve_device, train_autoencoder, train_many,
+                                     vae_loss)
+
+TINY = dict(width=4, latent_dim=8, batch_size=32, n_images=64, epochs=1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny convolutions run fastest on one thread (and the 2-core test machine is shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def patches64():
+    return natural_image_patches(64, seed=0)
+
+
+@pytest.fixture(scope="module")
+def patches256():
+    return natural_image_patches(256, seed=0)
+
+
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("dropout", 1.0, "[0, 1)"), ("dropout", -0.2, "[0, 1)"), ("dropout", "0.2", "[0, 1)"),
+    ("dataset", "imagenet", "patches, cifar10"), ("width", 0, ">= 1"), ("latent_dim", -1, ">= 1"),
+    ("epochs", 0, ">= 1"), ("batch_size", 1, ">= 2"), ("n_images", 0, ">= 2"), ("lr", 0.0, "> 0"),
+    ("lr", float("nan"), "> 0"), ("seed", -1, ">= 0"), ("fc_hidden", 0, ">= 1"), ("image_size", 30, "multiple of 8"),
+    ("width", 2.5, "integer"),
+])
+def test_bad_config_names_the_field_and_the_allowed_values(field, value, allowed):
+    with pytest.raises(ValueError) as err:
+        AutoencoderConfig(**{field: value})
+    assert str(err.value).startswith(f"{field}: must be") and allowed in str(err.value)
+
+
+def test_cifar10_config_checks_its_size_before_any_data_loads():
+    with pytest.raises(ValueError, match="n_images: .*<= 50000"):
+        AutoencoderConfig(dataset="cifar10", n_images=60_000)
+
+
+def test_config_hash_is_stable_and_covers_every_field():
+    base = AutoencoderConfig(**TINY)
+    assert base.key() == AutoencoderConfig(**TINY).key()
+    assert AutoencoderConfig(dropout=0).key() == AutoencoderConfig(dropout=0.0).key()
+    changed = dict(dropout=0.2, width=5, latent_dim=9, fc_hidden=7, variational=False, epochs=2, batch_size=16,
+                   lr=2e-3, seed=1, dataset="cifar10", n_images=65)
+    assert set(changed) | {"image_size"} == {f.name for f in dataclasses.fields(AutoencoderConfig)}
+    keys = {dataclasses.replace(base, **{k: v}).key() for k, v in changed.items()}
+    assert len(keys) == len(changed) and base.key() not in keys
+    assert base.with_dropout(0.4) == dataclasses.replace(base, dropout=0.4)
+
+
+def test_device_is_validated():
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="device: must be one of cpu, cuda, auto"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(ValueError, match="device: 'cuda'"):
+            resolve_device("cuda")
+
+
+def test_data_that_do_not_match_the_config_are_refused(patches64):
+    with pytest.raises(ValueError, match="data: "):
+        train_autoencoder(AutoencoderConfig(**{**TINY, "n_images": 100}), patches64, device="cpu", progress=False)
+
+
+# ---------------------------------------------------------------- learning and determinism
+
+
+def test_fifty_steps_on_256_patches_cut_the_excess_reconstruction_loss_by_a_fifth(patches256):
+    """BCE has a floor (the targets' own entropy, not 0): 50 Adam steps must remove >= 20% of the excess over it."""
+    floor = bce_floor(patches256.images)
+    config = AutoencoderConfig(width=4, latent_dim=16, batch_size=51, n_images=256, epochs=10)  # 5 batches/epoch
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        before = evaluate(config.build_model(), patches256.images)
+    trained = train_autoencoder(config, patches256, device="cpu", progress=False)
+    after = evaluate(trained.model, patches256.images)
+    assert len(trained.history.step_loss) == 50
+    assert after.bce - floor <= 0.8 * (before.bce - floor)  # observed: about 0.66
+    assert after.total <= 0.95 * before.total and after.mse < before.mse
+    steps = trained.history.step_loss
+    assert np.mean(steps[-5:]) < np.mean(steps[:5])
+
+
+def test_same_seed_same_weights_other_seed_other_weights(patches64):
+    config = AutoencoderConfig(dropout=0.3, **TINY)
+    a = train_autoencoder(config, patches64, device="cpu", progress=False)
+    b = train_autoencoder(config, patches64, device="cpu", progress=False)
+    c = train_autoencoder(dataclasses.replace(config, seed=1), patches64, device="cpu", progress=False)
+    assert same_weights(weights(a.model), weights(b.model))
+    assert a.history.step_loss == b.history.step_loss
+    assert not same_weights(weights(a.model), weights(c.model))
+
+
+def test_training_leaves_the_callers_random_state_alone(patches64):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    train_autoencoder(AutoencoderConfig(dropout=0.3, **TINY), patches64, device="cpu", progress=False)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path, patches64):
+    config = AutoencoderConfig(dropout=0.3, **{**TINY, "epochs": 2})
+    whole = train_autoencoder(config, patches64, cache_dir=tmp_path / "a", device="cpu", progress=False)
+
+    def interrupt(epoch, history):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoder(config, patches64, cache_dir=tmp_path / "b", device="cpu", progress=False,
+                          callback=interrupt)
+    partial = torch.load(cache_folder(config, patches64, tmp_path / "b") / "checkpoint.pt", weights_only=True)
+    assert partial["epoch"] == 1
+    resumed = load_or_train(config, patches64, cache_dir=tmp_path / "b", device="cpu", progress=False)
+    assert resumed.epochs_trained_now == 1 and not resumed.from_cache
+    assert same_weights(weights(whole.model), weights(resumed.model))
+    assert whole.history.step_loss == resumed.history.step_loss
+    assert whole.history.eval_loss == resumed.history.eval_loss
+
+
+def test_a_complete_checkpoint_is_loaded_not_retrained(tmp_path, patches64):
+    config = AutoencoderConfig(**TINY)
+    first = load_or_train(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
+    again = load_or_train(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
+    assert first.epochs_trained_now == 1 and again.from_cache and not again.model.training
+    assert same_weights(weights(first.model), weights(again.model))
+    assert again.history.eval_loss == first.history.eval_loss and again.seconds == pytest.approx(first.seconds)
+    other_data = natural_image_patches(64, seed=1)  # same config, other data: another cache entry
+    assert cache_folder(config, other_data, tmp_path) != cache_folder(config, patches64, tmp_path)
+    assert (cache_folder(config, patches64, tmp_path) / "config.json").exists()
+
+
+# ---------------------------------------------------------------- atomic checkpoints
+
+
+def test_a_failed_checkpoint_write_leaves_the_previous_checkpoint_loadable(tmp_path, patches64, monkeypatch):
+    config = AutoencoderConfig(**{**TINY, "epochs": 2})
+    path = cache_folder(config, patches64, tmp_path) / "checkpoint.pt"
+    real_save = torch.save
+    calls = []
+
+    def failing_save(obj, f, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the second epoch's checkpoint: write half a file, then the disk is "full"
+            f.write(b"PK\x03\x04 half a checkpoint")
+            raise OSError(28, "No space left on device")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(training.torch, "save", failing_save)
+    with pytest.raises(OSError, match="No space"):
+        train_autoencoder(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
+    monkeypatch.setattr(training.torch, "save", real_save)
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["epoch"] == 1 and len(ckpt["history"]["epoch_loss"]) == 1
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    done = load_or_train(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
+    assert done.epochs_trained_now == 1 and len(done.history.epoch_loss) == 2
+
+
+def test_an_unreadable_checkpoint_is_set_aside_with_a_warning(tmp_path, patches64):
+    config = AutoencoderConfig(**TINY)
+    folder = cache_folder(config, patches64, tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pt").write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="could not be read"):
+        trained = load_or_train(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
+    assert trained.epochs_trained_now == 1 and (folder / "checkpoint.pt.unreadable").exists()
+
+
+def test_training_in_worker_processes_gives_the_same_networks(tmp_path, patches64):
+    """train_many with two one-thread processes = training one after the other in this (one-thread) process."""
+    configs = [AutoencoderConfig(dropout=p, **TINY) for p in (0.0, 0.5)]
+    parallel = train_many(configs, patches64, cache_dir=tmp_path / "par", device="cpu", workers=2, progress=False)
+    serial = [train_autoencoder(c, patches64, device="cpu", progress=False) for c in configs]
+    for a, b in zip(parallel, serial):
+        assert a.config == b.config and a.epochs_trained_now == 1 and not a.model.training
+        assert same_weights(weights(a.model), weights(b.model))
+    again = train_many(configs, patches64, cache_dir=tmp_path / "par", device="cpu", workers=2, progress=False)
+    assert all(t.from_cache for t in again)
+    with pytest.raises(ValueError, match="workers: must be an integer >= 1"):
+        train_many(configs, patches64, cache_dir=tmp_path, workers=0)
+
+
+# ---------------------------------------------------------------- BCE floor and BatchNorm re-estimation
+
+
+def test_bce_floor_is_the_loss_of_a_perfect_reconstruction(patches64):
+    x = torch.as_tensor(patches64.images).clamp(1e-6, 1 - 1e-6)
+    _, bce, _ = vae_loss(x, x, torch.zeros(64, 2), None)
+    assert bce_floor(x) == pytest.approx(float(bce), rel=1e-5)
+    assert bce_floor(x) < float(vae_loss(x.flip(0), x, torch.zeros(64, 2), None)[1])
+
+
+def test_recalibrated_batchnorm_holds_the_dropout_free_statistics_and_leaves_the_original_alone(patches64):
+    trained = train_autoencoder(AutoencoderConfig(dropout=0.5, **TINY), patches64, device="cpu", progress=False)
+    before = weights(trained.model)
+    recal = recalibrate_batchnorm(trained.model, patches64.images, batch_size=64)
+    assert same_weights(weights(trained.model), before) and not recal.training
+    params = dict(recal.named_parameters())
+    assert all(torch.equal(p, params[k]) for k, p in trained.model.named_parameters())  # no weight changes
+    with torch.no_grad():  # the stem's BatchNorm: mean and variance of its input over the data, no dropout
+        h = recal.stem.conv(torch.as_tensor(patches64.images))
+    torch.testing.assert_close(recal.stem.bn.running_mean, h.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(recal.stem.bn.running_var, h.var(dim=(0, 2, 3), unbiased=True), rtol=1e-3,
+                               atol=1e-5)
+    with torch.no_grad():  # a BatchNorm behind a dropout layer: statistics of full (not dropped-out) activations
+        g = recal.layer1[0].conv1(recal.stem(torch.as_tensor(patches64.images)))
+    torch.testing.assert_close(recal.layer1[0].bn1.running_mean, g.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(trained.model.layer1[0].bn1.running_var, recal.layer1[0].bn1.running_var, rtol=0.05)
+    assert recal.stem.bn.momentum == trained.model.stem.bn.momentum
