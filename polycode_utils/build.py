@@ -116,6 +116,7 @@ class Chapter:
     params: dict[str, Param]
     budget_s: dict[str, float]
     values: dict[str, dict[str, Any]]  # profile name -> parameter values of that profile
+    uses: tuple[str, ...] = ()  # parameter groups it shares with other chapters
 
 
 @dataclass
@@ -127,7 +128,7 @@ class Project:
     generated: Path
     chapters: dict[str, Chapter]
     profiles: dict[str, dict]
-    shared: frozenset[str]  # parameters declared in groups, shared by several chapters
+    groups: dict[str, frozenset[str]]  # group name -> the parameters it declares
 
     @classmethod
     def load(cls, root: Path) -> "Project":
@@ -161,10 +162,11 @@ class Project:
                     raise BuildError(f"{CONFIG_NAME}: chapter {cid} names profile {name!r}; profiles are: "
                                      f"{', '.join(profiles)}")
             source = root / book.get("notebooks", "notebooks") / f"{cid}.py"
-            chapters[cid] = Chapter(cid, spec.get("title", cid), source, params, budgets, values)
+            chapters[cid] = Chapter(cid, spec.get("title", cid), source, params, budgets, values,
+                                    tuple(spec.get("uses", ())))
         return cls(root, root / book.get("library", "polycode_utils"),
                    root / book.get("generated", "book/_generated"), chapters, profiles,
-                   frozenset(name for g in groups.values() for name in g.get("params", {})))
+                   {g: frozenset(spec.get("params", {})) for g, spec in groups.items()})
 
     def chapter(self, name: str) -> Chapter:
         """Find a chapter by id (01_codes), number (1, 01) or name (codes)."""
@@ -192,13 +194,15 @@ def _blocks(cid: str, spec: dict, groups: dict) -> list[tuple[str, dict]]:
 
 def check_shared_defaults(project: Project) -> None:
     """A parameter shared by several chapters (a group) must have the same default in every notebook."""
-    seen: dict[str, tuple[str, str]] = {}
-    for chapter in project.chapters.values():
-        for name, default in notebook_parameters(chapter.source).items():
-            if name in project.shared and name in seen and seen[name][1] != default:
-                raise BuildError(f"shared parameter {name!r} has default {seen[name][1]} in chapter {seen[name][0]} "
-                                 f"but {default} in chapter {chapter.id}; make them equal")
-            seen.setdefault(name, (chapter.id, default))
+    for group, names in project.groups.items():
+        seen: dict[str, tuple[str, str]] = {}
+        for chapter in (c for c in project.chapters.values() if group in c.uses):
+            defaults = notebook_parameters(chapter.source)
+            for name in sorted(names & set(defaults)):
+                first = seen.setdefault(name, (chapter.id, defaults[name]))
+                if first[1] != defaults[name]:
+                    raise BuildError(f"shared parameter {name!r} (group {group}) has default {first[1]} in chapter "
+                                     f"{first[0]} but {defaults[name]} in chapter {chapter.id}; make them equal")
 
 
 def notebook_parameters(source: Path) -> dict[str, str]:
@@ -244,9 +248,19 @@ def resolve_parameters(project: Project, chapter: Chapter, profile: str,
 
 def split_overrides(project: Project, chapters: list[Chapter],
                     pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
-    """Route each -p NAME VALUE to the chapters it concerns: CHAPTER.NAME for one, NAME for all that declare it."""
+    """Route each -p NAME VALUE: CHAPTER.NAME to one chapter, GROUP.NAME to the chapters sharing that group,
+    NAME to every chapter being built that declares it."""
     routed: dict[str, list[tuple[str, str]]] = {c.id: [] for c in chapters}
     for name, value in pairs:
+        prefix, _, pname = name.partition(".")
+        if prefix in project.groups:
+            if pname not in project.groups[prefix]:
+                raise BuildError(f"unknown parameter {pname!r} of group {prefix}; its parameters are: "
+                                 f"{', '.join(sorted(project.groups[prefix]))}")
+            for c in chapters:
+                if prefix in c.uses:
+                    routed[c.id].append((pname, value))
+            continue
         if "." in name:
             cname, _, pname = name.partition(".")
             target = project.chapter(cname)

@@ -266,6 +266,8 @@ uses = ["net"]
 uses = ["net"]
 [chapters.02_measure.params]
 layers = { type = "int", min = 1 }
+[chapters.03_other.params]
+width = { type = "float", min = 0 }
 """
 
 
@@ -273,8 +275,8 @@ def grouped_project(root: Path, second_default: str = "8") -> Path:
     (root / "profiles.toml").write_text(GROUPED)
     (root / "notebooks").mkdir(exist_ok=True)
     (root / "lib").mkdir(exist_ok=True)
-    for cid, extra in (("01_train", ""), ("02_measure", "layers = 2\n")):
-        width = "8" if cid == "01_train" else second_default
+    for cid, extra in (("01_train", ""), ("02_measure", "layers = 2\n"), ("03_other", "")):
+        width = {"01_train": "8", "02_measure": second_default, "03_other": "0.5"}[cid]  # 03 has its own width
         (root / "notebooks" / f"{cid}.py").write_text(
             f'# %% tags=["parameters"]\nprofile = "default"\nwidth = {width}\n{extra}\n# %%\nprint("width", width)\n')
     return root
@@ -285,11 +287,16 @@ def test_parameter_groups_are_shared_by_chapters(tmp_path):
     project = build.Project.load(root)
     chapters = list(project.chapters.values())
     assert all("width" in c.params for c in chapters) and "layers" not in chapters[0].params
-    for c in chapters:  # the group's profile values reach every chapter that uses it
+    assert [c.uses for c in chapters] == [("net",), ("net",), ()]
+    for c in chapters[:2]:  # the group's profile values reach every chapter that uses it
         assert build.resolve_parameters(project, c, "smoke", [])["width"] == 2
-    routed = build.split_overrides(project, chapters, [("width", "5")])  # one -p sets it in both
-    assert routed == {"01_train": [("width", "5")], "02_measure": [("width", "5")]}
-    assert polycode(root, "build", "--no-html", "-p", "width", "5").returncode == 0
+    routed = build.split_overrides(project, chapters, [("net.width", "5")])  # GROUP.NAME: the group's chapters
+    assert routed == {"01_train": [("width", "5")], "02_measure": [("width", "5")], "03_other": []}
+    routed = build.split_overrides(project, chapters, [("width", "5")])  # NAME: every chapter declaring it
+    assert all(routed[c] == [("width", "5")] for c in routed)
+    with pytest.raises(build.BuildError, match="unknown parameter 'depth' of group net; its parameters are: width"):
+        build.split_overrides(project, chapters, [("net.depth", "5")])
+    assert polycode(root, "build", "--no-html", "-p", "net.width", "5").returncode == 0
     for cid in ("01_train", "02_measure"):
         assert "width 5" in (root / "book" / "_generated" / f"{cid}.ipynb").read_text()
 
