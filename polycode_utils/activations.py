@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from polycode_utils.checks import check_int
+
 ArrayLike = np.ndarray | torch.Tensor
 
 
@@ -38,12 +40,6 @@ def resolve_layers(model: nn.Module, layers: Sequence[str] | None) -> OrderedDic
             allowed = ", ".join(available) if available is not None else "submodule names of the model"
             raise ValueError(f"layers: unknown layer {name!r}; allowed: {allowed}") from None
     return out
-
-
-def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size: must be an integer >= 1, got {batch_size!r}")
-    return int(batch_size)
 
 
 def _batches(inputs: ArrayLike | Iterable[ArrayLike], batch_size: int) -> Iterator[torch.Tensor]:
@@ -100,7 +96,7 @@ def record_activations(model: nn.Module, inputs: ArrayLike, layers: Sequence[str
                        ) -> OrderedDict[str, np.ndarray]:
     """Activations {layer: (N, features) float32} of N inputs at the named depths (Fig. 3: stem .. mu)."""
     modules = resolve_layers(model, layers)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_int(batch_size, "batch_size")
     dev = _device_of(model, device)
     n = int(torch.as_tensor(inputs).shape[0]) if isinstance(inputs, (np.ndarray, torch.Tensor)) else None
     if n is None:
@@ -131,7 +127,7 @@ def stream_covariances(model: nn.Module, inputs: ArrayLike | Iterable[ArrayLike]
     from polycode_utils.spectra import CovarianceAccumulator  # noqa: PLC0415
 
     modules = resolve_layers(model, layers)
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_int(batch_size, "batch_size")
     dev = _device_of(model, device)
     accs: OrderedDict[str, CovarianceAccumulator] = OrderedDict()
 

@@ -28,6 +28,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from polycode_utils.checks import check_int, check_positive_float
+
 CODES = ("monosemantic", "superposition", "polysemantic")
 DEFAULT_MAX_BYTES = 64 * 2**20  # memory limit of dropout_channel's transition matrix: 64 MiB
 
@@ -50,21 +52,6 @@ def _check_p(p: ArrayLike, name: str = "p", scalar: bool = False) -> NDArray[np.
             or np.any(arr > 1):
         raise ValueError(f"{name}: must be {what}, got {p!r}")
     return arr
-
-
-def _check_int(value: object, name: str, minimum: int = 1, maximum: int | None = None) -> int:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok or value < minimum or (maximum is not None and value > maximum):
-        upper = "" if maximum is None else f" and <= {maximum}"
-        raise ValueError(f"{name}: must be an integer >= {minimum}{upper}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(value: object, name: str) -> float:
-    arr = _as_float_array(value, name, "a finite number > 0")
-    if arr.ndim != 0 or not np.isfinite(arr) or arr <= 0:
-        raise ValueError(f"{name}: must be a finite number > 0, got {value!r}")
-    return float(arr)
 
 
 def _check_code(code: object) -> str:
@@ -105,8 +92,8 @@ def dropout_capacity_bounds(n_units: int, bits_per_unit: float, p: ArrayLike) ->
 
     The lower bound is the theorem's formula as written: for C_b < 1 it is negative (trivially true).
     """
-    m = _check_int(n_units, "n_units")
-    cb = _check_positive(bits_per_unit, "bits_per_unit")
+    m = check_int(n_units, "n_units")
+    cb = check_positive_float(bits_per_unit, "bits_per_unit")
     keep = 1.0 - _check_p(p)
     upper = keep * m * cb
     lower = keep * m * (cb + np.log2(1.0 - 2.0 ** (-cb)))
@@ -119,7 +106,7 @@ def dropout_unit_capacity(bits_per_unit: int, p: ArrayLike) -> float | NDArray[n
     With M = 2^b, a = 1-p: C = log2(1 + (M-1)·a·p^(p/a)) while p^(-1/a) >= M-1 (the Z-channel formula for b = 1),
     and C = a·log2(M-1), the theorem's lower bound, beyond that (there the optimal input never sends 0).
     """
-    b = _check_int(bits_per_unit, "bits_per_unit")
+    b = check_int(bits_per_unit, "bits_per_unit")
     p_arr = _check_p(p)
     a = 1.0 - p_arr
     big = float(2**b - 1)  # M - 1 non-zero symbols
@@ -142,7 +129,7 @@ def lower_bound_tight_above(bits_per_unit: int) -> float:
     It solves p^(-1/(1-p)) = 2^b - 1; since the left side falls from infinity to e as p goes 0 -> 1, the lower bound
     is attained for b >= 2 bits (2^b - 1 > e) and never for b = 1.
     """
-    b = _check_int(bits_per_unit, "bits_per_unit")
+    b = check_int(bits_per_unit, "bits_per_unit")
     target = np.log(2.0**b - 1.0)
     if target <= 1.0:
         return 1.0
@@ -159,10 +146,10 @@ def dropout_channel(n_units: int, bits_per_unit: int, p: float,
     0, the same as a unit that sent 0: this ambiguity is why the theorem's lower bound loses log2(1-2^-C_b) per unit.
     Refuses (ValueError) when the (2^(n·b))^2 float64 matrix would exceed max_bytes (default 64 MiB).
     """
-    n = _check_int(n_units, "n_units")
-    b = _check_int(bits_per_unit, "bits_per_unit")
+    n = check_int(n_units, "n_units")
+    b = check_int(bits_per_unit, "bits_per_unit")
     p_val = float(_check_p(p, scalar=True))
-    limit = _check_int(max_bytes, "max_bytes")
+    limit = check_int(max_bytes, "max_bytes")
     size = 2 ** (n * b)
     need = size * size * 8
     if need > limit:
@@ -203,8 +190,8 @@ def blahut_arimoto(channel_matrix: ArrayLike, tol: float = 1e-9, max_iter: int =
         bad = int(np.argmax(np.abs(sums - 1.0)))
         raise ValueError(f"channel_matrix: each row x must sum to 1 (W[x, y] = p(y|x)); row {bad} sums to "
                          f"{sums[bad]!r}")
-    tol = _check_positive(tol, "tol")
-    max_iter = _check_int(max_iter, "max_iter")
+    tol = check_positive_float(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter")
     support = W > 0
     log_w = np.log2(np.where(support, W, 1.0))
     r = np.full(W.shape[0], 1.0 / W.shape[0])
@@ -231,14 +218,14 @@ def blahut_arimoto(channel_matrix: ArrayLike, tol: float = 1e-9, max_iter: int =
 def _check_code_args(code: object, width: int, bits_per_unit: float, spread: int,
                      max_redundancy: int | None, redundancy: int | None) -> tuple[str, int, float, int, int | None]:
     code = _check_code(code)
-    m = _check_int(width, "width")
-    cb = _check_positive(bits_per_unit, "bits_per_unit")
-    s = _check_int(spread, "spread", minimum=2, maximum=m if code == "superposition" else None)
+    m = check_int(width, "width")
+    cb = check_positive_float(bits_per_unit, "bits_per_unit")
+    s = check_int(spread, "spread", minimum=2, maximum=m if code == "superposition" else None)
     if code == "polysemantic":
         if max_redundancy is not None:
-            _check_int(max_redundancy, "max_redundancy", 1, m)
+            check_int(max_redundancy, "max_redundancy", 1, m)
         if redundancy is not None:
-            _check_int(redundancy, "redundancy", 1, m)
+            check_int(redundancy, "redundancy", 1, m)
     k = int(redundancy) if code == "polysemantic" and redundancy is not None else None
     return code, m, cb, s, k
 
@@ -260,9 +247,9 @@ def _poly_table(width: int, depth: NDArray, p: NDArray, ks: NDArray[np.int64]) -
 def best_redundancy(width: int, depth: ArrayLike, p: ArrayLike,
                     max_redundancy: int | None = None) -> int | NDArray[np.int64]:
     """The repetition k in 1..max_redundancy (default m) maximising floor(m/k)·(1-p^k)^L (ours; polysemantic code)."""
-    m = _check_int(width, "width")
+    m = check_int(width, "width")
     if max_redundancy is not None:
-        _check_int(max_redundancy, "max_redundancy", 1, m)
+        check_int(max_redundancy, "max_redundancy", 1, m)
     L, p_arr = _check_depth(depth), _check_p(p)
     ks = _redundancies(m, max_redundancy, None)
     best = ks[np.argmax(_poly_table(m, L, p_arr, ks), axis=0)]
@@ -296,7 +283,7 @@ def depth_at_capacity(code: str, width: int, p: float, target_bits: float, bits_
     """
     code, m, cb, s, _ = _check_code_args(code, width, bits_per_unit, spread, max_redundancy, None)
     p_val = float(_check_p(p, scalar=True))
-    target = _check_positive(target_bits, "target_bits")
+    target = check_positive_float(target_bits, "target_bits")
     if code == "polysemantic":
         ks = _redundancies(m, max_redundancy, None)
         start, rate = (m // ks) * cb, p_val ** ks
@@ -381,9 +368,9 @@ def simulate_code_survival(code: str, width: int, depth: int, p: float, n_trials
     the k that our closed form picks (unless redundancy fixes k); the simulated capacity of that code is measured.
     """
     code, m, cb, s, k_fixed = _check_code_args(code, width, bits_per_unit, spread, max_redundancy, redundancy)
-    L = _check_int(depth, "depth", minimum=0)
+    L = check_int(depth, "depth", minimum=0)
     p_val = float(_check_p(p, scalar=True))
-    trials = _check_int(n_trials, "n_trials", minimum=2)
+    trials = check_int(n_trials, "n_trials", minimum=2)
     entropy = _check_seed(seed)
     depths = np.arange(L + 1)
     if code == "polysemantic":

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from polycode_utils.checks import check_int
+
 ArrayLike = np.ndarray | torch.Tensor | float | int | list
 
 
@@ -28,13 +30,6 @@ def _as_numpy(x: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: contains NaN or inf; all entries must be finite")
     return arr
-
-
-def _check_count(value: Any, name: str, minimum: int) -> int:
-    """An integer >= minimum, or ValueError naming the argument and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def binary_entropy(p: ArrayLike) -> np.ndarray:
@@ -76,8 +71,8 @@ def monosemantic_code(n_features: int, n_neurons: int | None = None) -> np.ndarr
     Shape (n_neurons, n_features), n_neurons >= n_features (default equal); entries 0 or 1. Invariants: every
     column has exactly one non-zero entry, every row at most one (no neuron is shared), so D* = 1 when m = n.
     """
-    n = _check_count(n_features, "n_features", 1)
-    m = n if n_neurons is None else _check_count(n_neurons, "n_neurons", n)
+    n = check_int(n_features, "n_features", 1)
+    m = n if n_neurons is None else check_int(n_neurons, "n_neurons", n)
     code = np.zeros((m, n))
     code[np.arange(n), np.arange(n)] = 1.0
     return code
@@ -91,8 +86,8 @@ def polysemantic_code(n_features: int, redundancy: int = 2) -> np.ndarray:
     features (overlap, up to k each); the code stays one-to-one (full column rank n: every feature can be decoded
     linearly); m >= n, so D* = (n + k - 1) / n > 1 measures the redundancy.
     """
-    n = _check_count(n_features, "n_features", 2)
-    k = _check_count(redundancy, "redundancy", 2)
+    n = check_int(n_features, "n_features", 2)
+    k = check_int(redundancy, "redundancy", 2)
     code = np.zeros((n + k - 1, n))
     for j in range(n):
         code[j:j + k, j] = 1.0 / math.sqrt(k)
@@ -107,8 +102,8 @@ def superposition_code(n_features: int, n_neurons: int) -> np.ndarray:
     triangle). Invariants: m < n (one-to-many: neurons must be shared), unit-norm, pairwise distinct columns, a tight
     frame E E^T = (n/m) I (every neuron carries the same load), hence D* = m / n < 1.
     """
-    n = _check_count(n_features, "n_features", 3)
-    m = _check_count(n_neurons, "n_neurons", 2)
+    n = check_int(n_features, "n_features", 3)
+    m = check_int(n_neurons, "n_neurons", 2)
     if m >= n:
         raise ValueError(f"n_neurons: must be in [2, n_features - 1] = [2, {n - 1}] for superposition, got {m}")
     j = np.arange(n)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from polycode_utils.checks import check_int
+
 # Colour photographs of everyday scenes that load without a network: (package, name) -> loader.
 PHOTOGRAPHS: tuple[tuple[str, str], ...] = (
     ("scikit-learn", "china"), ("scikit-learn", "flower"),
@@ -61,16 +63,6 @@ class ImageData:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-
-def _check_int(value: int, name: str, low: int, high: int | None = None) -> int:
-    ok = not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        bound = f">= {low}" + (f" and <= {high}" if high is not None else "")
-        raise ValueError(f"{name}: must be an integer {bound}, got {value!r}")
-    return int(value)
 
 
 def check_dataset(dataset: str) -> str:
@@ -122,9 +114,9 @@ def natural_image_patches(n: int, size: int = 32, seed: int = 0,
     uniformly from ``scales`` (the photo is shrunk, anti-aliased, so a patch covers size*factor pixels of it),
     a uniform position, and a horizontal mirror with probability 1/2 (``flips``). Nothing is downloaded.
     """
-    n = _check_int(n, "n", 1)
-    size = _check_int(size, "size", 4)
-    seed = _check_int(seed, "seed", 0)
+    n = check_int(n, "n", 1)
+    size = check_int(size, "size", 4)
+    seed = check_int(seed, "seed", 0)
     images = tuple(tuple(i) for i in images)
     if not images:
         raise ValueError("images: needs at least one (package, name) pair")
@@ -167,7 +159,7 @@ def cifar10(root: str | Path, train: bool = True, n: int | None = None) -> Image
     split = "train" if train else "test"
     limit = CIFAR10_N_TRAIN if train else CIFAR10_N_TEST
     if n is not None:
-        n = _check_int(n, "n", 1, limit)
+        n = check_int(n, "n", 1, limit)
     from torchvision.datasets import CIFAR10  # noqa: PLC0415
 
     try:

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1, conv3x3
 
+from polycode_utils.checks import check_int
+
 BLOCKS_PER_LAYER = (2, 2, 2, 2)  # ResNet-18
 DEPTH_NAMES = ("stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu")
 
@@ -27,12 +29,6 @@ def _check_dropout(dropout: float) -> float:
         raise ValueError(f"dropout: must be a number in [0, 1) (the paper's grid is 0, 0.2, 0.4, 0.6, 0.8), "
                          f"got {dropout!r}")
     return float(dropout)
-
-
-def _check_positive(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
-    return value
 
 
 class DropoutBasicBlock(BasicBlock):
@@ -79,10 +75,10 @@ class ResNetAutoencoder(nn.Module):
                  fc_hidden: int | None = None, image_size: int = 32) -> None:
         super().__init__()
         self.dropout = _check_dropout(dropout)
-        self.width = _check_positive(width, "width")
-        self.latent_dim = _check_positive(latent_dim, "latent_dim")
-        self.fc_hidden = _check_positive(16 * width if fc_hidden is None else fc_hidden, "fc_hidden")
-        self.image_size = _check_positive(image_size, "image_size")
+        self.width = check_int(width, "width")
+        self.latent_dim = check_int(latent_dim, "latent_dim")
+        self.fc_hidden = check_int(16 * width if fc_hidden is None else fc_hidden, "fc_hidden")
+        self.image_size = check_int(image_size, "image_size")
         if image_size % 8 != 0:
             raise ValueError(f"image_size: must be a multiple of 8 (three stride-2 stages), got {image_size}")
         self.variational = bool(variational)

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from polycode_utils.checks import check_int, check_positive_float
+
 ArrayLike = np.ndarray | torch.Tensor
 
 #: Dimensions per feature at which Elhage et al. 2022 found D* to stick (their Fig. "feature dimensionality").
@@ -62,20 +64,6 @@ class StickyPlateau:
     length: int          # last - first + 1, or 0 when no D* lies within tolerance of any fraction
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive_float(value: Any, name: str, allow_zero: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
-        and math.isfinite(float(value)) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise ValueError(f"{name}: must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return float(value)
-
-
 def _as_float64(x: Any, name: str) -> np.ndarray:
     arr = np.asarray(x.detach().cpu().numpy() if torch.is_tensor(x) else x, dtype=np.float64)
     if not np.all(np.isfinite(arr)):
@@ -85,8 +73,8 @@ def _as_float64(x: Any, name: str) -> np.ndarray:
 
 def elhage_sparsities(n_sparsities: int = 20, max_inverse_density: float = 20.0) -> np.ndarray:
     """Sparsities of Elhage et al.'s dimensionality sweep, 1 - S = r^(-linspace(0, 1, k)), r = 20 (Fig. 1c x axis)."""
-    k = _check_int(n_sparsities, "n_sparsities", 1)
-    r = _check_positive_float(max_inverse_density, "max_inverse_density")
+    k = check_int(n_sparsities, "n_sparsities", 1)
+    r = check_positive_float(max_inverse_density, "max_inverse_density")
     if r < 1:
         raise ValueError(f"max_inverse_density: must be >= 1 (1 / (1 - S) of the sparsest instance), got {r!r}")
     return 1.0 - r ** -np.linspace(0.0, 1.0, k)
@@ -108,13 +96,13 @@ def train_toy_models(n_features: int, n_hidden: int, sparsities: ArrayLike | lis
     every instance at every step. The gradient is written out by hand (checked against autograd in the tests)
     so that a step allocates no (instances, batch, n) temporaries; AdamW does the update.
     """
-    n = _check_int(n_features, "n_features", 1)
-    m = _check_int(n_hidden, "n_hidden", 1)
-    steps = _check_int(steps, "steps", 1)
-    batch = _check_int(batch_size, "batch_size", 1)
-    seed = _check_int(seed, "seed", 0)
-    lr = _check_positive_float(lr, "lr")
-    weight_decay = _check_positive_float(weight_decay, "weight_decay", allow_zero=True)
+    n = check_int(n_features, "n_features", 1)
+    m = check_int(n_hidden, "n_hidden", 1)
+    steps = check_int(steps, "steps", 1)
+    batch = check_int(batch_size, "batch_size", 1)
+    seed = check_int(seed, "seed", 0)
+    lr = check_positive_float(lr, "lr")
+    weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
     s = _as_float64(sparsities, "sparsities")
     if s.ndim != 1 or s.size == 0:
         raise ValueError(f"sparsities: expected a non-empty 1-D array (one sparsity per instance), got shape {s.shape}")
@@ -244,8 +232,8 @@ def sticky_plateau(d_star: ArrayLike, tolerance: float = 0.03, skip_first: int =
     d = _as_float64(d_star, "d_star")
     if d.ndim != 1:
         raise ValueError(f"d_star: expected a 1-D array (one D* per instance), got shape {d.shape}")
-    tol = _check_positive_float(tolerance, "tolerance", allow_zero=True)
-    skip = _check_int(skip_first, "skip_first", 0)
+    tol = check_positive_float(tolerance, "tolerance", allow_zero=True)
+    skip = check_int(skip_first, "skip_first", 0)
     fractions = [Fraction(f).limit_denominator(8) for f in STICKY_FRACTIONS if f != 1.0]
     best = StickyPlateau(fraction=fractions[0], first=0, last=-1, length=0)
     for frac in fractions:
