@@ -11,15 +11,6 @@ from polycode_utils.activations import record_activations, stream_covariances
 from polycode_utils.models import ResNetAutoencoder, n_features
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions run fastest on one thread (and the 2-core test machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def model() -> ResNetAutoencoder:
     torch.manual_seed(0)

@@ -14,15 +14,6 @@ from polycode_utils.models import DEPTH_NAMES, DropoutBasicBlock, ResNetAutoenco
 ENCODER_RESNET = ("stem", "layer1", "layer2", "layer3", "layer4")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions run fastest on one thread (and the 2-core test machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(dropout: float = 0.0, **kw) -> ResNetAutoencoder:
     torch.manual_seed(0)
     return ResNetAutoencoder(dropout=dropout, width=4, latent_dim=8, **kw)

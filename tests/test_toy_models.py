@@ -16,15 +16,6 @@ from polycode_utils.toy_models import (STICKY_FRACTIONS, _buffers, _loss_and_gra
                                        train_toy_models)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one intra-op thread is faster, and immune to stalls when the machine is busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def identity_like(m: int, n: int) -> np.ndarray:
     """m features each on its own neuron, the other n - m features not represented."""
     return np.eye(m, n)

@@ -17,15 +17,6 @@ from polycode_utils.training import (AutoencoderConfig, bce_floor, cache_folder,
 TINY = dict(width=4, latent_dim=8, batch_size=32, n_images=64, epochs=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions run fastest on one thread (and the 2-core test machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def patches64():
     return natural_image_patches(64, seed=0)
