@@ -47,12 +47,15 @@ class Param:
     max: float | None = None
     choices: tuple | None = None
     min_len: int = 1
+    max_len: int | None = None
     help: str = ""
 
     def allowed(self) -> str:
         """Describe the allowed values in words, for error messages."""
         what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}.get(
-            self.type, f"a comma-separated list of {self.type[5:-1]}s (at least {self.min_len})"
+            self.type, f"a comma-separated list of {self.type[5:-1]}s ("
+            + (f"exactly {self.min_len}" if self.max_len == self.min_len else f"at least {self.min_len}"
+               + (f", at most {self.max_len}" if self.max_len else "")) + ")"
         )
         if self.choices is not None:
             return f"{what}, one of {', '.join(map(str, self.choices))}" if "list" not in self.type else (
@@ -69,7 +72,7 @@ class Param:
         """Convert a command-line string or a TOML value to this type and check it, or raise ValueError."""
         if self.type.startswith("list"):
             items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
-            if not isinstance(items, list) or len(items) < self.min_len:
+            if not isinstance(items, list) or not self.min_len <= len(items) <= (self.max_len or len(items)):
                 raise ValueError
             return [self._scalar(self.type[5:-1], v) for v in items]
         return self._scalar(self.type, value)
@@ -153,7 +156,7 @@ class Project:
                                          f"{p.get('type')!r}; allowed types: {', '.join(TYPES)}")
                     choices = tuple(p["choices"]) if "choices" in p else None
                     params[name] = Param(name, p["type"], p.get("min"), p.get("max"), choices,
-                                         p.get("min_len", 1), p.get("help", ""))
+                                         p.get("min_len", 1), p.get("max_len"), p.get("help", ""))
                 for prof, vals in block.get("profile", {}).items():
                     values.setdefault(prof, {}).update(vals)
             budgets = spec.get("budget_s", {})

@@ -286,3 +286,157 @@ def cv_eigenspectrum(X1: ArrayLike, X2: ArrayLike) -> np.ndarray:
     u = torch.from_numpy(CovarianceAccumulator(a.shape[1]).update(a).eigenvectors(a.shape[1]))
     pa, pb = (a - a.mean(dim=0)) @ u, (b - b.mean(dim=0)) @ u
     return ((pa * pb).sum(dim=0) / (a.shape[0] - 1)).numpy()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layers wider than the number of images (chapter 4). The covariance of N samples in d > N dimensions has rank
+# at most N - 1, and its non-zero eigenvalues are those of the N x N Gram matrix of the centred samples: the
+# "Gram form" below gives the same spectrum as the dims x dims covariance at O(N^2 d) cost instead of O(d^3).
+
+
+def _gram(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centred samples and their Gram matrix xc xc^T / (N - 1), float64."""
+    xc = t - t.mean(dim=0)
+    return xc, (xc @ xc.T) / (t.shape[0] - 1)
+
+
+def _fix_signs(vecs: np.ndarray) -> np.ndarray:
+    """Flip each column so that its largest-magnitude entry is positive (an eigenvector's sign is arbitrary)."""
+    if vecs.size == 0:
+        return vecs
+    idx = np.abs(vecs).argmax(axis=0)
+    return vecs * np.where(vecs[idx, np.arange(vecs.shape[1])] < 0, -1.0, 1.0)
+
+
+def principal_components(X: ArrayLike | Sequence[ArrayLike], k: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Covariance eigenvalues (min(N, dims), descending) and top-k directions (dims x k) of N samples (Fig. 3b, 3d)."""
+    # dims <= N: the dims x dims covariance through CovarianceAccumulator; dims > N: the N x N Gram form (the rest
+    # of the dims eigenvalues are 0). Directions have unit norm, sign fixed so their largest entry is positive.
+    t = _as_samples(X, "X")
+    n, d = t.shape
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= min(n, d):
+        raise ValueError(f"k: must be an integer in [0, {min(n, d)}] (min of samples and dims), got {k!r}")
+    if d <= n:
+        acc = CovarianceAccumulator(d).update(t)
+        vecs = acc.eigenvectors(int(k)) if k else np.empty((d, 0))
+        return acc.eigenvalues(), _fix_signs(vecs)
+    xc, g = _gram(t)
+    w, u = np.linalg.eigh(g.numpy())
+    lam, u = w[::-1].copy(), u[:, ::-1]
+    if not k:
+        return lam, np.empty((d, 0))
+    if np.any(lam[:k] <= 0):
+        raise ValueError(f"k: only {_n_positive(lam)} directions have non-zero variance, asked for {k}")
+    vecs = (xc.T @ torch.from_numpy(np.ascontiguousarray(u[:, :k]))).numpy() / np.sqrt((n - 1) * lam[:k])
+    return lam, _fix_signs(vecs)
+
+
+def gram_bootstrap_eigenspectra(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200,
+                                seed: int = 0) -> np.ndarray:
+    """bootstrap_eigenspectra in the Gram form (n_boot x min(N, dims)): the same resamples, for dims > N (Fig. 3c)."""
+    # Replicate b draws the same row counts w as bootstrap_eigenspectra(X, n_boot, seed); the covariance of the
+    # resampled rows, xc^T diag(w) xc / (N-1) with xc centred on the weighted mean, has the non-zero eigenvalues of
+    # diag(sqrt w) K diag(sqrt w) / (N-1), K the Gram matrix of the drawn rows re-centred: one |drawn| x |drawn|
+    # eigenproblem per replicate (|drawn| ~ 0.63 N) after a single N x N Gram matrix.
+    _check_n_boot(n_boot)
+    t = _as_samples(X, "X")
+    n, d = t.shape
+    _, g_all = _gram(t)
+    g_all = g_all.numpy() * (n - 1)  # xc xc^T, centred on the full-sample mean (any fixed centre works)
+    rng = np.random.default_rng(seed)
+    width = min(n, d)
+    out = np.zeros((int(n_boot), width))
+    for b in range(int(n_boot)):
+        counts = np.bincount(rng.integers(0, n, n), minlength=n)
+        drawn = np.flatnonzero(counts)
+        w = counts[drawn].astype(np.float64)
+        g = g_all[np.ix_(drawn, drawn)]
+        gw = g @ w / n  # <x_i, weighted mean>
+        k = g - gw[:, None] - gw[None, :] + (w @ gw) / n
+        sw = np.sqrt(w)
+        lam = np.linalg.eigvalsh(sw[:, None] * k * sw[None, :] / (n - 1))[::-1]
+        m = min(width, lam.size)
+        out[b, :m] = lam[:m]
+    return out
+
+
+def clip_fit_range(eigenvalues: ArrayLike, fit_range: tuple[int, int], n_samples: int) -> tuple[int, int]:
+    """The METHODS default fit range [ours]: PCs first .. min(last, rank/2), rank = min(N - 1, non-zero eigenvalues)."""
+    # Beyond half the rank, finite sampling bends the tail of a sample spectrum down (Marchenko-Pastur). A layer
+    # so narrow that rank/2 leaves fewer than 3 PCs is fitted over first .. first + 2 while its rank allows.
+    first, last = _check_fit_args(fit_range, "huber")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+        raise ValueError(f"n_samples: must be an integer >= 2, got {n_samples!r}")
+    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
+    if lam.ndim != 1 or lam.size == 0:
+        raise ValueError(f"eigenvalues: expected a non-empty 1-D array, got shape {lam.shape}")
+    rank = min(int(n_samples) - 1, _n_positive(lam))
+    return first, max(min(last, rank // 2), min(last, first + 2, rank), first)
+
+
+@dataclass(frozen=True)
+class FitQuality:
+    """How far a spectrum is from a power law over a fit's range [ours]: R^2, curvature, residuals in decades."""
+
+    r2: float                  # 1 - SS_res / SS_tot of log10 lambda about the fitted line
+    curvature: float           # c2 of log10 lambda = c0 + c1 x + c2 x^2, x = log10 n (per decade^2); < 0: concave
+    rms_residual: float        # root-mean-square distance of log10 lambda from the fitted line, in decades
+    max_abs_residual: float    # largest |log10 lambda - fitted line| in the range, in decades
+    cliff: float               # largest one-PC drop log10(lambda_n / lambda_{n+1}) beyond the fit's, in decades
+    cliff_at: int              # the n of that drop: a plateau of n similar eigenvalues ends there
+    n_points: int
+
+
+def fit_quality(eigenvalues: ArrayLike, fit: PowerLawFit) -> FitQuality:
+    """Goodness of a power-law fit over its range (Fig. 3c, Fig. 5) [ours]: concave = plateau then cliff."""
+    # A power law is a straight line in log-log: R^2 = 1, curvature 0, no cliff. The paper's "linear code" (k
+    # similar eigenvalues, then a cliff) has a cliff of many decades at n = k; its curvature's sign depends on how
+    # much of the tail after the cliff the range holds, so the cliff, not the sign, identifies it.
+    if not isinstance(fit, PowerLawFit):
+        raise ValueError(f"fit: must be a PowerLawFit (from fit_power_law), got {type(fit).__name__}")
+    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
+    first, last = fit.fit_range
+    if lam.ndim != 1 or lam.size < last:
+        raise ValueError(f"eigenvalues: need at least {last} values for the fit's range {fit.fit_range}, "
+                         f"got shape {lam.shape}")
+    x = np.log10(np.arange(first, last + 1, dtype=np.float64))
+    y = np.log10(lam[first - 1:last])
+    res = y - (fit.alpha * x + fit.intercept)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(res ** 2)) / ss_tot if ss_tot > 0 else float("nan")
+    c2 = float(np.polyfit(x, y, 2)[0])
+    excess = -np.diff(y) + fit.alpha * np.diff(x)  # each step's drop minus the fitted law's drop
+    step = int(np.argmax(excess))
+    return FitQuality(r2=r2, curvature=c2, rms_residual=float(np.sqrt(np.mean(res ** 2))),
+                      max_abs_residual=float(np.abs(res).max()), cliff=float(excess[step]),
+                      cliff_at=first + step, n_points=int(x.size))
+
+
+def numerical_rank(eigenvalues: ArrayLike) -> int:
+    """Number of leading eigenvalues above rounding noise (lambda_n > lambda_1 * len * eps): where a spectrum ends."""
+    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
+    if lam.ndim != 1 or lam.size == 0:
+        raise ValueError(f"eigenvalues: expected a non-empty 1-D array, got shape {lam.shape}")
+    return _n_positive(lam)
+
+
+def cv_spectra(X1: ArrayLike, X2: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """cvPCA spectrum of two repeats and repeat 1's own variance on the same PCs, min(N, dims) each (Fig. 3b)."""
+    # The ratio cv / own variance is the share of each PC's variance that the second repeat reproduces. The
+    # smaller of the dims x dims covariance and the N x N Gram form is decomposed, once.
+    a, b = _as_samples(X1, "X1"), _as_samples(X2, "X2")
+    if a.shape != b.shape:
+        raise ValueError(f"X1, X2: must have the same shape (same stimuli, same units), got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    n, d = a.shape
+    ac, bc = a - a.mean(dim=0), b - b.mean(dim=0)
+    if d <= n:
+        w, u = np.linalg.eigh(((ac.T @ ac) / (n - 1)).numpy())
+        u = torch.from_numpy(np.ascontiguousarray(u[:, ::-1]))
+        cv = ((ac @ u) * (bc @ u)).sum(dim=0).numpy() / (n - 1)
+        return cv, w[::-1].copy()
+    w, u = np.linalg.eigh(((ac @ ac.T) / (n - 1)).numpy())
+    w, u = w[::-1].copy(), np.ascontiguousarray(u[:, ::-1])
+    cv = np.sum(u * (((bc @ ac.T) / (n - 1)).numpy() @ u), axis=0)
+    cv[~(w > max(float(w[0]), 0.0) * n * np.finfo(np.float64).eps)] = 0.0
+    return cv[:min(n, d)], w[:min(n, d)]

@@ -97,6 +97,11 @@ def test_parameters_coerced_and_checked():
     for bad in ("4.5", "x", "0", 2.0, True):
         with pytest.raises(ValueError):
             build.Param("n", "int", min=1).coerce(bad)
+    pair = build.Param("fit_range", "list[int]", min=1, min_len=2, max_len=2)
+    assert pair.coerce("1,100") == [1, 100] and "exactly 2" in pair.allowed()
+    for bad in ("1", "1,2,3", "0,5"):
+        with pytest.raises(ValueError):
+            pair.coerce(bad)
     assert build.Param("on", "bool").coerce("false") is False
     with pytest.raises(ValueError):
         build.Param("x", "float").coerce("nan")
