@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from polycode_utils.activations import record_activations
+from polycode_utils.checks import check_int
 from polycode_utils.data import ImageData, check_dataset, cifar10, natural_image_patches
 from polycode_utils.models import DEPTH_NAMES
 from polycode_utils.projections import action, random_projections
@@ -44,12 +45,6 @@ def _check_choice(value: str, name: str, allowed: Sequence[str]) -> str:
     return value
 
 
-def _check_int(value: int, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def check_layers(layers: Sequence[str]) -> list[str]:
     """Validate depth-layer names (Figs. 3-5: stem .. mu) and return them once each, in depth order."""
     if isinstance(layers, str) or not isinstance(layers, Sequence) or len(layers) == 0:
@@ -69,10 +64,10 @@ def evaluation_images(dataset: str, n: int, seed: int = 0, size: int = 32, root:
     # The patches are new random crops of the same shipped photographs (the training crops use `seed`), so they are
     # unseen images, not unseen scenes; CIFAR-10's test split shares no image with its training split.
     check_dataset(dataset)
-    n = _check_int(n, "n", 2)
+    n = check_int(n, "n", 2)
     if dataset == "cifar10":
         return cifar10(root, train=False, n=n)
-    return natural_image_patches(n, size=size, seed=_check_int(seed, "seed", 0) + EVAL_SEED_OFFSET)
+    return natural_image_patches(n, size=size, seed=check_int(seed, "seed", 0) + EVAL_SEED_OFFSET)
 
 
 def chapter3_configs(dropout_rates: Sequence[float], *, seed: int, dataset: str, width: int, latent_dim: int,
@@ -152,7 +147,7 @@ class _AlwaysDropout(nn.Module):
 
 def dropout_noise_copy(model: nn.Module, seed: int) -> nn.Module:
     """A copy of the network whose dropout stays on in eval mode, seeded: one noisy repeat for cvPCA [ours]."""
-    seed = _check_int(seed, "seed", 0)
+    seed = check_int(seed, "seed", 0)
     noisy = copy.deepcopy(model).eval()
     param = next(noisy.parameters(), None)
     gen = torch.Generator(device=param.device if param is not None else "cpu").manual_seed(seed)
@@ -223,9 +218,9 @@ def spectrum_of(x: np.ndarray | torch.Tensor, layer: str = "layer", *, fit_range
     # images for cvPCA (Stringer et al. 2019).
     _check_choice(method, "method", FIT_METHODS)
     fit_range = _check_fit_range(fit_range)
-    n_bootstrap = _check_int(n_bootstrap, "n_bootstrap", 0)
-    n_vectors = _check_int(n_vectors, "n_vectors", 0)
-    seed = _check_int(seed, "seed", 0)
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", 0)
+    n_vectors = check_int(n_vectors, "n_vectors", 0)
+    seed = check_int(seed, "seed", 0)
     xt = torch.as_tensor(x).double()
     if xt.ndim != 2 or xt.shape[0] < 3:
         raise ValueError(f"x: expected activations (images, units) with at least 3 images, got {tuple(xt.shape)}")
@@ -262,7 +257,7 @@ def layer_spectra(model: nn.Module, images: np.ndarray | torch.Tensor, layers: S
     if cv:
         base = model if noise_model is None else noise_model
         repeats = [record_activations(dropout_noise_copy(base, s), images, list(acts), batch_size=batch_size)
-                   for s in (2 * _check_int(seed, "seed", 0) + 1, 2 * seed + 2)]
+                   for s in (2 * check_int(seed, "seed", 0) + 1, 2 * seed + 2)]
     return OrderedDict((name, spectrum_of(x, name, fit_range=fit_range, method=method, n_bootstrap=n_bootstrap,
                                           seed=seed, n_vectors=n_vectors, confidence=confidence,
                                           repeats=None if repeats is None else (repeats[0][name], repeats[1][name])))
@@ -271,10 +266,10 @@ def layer_spectra(model: nn.Module, images: np.ndarray | torch.Tensor, layers: S
 
 def power_law_samples(n_samples: int, n_units: int, alpha: float, seed: int = 0) -> np.ndarray:
     """Gaussian activations (n_samples x n_units) whose covariance has eigenvalues n^alpha: a known answer [ours]."""
-    n_samples, n_units = _check_int(n_samples, "n_samples", 2), _check_int(n_units, "n_units", 1)
+    n_samples, n_units = check_int(n_samples, "n_samples", 2), check_int(n_units, "n_units", 1)
     if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha < 0):
         raise ValueError(f"alpha: must be a finite number < 0 (signed convention), got {alpha!r}")
-    rng = np.random.default_rng(_check_int(seed, "seed", 0))
+    rng = np.random.default_rng(check_int(seed, "seed", 0))
     # A diagonal covariance: eigenvalues do not depend on the basis, so no rotation is needed.
     return rng.standard_normal((n_samples, n_units)) * np.arange(1, n_units + 1) ** (alpha / 2)
 
@@ -321,10 +316,10 @@ def dot_actions(model: nn.Module, frames: np.ndarray | torch.Tensor, layers: Seq
     # frame back to the first (the dot's loop). Every layer uses projections drawn from the same seed.
     _check_choice(normalise, "normalise", NORMALISATIONS)
     _check_choice(method, "method", FIT_METHODS)
-    n_projections = _check_int(n_projections, "n_projections", 1)
-    k = _check_int(k, "k", 1)
-    n_keep = min(_check_int(n_keep, "n_keep", 0), n_projections)
-    seed = _check_int(seed, "seed", 0)
+    n_projections = check_int(n_projections, "n_projections", 1)
+    k = check_int(k, "k", 1)
+    n_keep = min(check_int(n_keep, "n_keep", 0), n_projections)
+    seed = check_int(seed, "seed", 0)
     fit_range = _check_fit_range(fit_range)
     n_frames = int(torch.as_tensor(frames).shape[0]) if isinstance(frames, (np.ndarray, torch.Tensor)) else 0
     if n_frames < 2:

@@ -11,13 +11,9 @@ import math
 import numpy as np
 import torch
 
+from polycode_utils.checks import check_int
+
 ArrayLike = np.ndarray | torch.Tensor
-
-
-def _check_count(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _projection_columns(m: int, n_projections: int, k: int, seed: int) -> torch.Tensor:
@@ -28,7 +24,7 @@ def _projection_columns(m: int, n_projections: int, k: int, seed: int) -> torch.
 
 def projection_matrices(m: int, n_projections: int = 1000, k: int = 3, seed: int = 0) -> torch.Tensor:
     """Random projections R_p (n_projections x m x k), entries N(0, 1/m), float32 (Fig. 4; paper)."""
-    m, n_projections, k = (_check_count(v, name) for v, name in
+    m, n_projections, k = (check_int(v, name) for v, name in
                            ((m, "m"), (n_projections, "n_projections"), (k, "k")))
     return _projection_columns(m, n_projections, k, seed).view(m, n_projections, k).permute(1, 0, 2)
 
@@ -41,7 +37,7 @@ def random_projections(activations: ArrayLike, n_projections: int = 1000, k: int
     a = activations.detach() if is_torch else torch.as_tensor(np.asarray(activations))
     if a.ndim < 2 or a.shape[0] < 1 or a[0].numel() < 1:
         raise ValueError(f"activations: expected shape (T, m) or (T, ...) with T, m >= 1, got {tuple(a.shape)}")
-    n_projections, k = _check_count(n_projections, "n_projections"), _check_count(k, "k")
+    n_projections, k = check_int(n_projections, "n_projections"), check_int(k, "k")
     a = a.reshape(a.shape[0], -1)
     if not a.is_floating_point():
         a = a.to(torch.float32)
