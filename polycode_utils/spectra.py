@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from sklearn.linear_model import HuberRegressor
 
+from polycode_utils.checks import check_int
+
 ArrayLike = np.ndarray | torch.Tensor
 FIT_METHODS = ("huber", "ols", "wls")
 
@@ -166,6 +168,14 @@ class PowerLawFit:
     residuals: np.ndarray
 
 
+def _as_spectrum(eigenvalues: ArrayLike) -> np.ndarray:
+    """Eigenvalues as a non-empty 1-D float64 numpy array, or ValueError."""
+    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
+    if lam.ndim != 1 or lam.size == 0:
+        raise ValueError(f"eigenvalues: expected a non-empty 1-D array, got shape {lam.shape}")
+    return lam
+
+
 def _n_positive(lam: np.ndarray) -> int:
     """Number of leading eigenvalues that are numerically positive (lambda > lambda_1 * len * eps)."""
     tol = max(float(lam.max()), 0.0) * lam.size * np.finfo(np.float64).eps
@@ -203,9 +213,7 @@ def fit_power_law(eigenvalues: ArrayLike, fit_range: tuple[int, int] = (1, 500),
                   method: str = "huber") -> PowerLawFit:
     """Signed exponent alpha of lambda_n ~ n^alpha over PCs fit_range (Fig. 3c; Stringer et al. 2019)."""
     first, last = _check_fit_args(fit_range, method)
-    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
-    if lam.ndim != 1 or lam.size == 0:
-        raise ValueError(f"eigenvalues: expected a non-empty 1-D array, got shape {lam.shape}")
+    lam = _as_spectrum(eigenvalues)
     if not np.all(np.isfinite(lam)):
         raise ValueError("eigenvalues: contains NaN or inf; all entries must be finite")
     used_last = min(last, _n_positive(lam))
@@ -220,14 +228,9 @@ def fit_power_law(eigenvalues: ArrayLike, fit_range: tuple[int, int] = (1, 500),
                        residuals=y - (alpha * x + intercept))
 
 
-def _check_n_boot(n_boot: int) -> None:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot: must be an integer >= 1, got {n_boot!r}")
-
-
 def bootstrap_eigenspectra(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, seed: int = 0) -> np.ndarray:
     """Eigenspectra (n_boot x dims) of covariances of samples (rows) resampled with replacement."""
-    _check_n_boot(n_boot)
+    check_int(n_boot, "n_boot")
     t = _as_samples(X, "X")
     n = t.shape[0]
     rng = np.random.default_rng(seed)
@@ -267,7 +270,7 @@ def bootstrap_alpha(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, fit_r
     # interval="basic" (2 alpha - quantiles) cancels to first order the finite-sample bias of the spectrum's tail,
     # which resampling roughly doubles; "percentile" keeps that bias (see bench/bench_spectra.py, section 3).
     _check_fit_args(fit_range, method)
-    _check_n_boot(n_boot)
+    check_int(n_boot, "n_boot")
     _check_interval(confidence, interval)
     t = _as_samples(X, "X")
     alpha = fit_power_law(eigenspectrum(t), fit_range, method).alpha
@@ -338,7 +341,7 @@ def gram_bootstrap_eigenspectra(X: ArrayLike | Sequence[ArrayLike], n_boot: int 
     # resampled rows, xc^T diag(w) xc / (N-1) with xc centred on the weighted mean, has the non-zero eigenvalues of
     # diag(sqrt w) K diag(sqrt w) / (N-1), K the Gram matrix of the drawn rows re-centred: one |drawn| x |drawn|
     # eigenproblem per replicate (|drawn| ~ 0.63 N) after a single N x N Gram matrix.
-    _check_n_boot(n_boot)
+    check_int(n_boot, "n_boot")
     t = _as_samples(X, "X")
     n, d = t.shape
     _, g_all = _gram(t)
@@ -367,9 +370,7 @@ def clip_fit_range(eigenvalues: ArrayLike, fit_range: tuple[int, int], n_samples
     first, last = _check_fit_args(fit_range, "huber")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
         raise ValueError(f"n_samples: must be an integer >= 2, got {n_samples!r}")
-    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
-    if lam.ndim != 1 or lam.size == 0:
-        raise ValueError(f"eigenvalues: expected a non-empty 1-D array, got shape {lam.shape}")
+    lam = _as_spectrum(eigenvalues)
     rank = min(int(n_samples) - 1, _n_positive(lam))
     return first, max(min(last, rank // 2), min(last, first + 2, rank), first)
 
@@ -394,7 +395,7 @@ def fit_quality(eigenvalues: ArrayLike, fit: PowerLawFit) -> FitQuality:
     # much of the tail after the cliff the range holds, so the cliff, not the sign, identifies it.
     if not isinstance(fit, PowerLawFit):
         raise ValueError(f"fit: must be a PowerLawFit (from fit_power_law), got {type(fit).__name__}")
-    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
+    lam = _as_spectrum(eigenvalues)
     first, last = fit.fit_range
     if lam.ndim != 1 or lam.size < last:
         raise ValueError(f"eigenvalues: need at least {last} values for the fit's range {fit.fit_range}, "
@@ -414,9 +415,7 @@ def fit_quality(eigenvalues: ArrayLike, fit: PowerLawFit) -> FitQuality:
 
 def numerical_rank(eigenvalues: ArrayLike) -> int:
     """Number of leading eigenvalues above rounding noise (lambda_n > lambda_1 * len * eps): where a spectrum ends."""
-    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
-    if lam.ndim != 1 or lam.size == 0:
-        raise ValueError(f"eigenvalues: expected a non-empty 1-D array, got shape {lam.shape}")
+    lam = _as_spectrum(eigenvalues)
     return _n_positive(lam)
 
 
