@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 
 from polycode_utils.depth import (EVAL_SEED_OFFSET, chapter3_configs, check_layers, evaluation_images,
                                   layer_spectra, load_networks, power_law_samples, spectrum_of)
-from polycode_utils.display import provenance_box, set_style
+from polycode_utils.display import message_figure, provenance_box, set_style
 from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.training import resolve_device
 
@@ -449,11 +449,7 @@ if filter_layers and n_filters > 0:
     glue("fig3d", fig3d, display=False)
     plt.close(fig3d)
 else:
-    fig3d, ax = plt.subplots(figsize=(6, 0.8))
-    ax.axis("off")
-    ax.text(0.5, 0.5, "no filters: stem and layer1 not recorded, or n_filters = 0", ha="center", va="center")
-    glue("fig3d", fig3d, display=False)
-    plt.close(fig3d)
+    glue("fig3d", message_figure("no filters: stem and layer1 not recorded, or n_filters = 0"), display=False)
 glue("n_filters", int(n_filters), display=False)
 glue("max_channels", max_channels, display=False)
 glue("filter_nets", " and ".join(f"p = {networks[i].dropout:g}" for i in show_nets), display=False)
@@ -637,11 +633,7 @@ if cv:
     glue("cv_rel_max_layer", str(rel.iloc[:, -1].idxmax()), display=False)
     glue("cv_text", "shown below", display=False)
 else:
-    fig_cv, ax = plt.subplots(figsize=(6, 0.8))
-    ax.axis("off")
-    ax.text(0.5, 0.5, "cvPCA switched off in this run (cv = False)", ha="center", va="center")
-    glue("fig_cv", fig_cv, display=False)
-    plt.close(fig_cv)
+    glue("fig_cv", message_figure("cvPCA switched off in this run (cv = False)"), display=False)
     glue("cv_text", "switched off in this run (the parameter cv)", display=False)
     for key in ("cv_rel_min", "cv_rel_max"):
         glue(key, float("nan"), display=False)

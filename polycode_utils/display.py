@@ -36,3 +36,14 @@ def provenance_box(*, profile: str, data: str, model: str, embedded_default: boo
         f"**Seed:** `{parameters.get('seed', 'n/a')}`\n\n"
         f"| parameter | value |\n|---|---|\n{rows}\n```\n"
     )
+
+
+def message_figure(text: str):
+    """A small figure that only says why a figure is absent in this run (so glued figure names always exist)."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(6, 0.8))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    plt.close(fig)
+    return fig
