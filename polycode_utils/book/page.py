@@ -1,0 +1,49 @@
+"""The page kit: how every chapter shows itself (one figure style, the provenance box, stand-in figures)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.display import Markdown
+
+
+def set_style() -> None:
+    """The one figure style of the book (seaborn whitegrid, colour-blind palette), set in one place."""
+    import matplotlib as mpl  # noqa: PLC0415
+    import seaborn as sns  # noqa: PLC0415
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (6.4, 4.0),
+                         "axes.titlesize": "medium"})
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)
+
+
+def provenance_box(*, profile: str, data: str, model: str, embedded_default: bool,
+                   parameters: dict[str, Any]) -> Markdown:
+    """A note stating which data, model, profile and parameters made this chapter's figures and numbers."""
+    source = "the embedded offline default" if embedded_default else "real data / weights"
+    rows = "\n".join(f"| `{name}` | `{_fmt(value)}` |" for name, value in parameters.items())
+    return Markdown(
+        "```{admonition} Provenance of this run\n:class: note\n"
+        f"**Data:** {data}  \n**Model:** {model}  \n**Profile:** `{profile}` ({source})  \n"
+        f"**Seed:** `{parameters.get('seed', 'n/a')}`\n\n"
+        f"| parameter | value |\n|---|---|\n{rows}\n```\n"
+    )
+
+
+def message_figure(text: str):
+    """A small figure that only says why a figure is absent in this run (so glued figure names always exist)."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, ax = plt.subplots(figsize=(6, 0.8))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    plt.close(fig)
+    return fig

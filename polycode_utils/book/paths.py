@@ -1,0 +1,38 @@
+"""The book's places on disk: the one module that knows ``_build/cache`` and ``data/``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CONFIG_NAME = "profiles.toml"
+ROOT_VARIABLE = "POLYCODE_ROOT"
+
+
+def book_root() -> Path:
+    """The project root: $POLYCODE_ROOT if set (the build tool sets it for its kernels), else the nearest ancestor
+    of the current directory holding profiles.toml."""
+    env = os.environ.get(ROOT_VARIABLE)
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise FileNotFoundError(f"no {CONFIG_NAME} in {here} or any folder above it, and ${ROOT_VARIABLE} is not set")
+
+
+def cache_dir() -> Path:
+    """Where trained networks and other expensive results are kept between builds: <root>/_build/cache."""
+    return book_root() / "_build" / "cache"
+
+
+def data_dir() -> Path:
+    """Where downloaded or shipped data sets live: <root>/data."""
+    return book_root() / "data"
+
+
+def network_store() -> dict[str, Path]:
+    """The keyword arguments through which chapters 3, 4 and 5 find chapter 3's networks:
+    ``load_networks(configs, **network_store(), ...)``."""
+    return {"cache_dir": cache_dir(), "data_root": data_dir()}
