@@ -49,21 +49,21 @@ from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
 from polycode_utils.activations import record_activations
-from polycode_utils.depth import (NORMALISATIONS, chapter3_configs, check_layers, dot_actions, evaluation_images,
-                                  layer_spectra, load_networks)
-from polycode_utils.display import provenance_box, set_style
+from polycode_utils.book.page import provenance_box, set_style
+from polycode_utils.book.paths import data_dir, network_store
+from polycode_utils.data import evaluation_images
+from polycode_utils.layerwise import NORMALISATIONS, dot_actions, layer_spectra
+from polycode_utils.models import check_layers
 from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.stimuli import moving_dot
-from polycode_utils.training import resolve_device
+from polycode_utils.training import dropout_grid, load_networks, resolve_device
 
-CACHE_DIR = "../_build/cache"   # the networks chapter 3 trained (trained here, the same way, if missing)
-CIFAR_ROOT = "../data"          # where CIFAR-10 is looked for (never downloaded)
 IMAGE_SIZE = 32                 # the networks' input size: the stimulus canvas
 
 set_style()
 # Every choice is checked before anything is loaded (a bad value stops here, naming the parameter).
-configs = chapter3_configs(dropout_rates, seed=seed, dataset=dataset, width=width, latent_dim=latent_dim,
-                           epochs=epochs, n_patches=n_patches, batch_size=batch_size, lr=lr)
+configs = dropout_grid(dropout_rates, seed=seed, dataset=dataset, width=width, latent_dim=latent_dim, epochs=epochs,
+                       n_images=n_patches, batch_size=batch_size, lr=lr)
 layers_used = check_layers(layers)
 if show_dropout not in [float(p) for p in dropout_rates]:
     raise ValueError(f"show_dropout: must be one of the dropout_rates {dropout_rates}, got {show_dropout!r}")
@@ -73,7 +73,7 @@ if fit_method not in FIT_METHODS:
     raise ValueError(f"fit_method: must be one of {', '.join(FIT_METHODS)}, got {fit_method!r}")
 resolve_device(device)
 frames = moving_dot(n_frames, size=IMAGE_SIZE, radius=radius, dot_radius=dot_radius)
-eval_data = evaluation_images(dataset, n_eval_images, seed=seed, root=CIFAR_ROOT)
+eval_data = evaluation_images(dataset, n_eval_images, seed=seed, root=data_dir())
 provenance_box(profile=profile,
                data=f"a white dot (radius {dot_radius:g} px) moving once round a circle of radius {radius:g} px on a "
                     f"black {IMAGE_SIZE}x{IMAGE_SIZE} canvas, {n_frames} frames (ours: the sources give no sizes); "
@@ -157,7 +157,7 @@ glue("n_show_frames", int(n_show), display=False)
 # eigenspectrum of the {glue:text}`n_frames` frames at each layer.
 
 # %%
-networks = load_networks(configs, device=device, batchnorm=batchnorm, cache_dir=CACHE_DIR, data_root=CIFAR_ROOT)
+networks = load_networks(configs, **network_store(), device=device, batchnorm=batchnorm)
 actions, natural = [], []
 for net in tqdm(networks, desc="networks"):
     actions.append(dot_actions(net.model, frames, layers_used, n_projections=n_projections, k=k, seed=seed,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from polycode_utils.checks import check_int
+from polycode_utils.checks import check_choice, check_int
 
 # Colour photographs of everyday scenes that load without a network: (package, name) -> loader.
 PHOTOGRAPHS: tuple[tuple[str, str], ...] = (
@@ -63,13 +63,6 @@ class ImageData:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-
-def check_dataset(dataset: str) -> str:
-    """Validate a dataset name (before anything is loaded)."""
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset: must be one of {', '.join(DATASETS)}, got {dataset!r}")
-    return dataset
 
 
 def _digest(images: np.ndarray) -> str:
@@ -153,8 +146,10 @@ def natural_image_patches(n: int, size: int = 32, seed: int = 0,
     return ImageData(out, desc)
 
 
-def cifar10(root: str | Path, train: bool = True, n: int | None = None) -> ImageData:
+def cifar10(root: str | Path | None, train: bool = True, n: int | None = None) -> ImageData:
     """CIFAR-10 images (the paper's data) through torchvision, never downloaded; the first n if given."""
+    if root is None:
+        raise ValueError("root: CIFAR-10 needs the folder that holds cifar-10-batches-py (nothing is downloaded)")
     root = Path(root)
     split = "train" if train else "test"
     limit = CIFAR10_N_TRAIN if train else CIFAR10_N_TEST
@@ -181,11 +176,26 @@ def cifar10(root: str | Path, train: bool = True, n: int | None = None) -> Image
     return ImageData(images, desc)
 
 
-def load_images(dataset: str, n: int, seed: int = 0, size: int = 32, root: str | Path = "../data") -> ImageData:
-    """The chapter's training images by name: 'patches' (natural_image_patches) or 'cifar10' (first n, train)."""
-    check_dataset(dataset)
+def load_images(dataset: str, n: int, seed: int = 0, size: int = 32, root: str | Path | None = None) -> ImageData:
+    """Training images by name: 'patches' (natural_image_patches) or 'cifar10' (the first n, from root)."""
+    check_choice(dataset, "dataset", DATASETS)
     if dataset == "cifar10":
         if size != 32:
             raise ValueError(f"size: CIFAR-10 images are 32x32, got size={size}")
         return cifar10(root, train=True, n=n)
     return natural_image_patches(n, size=size, seed=seed)
+
+
+EVAL_SEED_OFFSET = 1000   # evaluation patches: crops drawn with seed + 1000, not the training crops [ours]
+
+
+def evaluation_images(dataset: str, n: int, seed: int = 0, size: int = 32, root: str | Path | None = None
+                      ) -> ImageData:
+    """Images held out from training for Fig. 3: fresh patch crops (seed + 1000) or the CIFAR-10 test split [ours]."""
+    # The patches are new random crops of the same shipped photographs (the training crops use `seed`), so they are
+    # unseen images, not unseen scenes; CIFAR-10's test split shares no image with its training split.
+    check_choice(dataset, "dataset", DATASETS)
+    n = check_int(n, "n", 2)
+    if dataset == "cifar10":
+        return cifar10(root, train=False, n=n)
+    return natural_image_patches(n, size=size, seed=check_int(seed, "seed", 0) + EVAL_SEED_OFFSET)

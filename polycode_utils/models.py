@@ -9,8 +9,10 @@ width ``width`` (the paper's 64 gives ResNet-18's 64-128-256-512 channels) and F
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -18,17 +20,20 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1, conv3x3
 
-from polycode_utils.checks import check_int
+from polycode_utils.checks import check_dropout, check_int
 
 BLOCKS_PER_LAYER = (2, 2, 2, 2)  # ResNet-18
 DEPTH_NAMES = ("stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu")
 
 
-def _check_dropout(dropout: float) -> float:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= float(dropout) < 1.0:
-        raise ValueError(f"dropout: must be a number in [0, 1) (the paper's grid is 0, 0.2, 0.4, 0.6, 0.8), "
-                         f"got {dropout!r}")
-    return float(dropout)
+def check_layers(layers: Sequence[str]) -> list[str]:
+    """Validate depth-layer names (Figs. 3-5: stem .. mu) and return them once each, in depth order."""
+    if isinstance(layers, str) or not isinstance(layers, Sequence) or len(layers) == 0:
+        raise ValueError(f"layers: must be a non-empty list of names from {', '.join(DEPTH_NAMES)}, got {layers!r}")
+    unknown = [name for name in layers if name not in DEPTH_NAMES]
+    if unknown:
+        raise ValueError(f"layers: unknown layer(s) {unknown}; allowed: {', '.join(DEPTH_NAMES)}")
+    return [name for name in DEPTH_NAMES if name in layers]
 
 
 class DropoutBasicBlock(BasicBlock):
@@ -37,7 +42,7 @@ class DropoutBasicBlock(BasicBlock):
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  dropout: float = 0.0) -> None:
         super().__init__(inplanes, planes, stride, downsample)
-        self.drop1 = nn.Dropout(_check_dropout(dropout))  # after the ReLU inside the residual branch
+        self.drop1 = nn.Dropout(check_dropout(dropout))  # after the ReLU inside the residual branch
         self.drop2 = nn.Dropout(dropout)  # after the ReLU that follows the residual sum
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,7 +79,7 @@ class ResNetAutoencoder(nn.Module):
     def __init__(self, dropout: float = 0.0, width: int = 64, latent_dim: int = 256, variational: bool = True,
                  fc_hidden: int | None = None, image_size: int = 32) -> None:
         super().__init__()
-        self.dropout = _check_dropout(dropout)
+        self.dropout = check_dropout(dropout)
         self.width = check_int(width, "width")
         self.latent_dim = check_int(latent_dim, "latent_dim")
         self.fc_hidden = check_int(16 * width if fc_hidden is None else fc_hidden, "fc_hidden")
@@ -196,3 +201,33 @@ class ResNetAutoencoder(nn.Module):
 def n_features(shape: tuple[int, ...]) -> int:
     """Number of activations per image of a layer with this output shape (flattened, as chapters 4-5 use them)."""
     return math.prod(shape)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Network transforms
+
+
+class _AlwaysDropout(nn.Module):
+    """Dropout that stays on in eval mode, its masks drawn from its own generator (the noise of the cvPCA repeats)."""
+
+    def __init__(self, p: float, generator: torch.Generator) -> None:
+        super().__init__()
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
+        return x * keep / (1.0 - self.p)
+
+
+def dropout_noise_copy(model: nn.Module, seed: int) -> nn.Module:
+    """A copy of the network whose dropout stays on in eval mode, seeded: one noisy repeat for cvPCA [ours]."""
+    seed = check_int(seed, "seed", 0)
+    noisy = copy.deepcopy(model).eval()
+    param = next(noisy.parameters(), None)
+    gen = torch.Generator(device=param.device if param is not None else "cpu").manual_seed(seed)
+    for name, module in list(noisy.named_modules()):
+        if isinstance(module, nn.Dropout) and module.p > 0:
+            parent_name, _, child = name.rpartition(".")
+            setattr(noisy.get_submodule(parent_name) if parent_name else noisy, child, _AlwaysDropout(module.p, gen))
+    return noisy

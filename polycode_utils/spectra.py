@@ -7,17 +7,19 @@ counted from 1. Eigenvalues are returned as numpy float64 arrays in descending o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sklearn.linear_model import HuberRegressor
 
-from polycode_utils.checks import check_int
+from polycode_utils.checks import check_choice, check_float_in, check_int
 
 ArrayLike = np.ndarray | torch.Tensor
 FIT_METHODS = ("huber", "ols", "wls")
+INTERVALS = ("basic", "percentile")
 
 
 def _to_tensor(x: ArrayLike) -> torch.Tensor:
@@ -53,8 +55,7 @@ class CovarianceAccumulator:
     # reference point that avoids cancellation when the mean is large. merge() re-bases the other's sums exactly.
 
     def __init__(self, dim: int, dtype: torch.dtype = torch.float64, device: str | torch.device | None = None):
-        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
-            raise ValueError(f"dim: must be an integer >= 1, got {dim!r}")
+        check_int(dim, "dim")
         if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise ValueError(f"dtype: must be a floating torch dtype (default torch.float64), got {dtype!r}")
         self.dim = int(dim)
@@ -121,8 +122,7 @@ class CovarianceAccumulator:
 
     def eigenvectors(self, k: int) -> np.ndarray:
         """Top-k principal directions as columns (dim x k), descending eigenvalue (Fig. 3d filters)."""
-        if not isinstance(k, (int, np.integer)) or not 1 <= k <= self.dim:
-            raise ValueError(f"k: must be an integer in [1, {self.dim}], got {k!r}")
+        check_int(k, "k", 1, self.dim)
         _, vecs = torch.linalg.eigh(self._covariance_t())
         return vecs[:, -int(k):].flip(1).cpu().numpy()
 
@@ -150,9 +150,8 @@ class CovarianceAccumulator:
 
 
 def eigenspectrum(X: ArrayLike) -> np.ndarray:
-    """Descending covariance eigenvalues of an in-memory samples x dims matrix (Fig. 3a/b)."""
-    t = _as_samples(X, "X")
-    return CovarianceAccumulator(t.shape[1]).update(t).eigenvalues()
+    """Descending covariance eigenvalues (min(N, dims) of them) of an in-memory samples x dims matrix (Fig. 3a/b)."""
+    return principal_components(X)[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,8 +183,7 @@ def _n_positive(lam: np.ndarray) -> int:
 
 
 def _check_fit_args(fit_range: tuple[int, int], method: str) -> tuple[int, int]:
-    if method not in FIT_METHODS:
-        raise ValueError(f"method: must be one of {FIT_METHODS}, got {method!r}")
+    check_choice(method, "method", FIT_METHODS)
     try:
         first, last = (int(v) for v in fit_range)
     except (TypeError, ValueError):
@@ -229,16 +227,21 @@ def fit_power_law(eigenvalues: ArrayLike, fit_range: tuple[int, int] = (1, 500),
 
 
 def bootstrap_eigenspectra(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, seed: int = 0) -> np.ndarray:
-    """Eigenspectra (n_boot x dims) of covariances of samples (rows) resampled with replacement."""
+    """Eigenspectra (n_boot x min(N, dims)) of covariances of samples (rows) resampled with replacement (Fig. 3c)."""
+    # Replicate b draws row counts w (~63 % of the rows drawn at least once) and weighs each drawn row by its count.
+    # dims <= N: the dims x dims covariance of the weighted rows; dims > N: the same replicate in the Gram form
+    # (below), one |drawn| x |drawn| eigenproblem per replicate after a single N x N Gram matrix.
     check_int(n_boot, "n_boot")
     t = _as_samples(X, "X")
-    n = t.shape[0]
+    n, d = t.shape
     rng = np.random.default_rng(seed)
-    out = np.empty((int(n_boot), t.shape[1]))
-    for b in range(int(n_boot)):
-        counts = np.bincount(rng.integers(0, n, n), minlength=n)
-        drawn = torch.from_numpy(np.flatnonzero(counts))  # ~63% of rows; weight each by its count
-        w, rows = torch.from_numpy(counts[drawn.numpy()].astype(np.float64)), t[drawn]
+    counts = (np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(int(n_boot)))
+    if d > n:
+        return _gram_bootstrap(t, counts, int(n_boot))
+    out = np.empty((int(n_boot), d))
+    for b, c in enumerate(counts):
+        drawn = torch.from_numpy(np.flatnonzero(c))
+        w, rows = torch.from_numpy(c[drawn.numpy()].astype(np.float64)), t[drawn]
         xc = rows - (w @ rows) / n  # mean of the resampled rows
         cov = xc.T @ (xc * w[:, None]) / (n - 1)  # == numpy.cov of the resampled rows
         out[b] = torch.linalg.eigvalsh(cov).flip(0).numpy()
@@ -246,10 +249,9 @@ def bootstrap_eigenspectra(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200
 
 
 def _check_interval(confidence: float, interval: str) -> None:
-    if not 0.0 < confidence < 1.0:
+    if not 0.0 < check_float_in(confidence, "confidence", 0.0, 1.0, high_open=True):
         raise ValueError(f"confidence: must be in (0, 1), got {confidence!r}")
-    if interval not in ("basic", "percentile"):
-        raise ValueError(f"interval: must be 'basic' or 'percentile', got {interval!r}")
+    check_choice(interval, "interval", INTERVALS)
 
 
 def bootstrap_interval(estimate: float, replicates: ArrayLike, confidence: float = 0.95,
@@ -278,19 +280,6 @@ def bootstrap_alpha(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, fit_r
     return (alpha, *bootstrap_interval(alpha, boots, confidence, interval))
 
 
-def cv_eigenspectrum(X1: ArrayLike, X2: ArrayLike) -> np.ndarray:
-    """Cross-validated PCA spectrum (Stringer et al. 2019): PCs of repeat X1, covariance of projections X1 vs X2."""
-    # X1, X2: responses (samples x units) to the same stimuli in two independent repeats; entry n is the unbiased
-    # (1/(N-1)) covariance across samples of X1 and X2 projected on X1's n-th principal direction.
-    a, b = _as_samples(X1, "X1"), _as_samples(X2, "X2")
-    if a.shape != b.shape:
-        raise ValueError(f"X1, X2: must have the same shape (same stimuli, same units), got "
-                         f"{tuple(a.shape)} and {tuple(b.shape)}")
-    u = torch.from_numpy(CovarianceAccumulator(a.shape[1]).update(a).eigenvectors(a.shape[1]))
-    pa, pb = (a - a.mean(dim=0)) @ u, (b - b.mean(dim=0)) @ u
-    return ((pa * pb).sum(dim=0) / (a.shape[0] - 1)).numpy()
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Layers wider than the number of images (chapter 4). The covariance of N samples in d > N dimensions has rank
 # at most N - 1, and its non-zero eigenvalues are those of the N x N Gram matrix of the centred samples: the
@@ -317,8 +306,7 @@ def principal_components(X: ArrayLike | Sequence[ArrayLike], k: int = 0) -> tupl
     # of the dims eigenvalues are 0). Directions have unit norm, sign fixed so their largest entry is positive.
     t = _as_samples(X, "X")
     n, d = t.shape
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= min(n, d):
-        raise ValueError(f"k: must be an integer in [0, {min(n, d)}] (min of samples and dims), got {k!r}")
+    check_int(k, "k (at most min(samples, dims))", 0, min(n, d))
     if d <= n:
         acc = CovarianceAccumulator(d).update(t)
         vecs = acc.eigenvectors(int(k)) if k else np.empty((d, 0))
@@ -334,25 +322,18 @@ def principal_components(X: ArrayLike | Sequence[ArrayLike], k: int = 0) -> tupl
     return lam, _fix_signs(vecs)
 
 
-def gram_bootstrap_eigenspectra(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200,
-                                seed: int = 0) -> np.ndarray:
-    """bootstrap_eigenspectra in the Gram form (n_boot x min(N, dims)): the same resamples, for dims > N (Fig. 3c)."""
-    # Replicate b draws the same row counts w as bootstrap_eigenspectra(X, n_boot, seed); the covariance of the
-    # resampled rows, xc^T diag(w) xc / (N-1) with xc centred on the weighted mean, has the non-zero eigenvalues of
-    # diag(sqrt w) K diag(sqrt w) / (N-1), K the Gram matrix of the drawn rows re-centred: one |drawn| x |drawn|
-    # eigenproblem per replicate (|drawn| ~ 0.63 N) after a single N x N Gram matrix.
-    check_int(n_boot, "n_boot")
-    t = _as_samples(X, "X")
+def _gram_bootstrap(t: torch.Tensor, counts: Iterator[np.ndarray], n_boot: int) -> np.ndarray:
+    """bootstrap_eigenspectra's replicates in the Gram form, for dims > N (the same row counts, the same spectra)."""
+    # The covariance of the resampled rows, xc^T diag(w) xc / (N-1) with xc centred on the weighted mean, has the
+    # non-zero eigenvalues of diag(sqrt w) K diag(sqrt w) / (N-1), K the Gram matrix of the drawn rows re-centred.
     n, d = t.shape
     _, g_all = _gram(t)
     g_all = g_all.numpy() * (n - 1)  # xc xc^T, centred on the full-sample mean (any fixed centre works)
-    rng = np.random.default_rng(seed)
     width = min(n, d)
-    out = np.zeros((int(n_boot), width))
-    for b in range(int(n_boot)):
-        counts = np.bincount(rng.integers(0, n, n), minlength=n)
-        drawn = np.flatnonzero(counts)
-        w = counts[drawn].astype(np.float64)
+    out = np.zeros((n_boot, width))
+    for b, c in enumerate(counts):
+        drawn = np.flatnonzero(c)
+        w = c[drawn].astype(np.float64)
         g = g_all[np.ix_(drawn, drawn)]
         gw = g @ w / n  # <x_i, weighted mean>
         k = g - gw[:, None] - gw[None, :] + (w @ gw) / n
@@ -368,8 +349,7 @@ def clip_fit_range(eigenvalues: ArrayLike, fit_range: tuple[int, int], n_samples
     # Beyond half the rank, finite sampling bends the tail of a sample spectrum down (Marchenko-Pastur). A layer
     # so narrow that rank/2 leaves fewer than 3 PCs is fitted over first .. first + 2 while its rank allows.
     first, last = _check_fit_args(fit_range, "huber")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-        raise ValueError(f"n_samples: must be an integer >= 2, got {n_samples!r}")
+    check_int(n_samples, "n_samples", 2)
     lam = _as_spectrum(eigenvalues)
     rank = min(int(n_samples) - 1, _n_positive(lam))
     return first, max(min(last, rank // 2), min(last, first + 2, rank), first)
@@ -420,8 +400,10 @@ def numerical_rank(eigenvalues: ArrayLike) -> int:
 
 
 def cv_spectra(X1: ArrayLike, X2: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """cvPCA spectrum of two repeats and repeat 1's own variance on the same PCs, min(N, dims) each (Fig. 3b)."""
-    # The ratio cv / own variance is the share of each PC's variance that the second repeat reproduces. The
+    """Cross-validated PCA (Stringer et al. 2019): the cvPCA spectrum of two repeats and repeat 1's own variance on
+    the same PCs, min(N, dims) each; the one cvPCA entry point (covariance or Gram route chosen inside)."""
+    # X1, X2: responses (samples x units) to the same stimuli in two independent repeats; entry n is the unbiased
+    # covariance across samples of X1 and X2 projected on X1's n-th principal direction. The ratio cv / own variance is the share of each PC's variance that the second repeat reproduces. The
     # smaller of the dims x dims covariance and the N x N Gram form is decomposed, once.
     a, b = _as_samples(X1, "X1"), _as_samples(X2, "X2")
     if a.shape != b.shape:
@@ -439,3 +421,13 @@ def cv_spectra(X1: ArrayLike, X2: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     cv = np.sum(u * (((bc @ ac.T) / (n - 1)).numpy() @ u), axis=0)
     cv[~(w > max(float(w[0]), 0.0) * n * np.finfo(np.float64).eps)] = 0.0
     return cv[:min(n, d)], w[:min(n, d)]
+
+
+def power_law_samples(n_samples: int, n_units: int, alpha: float, seed: int = 0) -> np.ndarray:
+    """Gaussian activations (n_samples x n_units) whose covariance has eigenvalues n^alpha: a known answer [ours]."""
+    n_samples, n_units = check_int(n_samples, "n_samples", 2), check_int(n_units, "n_units", 1)
+    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha < 0):
+        raise ValueError(f"alpha: must be a finite number < 0 (signed convention), got {alpha!r}")
+    rng = np.random.default_rng(check_int(seed, "seed", 0))
+    # A diagonal covariance: eigenvalues do not depend on the basis, so no rotation is needed.
+    return rng.standard_normal((n_samples, n_units)) * np.arange(1, n_units + 1) ** (alpha / 2)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -28,13 +28,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_int, check_positive_float,
+                                   check_sequence)
 from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, load_images
 from polycode_utils.models import ResNetAutoencoder
 
-DEFAULT_CACHE_DIR = Path("../_build/cache")  # relative to notebooks/, where every chapter runs
 CHECKPOINT_FORMAT = 1  # bump when the checkpoint layout or the training loop changes meaning
 DEVICES = ("cpu", "cuda", "auto")
 N_EVAL = 512  # images (the first ones) on which the eval-mode loss is tracked after every epoch
+N_RECALIBRATE = 1024  # training images (the first ones) on which BatchNorm statistics are re-estimated [ours]
+BATCHNORM_MODES = ("recalibrated", "as_trained")
 
 
 @dataclass(frozen=True)
@@ -55,41 +58,22 @@ class AutoencoderConfig:
     image_size: int = 32
 
     def __post_init__(self) -> None:
-        def fail(name: str, allowed: str) -> None:
-            raise ValueError(f"{name}: must be {allowed}, got {getattr(self, name)!r}")
-
-        def is_int(v: object) -> bool:
-            return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-        d = self.dropout
-        if isinstance(d, bool) or not isinstance(d, (int, float, np.floating)) or not 0.0 <= float(d) < 1.0:
-            fail("dropout", "a number in [0, 1) (the paper's grid: 0, 0.2, 0.4, 0.6, 0.8)")
-        if self.dataset not in DATASETS:
-            fail("dataset", f"one of {', '.join(DATASETS)}")
+        check_dropout(self.dropout)
+        check_choice(self.dataset, "dataset", DATASETS)
         for name in ("width", "latent_dim", "epochs"):
-            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
-                fail(name, "an integer >= 1")
-        if self.fc_hidden is not None and (not is_int(self.fc_hidden) or self.fc_hidden < 1):
-            fail("fc_hidden", "None (16 * width) or an integer >= 1")
-        if not is_int(self.batch_size) or self.batch_size < 2:
-            fail("batch_size", "an integer >= 2 (BatchNorm needs two images per batch)")
-        max_n = CIFAR10_N_TRAIN if self.dataset == "cifar10" else None
-        if not is_int(self.n_images) or self.n_images < 2 or (max_n is not None and self.n_images > max_n):
-            fail("n_images", "an integer >= 2" + (f" and <= {max_n} (the CIFAR-10 training set)" if max_n else ""))
-        if not is_int(self.image_size) or self.image_size < 8 or self.image_size % 8:
-            fail("image_size", "a multiple of 8, >= 8")
-        if self.dataset == "cifar10" and self.image_size != 32:
-            fail("image_size", "32 for CIFAR-10")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (
-                math.isfinite(self.lr) and self.lr > 0):
-            fail("lr", "a finite number > 0")
-        if not is_int(self.seed) or self.seed < 0:
-            fail("seed", "an integer >= 0")
-        if not isinstance(self.variational, bool):
-            fail("variational", "True or False")
+            check_int(getattr(self, name), name)
+        if self.fc_hidden is not None:
+            check_int(self.fc_hidden, "fc_hidden")  # None: 16 * width
+        check_int(self.batch_size, "batch_size", 2)  # BatchNorm needs two images per batch
+        check_int(self.n_images, "n_images", 2, CIFAR10_N_TRAIN if self.dataset == "cifar10" else None)
+        if check_int(self.image_size, "image_size", 8) % 8 or (self.dataset == "cifar10" and self.image_size != 32):
+            raise ValueError(f"image_size: must be a multiple of 8 (32 for CIFAR-10), got {self.image_size!r}")
+        check_positive_float(self.lr, "lr")
+        check_int(self.seed, "seed", 0)
+        check_bool(self.variational, "variational")
         for name, kind in (("dropout", float), ("lr", float), ("width", int), ("latent_dim", int), ("epochs", int),
                            ("batch_size", int), ("seed", int), ("n_images", int), ("image_size", int)):
-            object.__setattr__(self, name, kind(getattr(self, name)))  # 0 and 0.0 are one configuration
+            object.__setattr__(self, name, kind(getattr(self, name)) + kind(0))  # 0, 0.0 and -0.0: one configuration
 
     def build_model(self) -> ResNetAutoencoder:
         """A freshly initialised network of this configuration (uses the global torch RNG)."""
@@ -168,8 +152,9 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def load_training_data(config: AutoencoderConfig, root: str | Path = "../data") -> ImageData:
-    """The training images a configuration names: n_images shipped-photo patches (seed) or CIFAR-10 images."""
+def load_training_data(config: AutoencoderConfig, root: str | Path | None = None) -> ImageData:
+    """The training images a configuration names: n_images shipped-photo patches (seed) or CIFAR-10 images
+    (from the folder root, which holds cifar-10-batches-py)."""
     return load_images(config.dataset, config.n_images, seed=config.seed, size=config.image_size, root=root)
 
 
@@ -259,7 +244,7 @@ def reconstruct(model: ResNetAutoencoder, images: np.ndarray | torch.Tensor) -> 
     return out.reconstruction.float().cpu().contiguous().numpy()
 
 
-def cache_folder(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:
+def cache_folder(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path) -> Path:
     """Where a configuration's checkpoint lives: cache_dir/autoencoder-p<dropout>-w<width>-<hash of config+data>."""
     payload = json.dumps({"config": config.key(), "data": data.description.key()}, sort_keys=True)
     digest = hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -405,13 +390,13 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
     return TrainedModel(model, config, history, desc.key(), str(dev), seconds, config.epochs - start_epoch, path)
 
 
-def load_or_train(config: AutoencoderConfig, data: ImageData, *, cache_dir: str | Path = DEFAULT_CACHE_DIR,
+def load_or_train(config: AutoencoderConfig, data: ImageData, *, cache_dir: str | Path,
                   device: str = "auto", progress: bool = True) -> TrainedModel:
     """The network of this configuration and data: from its cached checkpoint, or trained (resumed) and cached."""
     return train_autoencoder(config, data, cache_dir=cache_dir, device=device, progress=progress)
 
 
-def is_cached(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> bool:
+def is_cached(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path) -> bool:
     """Whether a complete checkpoint (all epochs) of this configuration and data is in the cache."""
     path = cache_folder(config, data, cache_dir) / "checkpoint.pt"
     if not path.exists():
@@ -429,7 +414,7 @@ def _train_in_worker(config: AutoencoderConfig, data: ImageData, cache_dir: str,
     return train_autoencoder(config, data, cache_dir=cache_dir, device="cpu", progress=False).epochs_trained_now
 
 
-def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: str | Path = DEFAULT_CACHE_DIR,
+def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: str | Path,
                device: str = "auto", workers: int = 1, progress: bool = True) -> list[TrainedModel]:
     """Several networks (the dropout grid) through the cache; on a CPU, `workers` one-thread processes side by side.
 
@@ -467,3 +452,64 @@ def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: 
     for t in out:  # report the epochs a worker trained in this call, as if trained here
         t.epochs_trained_now = max(t.epochs_trained_now, trained_now.get(t.config, 0))
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The dropout grid of networks, as chapters 3-5 use it
+
+
+def dropout_grid(dropout_rates: Sequence[float], **config: object) -> list[AutoencoderConfig]:
+    """One AutoencoderConfig per dropout rate, the rest shared (the paper's grid: 0, 0.2, 0.4, 0.6, 0.8)."""
+    rates = check_sequence(dropout_rates, "dropout_rates")
+    return [AutoencoderConfig(dropout=check_dropout(p, "dropout_rates"), **config) for p in rates]
+
+
+def cpu_workers(device: str | torch.device, images_seen: int, cores: int | None = None) -> int:
+    """Training processes to use: on a CPU, one one-thread process per core (at most 2) when there is real training
+    to do (>= 10,000 images seen per network), else 1 (bench/bench_training.py measured the crossover) [ours]."""
+    dev = torch.device(device) if not isinstance(device, str) else resolve_device(device)
+    cores = os.cpu_count() or 1 if cores is None else check_int(cores, "cores")
+    return min(2, cores) if dev.type == "cpu" and images_seen >= 10_000 else 1
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with n intra-op torch threads, restoring the caller's setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(check_int(n, "n"))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass(eq=False)
+class Network:
+    """One network of the dropout grid as it is measured: its rate, the model (eval mode), its training record."""
+
+    dropout: float
+    model: ResNetAutoencoder        # BatchNorm statistics as `batchnorm` says
+    trained: TrainedModel           # the checkpoint's network (BatchNorm as trained) and its loss history
+    batchnorm: str
+
+
+def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path, data_root: str | Path | None,
+                  device: str = "auto", batchnorm: str = "recalibrated", progress: bool = True) -> list[Network]:
+    """The dropout grid's networks from the checkpoint cache (trained and cached if missing), in eval mode."""
+    # batchnorm="recalibrated": BatchNorm statistics re-estimated on the first N_RECALIBRATE training images with
+    # dropout off (recalibrate_batchnorm) [ours]; "as_trained": the checkpoint's running statistics. Training and
+    # recalibration run with one thread per process on a CPU (cpu_workers processes side by side).
+    check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
+    if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
+        raise ValueError("configs: must be a non-empty list of AutoencoderConfig (see dropout_grid)")
+    base = {k: v for k, v in vars(configs[0]).items() if k != "dropout"}
+    if any({k: v for k, v in vars(c).items() if k != "dropout"} != base for c in configs):
+        raise ValueError("configs: must differ only in their dropout rate (one training set for all)")
+    dev = resolve_device(device)
+    data = load_training_data(configs[0], root=data_root)
+    workers = cpu_workers(dev, configs[0].n_images * configs[0].epochs)
+    with torch_threads(1 if dev.type == "cpu" else torch.get_num_threads()):
+        trained = train_many(list(configs), data, cache_dir=cache_dir, device=device, workers=workers,
+                             progress=progress)
+        return [Network(t.config.dropout, recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]).eval()
+                        if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm) for t in trained]

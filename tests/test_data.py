@@ -7,7 +7,14 @@ import socket
 import numpy as np
 import pytest
 
-from polycode_utils.data import (PHOTOGRAPHS, cifar10, load_images, load_photograph, natural_image_patches)
+from polycode_utils.data import (
+    PHOTOGRAPHS,
+    cifar10,
+    evaluation_images,
+    load_images,
+    load_photograph,
+    natural_image_patches,
+)
 
 
 @pytest.fixture
@@ -90,3 +97,15 @@ def test_unknown_dataset_fails_before_loading(monkeypatch):
     monkeypatch.setattr(data_mod, "natural_image_patches", lambda *a, **k: pytest.fail("data were loaded"))
     with pytest.raises(ValueError, match="dataset: must be one of patches, cifar10"):
         load_images("imagenet", 10)
+
+
+def test_evaluation_images_are_held_out() -> None:
+    train = load_images("patches", 96, seed=0).images
+    ev = evaluation_images("patches", 96, seed=0)
+    assert ev.images.shape == train.shape and ev.description.seed == 1000
+    assert not any(np.array_equal(e, t) for e in ev.images[:20] for t in train)
+    assert np.array_equal(ev.images, evaluation_images("patches", 96, seed=0).images)
+    with pytest.raises(ValueError, match="dataset"):
+        evaluation_images("imagenet", 10)
+    with pytest.raises(ValueError, match="root"):
+        evaluation_images("cifar10", 10)  # CIFAR-10 needs its folder: no default that points anywhere

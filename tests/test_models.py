@@ -9,7 +9,14 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from polycode_utils.models import DEPTH_NAMES, DropoutBasicBlock, ResNetAutoencoder, n_features
+from polycode_utils.models import (
+    DEPTH_NAMES,
+    DropoutBasicBlock,
+    ResNetAutoencoder,
+    check_layers,
+    dropout_noise_copy,
+    n_features,
+)
 
 ENCODER_RESNET = ("stem", "layer1", "layer2", "layer3", "layer4")
 
@@ -149,3 +156,23 @@ def test_architecture_table_accounts_for_every_parameter():
 def test_bad_arguments_name_the_parameter(kw, name):
     with pytest.raises(ValueError, match=name):
         ResNetAutoencoder(**kw)
+
+
+def test_check_layers() -> None:
+    assert check_layers(["mu", "stem", "mu"]) == ["stem", "mu"]  # depth order, once each
+    assert check_layers(list(DEPTH_NAMES)) == list(DEPTH_NAMES)
+    for bad in (["stem", "conv9"], [], "stem"):
+        with pytest.raises(ValueError, match="layers"):
+            check_layers(bad)
+
+
+def test_dropout_noise_copy_is_seeded_and_leaves_the_original() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 50), nn.ReLU(), nn.Dropout(0.5), nn.Linear(50, 30)).eval()
+    x = torch.randn(200, 20, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b, a_again = (dropout_noise_copy(model, s)(x) for s in (1, 2, 1))  # seeded: fresh copies repeat
+        assert not torch.equal(a, b) and torch.equal(a, a_again)
+        assert torch.equal(model(x), model(x)) and isinstance(model[2], nn.Dropout)  # the original is untouched
+        kept = (dropout_noise_copy(model, 3)[:3](x) != 0).double().mean().item()
+    assert kept == pytest.approx(0.5 * (model[:2](x) != 0).double().mean().item(), abs=0.02)

@@ -8,8 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_utils.spectra import (CovarianceAccumulator, bootstrap_alpha, bootstrap_eigenspectra,
-                                    cv_eigenspectrum, eigenspectrum, fit_power_law)
+from polycode_utils.spectra import (
+    CovarianceAccumulator,
+    bootstrap_alpha,
+    bootstrap_eigenspectra,
+    clip_fit_range,
+    cv_spectra,
+    eigenspectrum,
+    fit_power_law,
+    fit_quality,
+    numerical_rank,
+    power_law_samples,
+    principal_components,
+)
 
 
 def gaussian_with_spectrum(lam: np.ndarray, n: int, seed: int, mean: float = 0.0) -> np.ndarray:
@@ -211,7 +222,7 @@ def test_cv_spectrum_recovers_signal_while_plain_spectrum_is_inflated() -> None:
     signal = gaussian_with_spectrum(lam, n, seed=6)
     rng = np.random.default_rng(7)
     x1, x2 = (signal + np.sqrt(noise) * rng.standard_normal((n, d)) for _ in range(2))
-    cv, plain = cv_eigenspectrum(x1, x2), eigenspectrum(x1)
+    cv, plain = cv_spectra(x1, x2)[0], eigenspectrum(x1)
     np.testing.assert_allclose(cv, lam, rtol=0.15)
     assert np.all(plain > lam) and np.all(plain[d // 2:] > 2 * lam[d // 2:])  # noise floor lambda + 0.05
     assert fit_power_law(cv, (1, d), "ols").alpha == pytest.approx(-1.0, abs=0.05)
@@ -220,4 +231,94 @@ def test_cv_spectrum_recovers_signal_while_plain_spectrum_is_inflated() -> None:
 
 def test_cv_spectrum_rejects_mismatched_repeats() -> None:
     with pytest.raises(ValueError, match="same shape"):
-        cv_eigenspectrum(np.zeros((10, 3)), np.zeros((10, 4)))
+        cv_spectra(np.zeros((10, 3)), np.zeros((10, 4)))
+
+
+# ---------------------------------------------------------------- the Gram form equals the covariance (N < dims)
+
+
+def gaussian(n: int, d: int, alpha: float, seed: int) -> np.ndarray:
+    """n samples in d dims, eigenvalues n^alpha in a random basis, mean 3 (tests centring)."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return 3.0 + (rng.standard_normal((n, d)) * np.arange(1, d + 1) ** (alpha / 2)) @ q.T
+
+
+@pytest.mark.parametrize("n, d", [(60, 150), (200, 30)])
+def test_principal_components_match_covariance(n: int, d: int) -> None:
+    x = gaussian(n, d, -1.0, seed=0)
+    lam, vecs = principal_components(x, 4)
+    ref = eigenspectrum(x)
+    m = min(n, d)
+    assert lam.shape == (m,)
+    np.testing.assert_allclose(lam[:m - 1], ref[:m - 1], rtol=1e-9, atol=1e-12)
+    ref_vecs = CovarianceAccumulator(d).update(x).eigenvectors(4)
+    np.testing.assert_allclose(np.abs(vecs.T @ ref_vecs), np.eye(4), atol=1e-8)  # same directions (sign free)
+    assert np.all(vecs[np.abs(vecs).argmax(axis=0), np.arange(4)] > 0)  # sign fixed: largest entry positive
+
+
+@pytest.mark.parametrize("n, d", [(40, 90), (90, 40)])
+def test_bootstrap_eigenspectra_are_spectra_of_resampled_rows(n: int, d: int) -> None:
+    # Both routes (covariance for dims <= N, Gram form for dims > N) against numpy.cov of the resampled rows.
+    x = gaussian(n, d, -1.0, seed=1)
+    got = bootstrap_eigenspectra(x, 4, seed=3)
+    rng = np.random.default_rng(3)
+    for b in range(4):
+        rows = x[np.repeat(np.arange(n), np.bincount(rng.integers(0, n, n), minlength=n))]
+        ref = np.linalg.eigvalsh(np.cov(rows, rowvar=False))[::-1][:min(n, d)]
+        assert got[b].shape == (min(n, d),)
+        np.testing.assert_allclose(got[b][:min(n, d) - 1], ref[:min(n, d) - 1], rtol=1e-8, atol=1e-11)
+
+
+@pytest.mark.parametrize("n, d", [(50, 120), (150, 20)])
+def test_cv_spectra_is_cross_validated_pca(n: int, d: int) -> None:
+    x1 = gaussian(n, d, -1.0, seed=2)
+    x2 = x1 + 0.3 * np.random.default_rng(5).standard_normal(x1.shape)
+    cv, own = cv_spectra(x1, x2)
+    m = min(n, d) - 1
+    _, u = np.linalg.eigh(np.cov(x1, rowvar=False))
+    u = u[:, ::-1]
+    ref = np.sum(((x1 - x1.mean(0)) @ u) * ((x2 - x2.mean(0)) @ u), axis=0) / (n - 1)  # Stringer's definition
+    np.testing.assert_allclose(cv[:m], ref[:m], rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(own[:m], eigenspectrum(x1)[:m], rtol=1e-8, atol=1e-11)
+    same, own_same = cv_spectra(x1, x1)  # identical repeats: every PC reproduced exactly
+    np.testing.assert_allclose(same[:m], own_same[:m], rtol=1e-9)
+
+
+def test_clip_fit_range() -> None:
+    lam = np.arange(1, 201, dtype=float) ** -1.0
+    assert clip_fit_range(lam, (1, 500), n_samples=1000) == (1, 100)   # half the rank (200 units)
+    assert clip_fit_range(lam, (1, 500), n_samples=51) == (1, 25)      # rank limited by the samples: 50
+    assert clip_fit_range(lam, (1, 30), n_samples=1000) == (1, 30)
+    assert clip_fit_range(lam[:4], (1, 500), n_samples=100) == (1, 3)  # narrow layer: at least 3 PCs
+    assert numerical_rank(np.concatenate([lam[:10], [0.0, -1e-18]])) == 10
+    with pytest.raises(ValueError, match="fit_range"):
+        clip_fit_range(lam, (0, 10), 100)
+    with pytest.raises(ValueError, match="n_samples"):
+        clip_fit_range(lam, (1, 10), 1)
+
+
+def test_fit_quality_tells_power_law_from_linear_code() -> None:
+    n = np.arange(1, 101, dtype=float)
+    power = n ** -1.3
+    q = fit_quality(power, fit_power_law(power, (1, 100)))
+    assert q.r2 == pytest.approx(1.0, abs=1e-9) and abs(q.curvature) < 1e-6 and q.rms_residual < 1e-6
+    assert abs(q.cliff) < 1e-9
+    # A linear code: 10 similar eigenvalues (a plateau), then a cliff of three decades, then a power-law tail.
+    code = np.where(n <= 10, 1.0 - 0.01 * n, 1e-3 * n ** -1.0)
+    qc = fit_quality(code, fit_power_law(code, (1, 100), "ols"))
+    assert qc.r2 < 0.9 and qc.max_abs_residual > 0.5
+    assert qc.cliff_at == 10 and qc.cliff > 2.5
+    # Plateau then cliff at the end of the range: concave.
+    qe = fit_quality(code[:12], fit_power_law(code[:12], (1, 12), "ols"))
+    assert qe.curvature < -1.0 and qe.cliff_at == 10
+    with pytest.raises(ValueError, match="fit"):
+        fit_quality(power, (1, 100))
+
+
+
+def test_power_law_samples_have_the_planted_spectrum() -> None:
+    x = power_law_samples(20000, 30, -2.0, seed=1)
+    np.testing.assert_allclose(eigenspectrum(x), np.arange(1, 31) ** -2.0, rtol=0.1)
+    with pytest.raises(ValueError, match="alpha"):
+        power_law_samples(10, 10, 0.5)

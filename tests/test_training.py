@@ -10,9 +10,19 @@ import torch
 
 import polycode_utils.training as training
 from polycode_utils.data import natural_image_patches
-from polycode_utils.training import (AutoencoderConfig, bce_floor, cache_folder, evaluate, load_or_train,
-                                     recalibrate_batchnorm, resolve_device, train_autoencoder, train_many,
-                                     vae_loss)
+from polycode_utils.training import (
+    AutoencoderConfig,
+    bce_floor,
+    cache_folder,
+    dropout_grid,
+    evaluate,
+    load_or_train,
+    recalibrate_batchnorm,
+    resolve_device,
+    train_autoencoder,
+    train_many,
+    vae_loss,
+)
 
 TINY = dict(width=4, latent_dim=8, batch_size=32, n_images=64, epochs=1)
 
@@ -230,3 +240,30 @@ def test_recalibrated_batchnorm_holds_the_dropout_free_statistics_and_leaves_the
     torch.testing.assert_close(recal.layer1[0].bn1.running_mean, g.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
     assert not torch.allclose(trained.model.layer1[0].bn1.running_var, recal.layer1[0].bn1.running_var, rtol=0.05)
     assert recal.stem.bn.momentum == trained.model.stem.bn.momentum
+
+
+def test_dropout_grid_and_cpu_workers() -> None:
+    configs = dropout_grid([0.0, -0.0, 0.5], seed=0, width=2, latent_dim=4, epochs=1, n_images=96, batch_size=32)
+    assert [c.dropout for c in configs] == [0.0, 0.0, 0.5] and configs[0].key() == configs[1].key()
+    for bad, match in (([], "dropout_rates"), ([1.0], "dropout_rates"), ("0.2", "dropout_rates")):
+        with pytest.raises(ValueError, match=match):
+            dropout_grid(bad, width=2)
+    assert training.cpu_workers("cpu", 20_000, cores=8) == 2 and training.cpu_workers("cpu", 20_000, cores=1) == 1
+    assert training.cpu_workers("cpu", 5_000, cores=8) == 1
+
+
+def test_load_networks_trains_once_then_loads(tmp_path) -> None:
+    configs = dropout_grid([0.0, 0.5], seed=0, dataset="patches", width=2, latent_dim=4, epochs=1, n_images=64,
+                           batch_size=32, lr=1e-3)
+    first = training.load_networks(configs, device="cpu", cache_dir=tmp_path, data_root=None, progress=False)
+    again = training.load_networks(configs, device="cpu", cache_dir=tmp_path, data_root=None, progress=False,
+                                   batchnorm="as_trained")
+    assert [n.dropout for n in first] == [0.0, 0.5] and all(n.trained.from_cache for n in again)
+    assert not first[1].model.training and first[1].batchnorm == "recalibrated"
+    state = first[1].model.state_dict()
+    assert any(not torch.equal(state[k], again[1].model.state_dict()[k]) for k in state if "running" in k)
+    with pytest.raises(ValueError, match="batchnorm"):
+        training.load_networks(configs, cache_dir=tmp_path, data_root=None, batchnorm="fresh")
+    with pytest.raises(ValueError, match="differ only in their dropout"):
+        training.load_networks([configs[0], configs[1].__class__(dropout=0.5, width=3)], cache_dir=tmp_path,
+                               data_root=None)

@@ -1,161 +1,35 @@
-"""The chapter-3 networks measured layer by layer: eigenspectra (Figs. 3 and 5) and a moving dot's actions (Fig. 4).
+"""A network measured layer by layer: eigenspectra by depth (Figs. 3 and 5) and a moving dot's actions (Fig. 4).
 
-The one code path of chapters 4 and 5 and of their tests: load (or train) the networks chapter 3 trains, record
-each depth's activations with forward hooks (``activations.record_activations``, eval mode: dropout off, z = mu),
-then measure them with the instruments of ``spectra`` and ``projections``. Conventions as in METHODS.md: alpha is
+The measurement pipeline: record each depth's activations with forward hooks (``activations.record_activations``,
+eval mode: dropout off, z = mu), then measure them with the instruments of ``spectra`` and ``projections``. Conventions as in METHODS.md: alpha is
 the signed log-log slope (alpha < 0); the action of z_1..z_T is 1/2 sum ||z_{t+1} - z_t||^2; projections have
 entries N(0, 1/m).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-import os
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from polycode_utils.activations import record_activations
-from polycode_utils.checks import check_int
-from polycode_utils.data import ImageData, check_dataset, cifar10, natural_image_patches
-from polycode_utils.models import DEPTH_NAMES
+from polycode_utils.checks import check_bool, check_choice, check_int, check_sequence
+from polycode_utils.models import dropout_noise_copy
 from polycode_utils.projections import action, random_projections
 from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, bootstrap_eigenspectra, bootstrap_interval,
-                                    clip_fit_range, cv_spectra, fit_power_law, fit_quality,
-                                    gram_bootstrap_eigenspectra, numerical_rank, principal_components)
-from polycode_utils.training import (DEFAULT_CACHE_DIR, AutoencoderConfig, TrainedModel, load_training_data,
-                                     recalibrate_batchnorm, resolve_device, train_many)
+                                    clip_fit_range, cv_spectra, fit_power_law, fit_quality, numerical_rank,
+                                    principal_components)
 
-BATCHNORM_MODES = ("recalibrated", "as_trained")
 NORMALISATIONS = ("variance", "none")
-EVAL_SEED_OFFSET = 1000   # evaluation patches: crops drawn with seed + 1000, not the training crops [ours]
-N_RECALIBRATE = 1024      # training images for re-estimating BatchNorm statistics, as chapter 3 does
-
-
-def _check_choice(value: str, name: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name}: must be one of {', '.join(map(str, allowed))}, got {value!r}")
-    return value
-
-
-def check_layers(layers: Sequence[str]) -> list[str]:
-    """Validate depth-layer names (Figs. 3-5: stem .. mu) and return them once each, in depth order."""
-    if isinstance(layers, str) or not isinstance(layers, Sequence) or len(layers) == 0:
-        raise ValueError(f"layers: must be a non-empty list of names from {', '.join(DEPTH_NAMES)}, got {layers!r}")
-    unknown = [name for name in layers if name not in DEPTH_NAMES]
-    if unknown:
-        raise ValueError(f"layers: unknown layer(s) {unknown}; allowed: {', '.join(DEPTH_NAMES)}")
-    return [name for name in DEPTH_NAMES if name in layers]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The networks and the images they are measured on
-
-
-def evaluation_images(dataset: str, n: int, seed: int = 0, size: int = 32, root: str | Path = "../data") -> ImageData:
-    """Images held out from training for Fig. 3: fresh patch crops (seed + 1000) or the CIFAR-10 test split [ours]."""
-    # The patches are new random crops of the same shipped photographs (the training crops use `seed`), so they are
-    # unseen images, not unseen scenes; CIFAR-10's test split shares no image with its training split.
-    check_dataset(dataset)
-    n = check_int(n, "n", 2)
-    if dataset == "cifar10":
-        return cifar10(root, train=False, n=n)
-    return natural_image_patches(n, size=size, seed=check_int(seed, "seed", 0) + EVAL_SEED_OFFSET)
-
-
-def chapter3_configs(dropout_rates: Sequence[float], *, seed: int, dataset: str, width: int, latent_dim: int,
-                     epochs: int, n_patches: int, batch_size: int, lr: float) -> list[AutoencoderConfig]:
-    """The AutoencoderConfig of each dropout rate, built exactly as chapter 3 builds them (same cache keys)."""
-    if isinstance(dropout_rates, (str, bytes)) or not isinstance(dropout_rates, Sequence) or not dropout_rates:
-        raise ValueError(f"dropout_rates: must be a non-empty list of numbers in [0, 1), got {dropout_rates!r}")
-    return [AutoencoderConfig(dropout=p, width=width, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size,
-                              lr=lr, seed=seed, dataset=dataset, n_images=n_patches) for p in dropout_rates]
-
-
-@dataclass(eq=False)
-class Network:
-    """One chapter-3 network as chapters 4-5 measure it: its dropout rate, the model (eval mode), its training."""
-
-    dropout: float
-    model: nn.Module
-    trained: TrainedModel
-    batchnorm: str
-
-
-@contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def load_networks(configs: Sequence[AutoencoderConfig], *, device: str = "auto", batchnorm: str = "recalibrated",
-                  cache_dir: str | Path = DEFAULT_CACHE_DIR, data_root: str | Path = "../data",
-                  progress: bool = True) -> list[Network]:
-    """The chapter-3 networks from the checkpoint cache (trained as chapter 3 trains them if missing), eval mode."""
-    # batchnorm="recalibrated": BatchNorm statistics re-estimated on the first 1024 training images with dropout
-    # off, as chapter 3's recalibrate_batchnorm [ours]; "as_trained": the checkpoint's running statistics.
-    _check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
-    if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
-        raise ValueError("configs: must be a non-empty list of AutoencoderConfig (see chapter3_configs)")
-    base = {k: v for k, v in vars(configs[0]).items() if k != "dropout"}
-    if any({k: v for k, v in vars(c).items() if k != "dropout"} != base for c in configs):
-        raise ValueError("configs: must differ only in their dropout rate (one training set for all)")
-    dev = resolve_device(device)
-    data = load_training_data(configs[0], root=data_root)
-    n_images = configs[0].n_images * configs[0].epochs
-    # As chapter 3: on a CPU, one thread per network, two networks side by side when there is real training to do.
-    workers = min(2, os.cpu_count() or 1) if dev.type == "cpu" and n_images >= 10_000 else 1
-    threads = 1 if dev.type == "cpu" else torch.get_num_threads()
-    with _torch_threads(threads):
-        trained = train_many(list(configs), data, cache_dir=cache_dir, device=device, workers=workers,
-                             progress=progress)
-        out = []
-        for t in trained:
-            model = recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]) if batchnorm == "recalibrated" \
-                else t.model
-            out.append(Network(t.config.dropout, model.eval(), t, batchnorm))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fig. 3 and Fig. 5: eigenspectra by depth
-
-
-class _AlwaysDropout(nn.Module):
-    """Dropout that stays on in eval mode, its masks drawn from its own generator (the noise of the cvPCA repeats)."""
-
-    def __init__(self, p: float, generator: torch.Generator) -> None:
-        super().__init__()
-        self.p = float(p)
-        self.generator = generator
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        keep = torch.rand(x.shape, generator=self.generator, device=x.device, dtype=x.dtype) >= self.p
-        return x * keep / (1.0 - self.p)
-
-
-def dropout_noise_copy(model: nn.Module, seed: int) -> nn.Module:
-    """A copy of the network whose dropout stays on in eval mode, seeded: one noisy repeat for cvPCA [ours]."""
-    seed = check_int(seed, "seed", 0)
-    noisy = copy.deepcopy(model).eval()
-    param = next(noisy.parameters(), None)
-    gen = torch.Generator(device=param.device if param is not None else "cpu").manual_seed(seed)
-    for name, module in list(noisy.named_modules()):
-        if isinstance(module, nn.Dropout) and module.p > 0:
-            parent_name, _, child = name.rpartition(".")
-            setattr(noisy.get_submodule(parent_name) if parent_name else noisy, child, _AlwaysDropout(module.p, gen))
-    return noisy
 
 
 @dataclass(eq=False)
@@ -192,10 +66,10 @@ class LayerSpectrum:
 
 
 def _check_fit_range(fit_range: Sequence[int]) -> tuple[int, int]:
-    if isinstance(fit_range, (str, bytes)) or not isinstance(fit_range, Sequence) or len(fit_range) != 2:
-        raise ValueError(f"fit_range: must be two PC numbers [first, last], got {fit_range!r}")
-    clip_fit_range(np.ones(3), fit_range, 3)  # validates the pair (1-based, first <= last)
-    return int(fit_range[0]), int(fit_range[1])
+    """Two 1-based PC numbers [first, last], first <= last."""
+    first, last = check_sequence(fit_range, "fit_range (two PC numbers: first, last)", min_len=2, max_len=2)
+    clip_fit_range(np.ones(3), (first, last), 3)  # validates the pair (1-based, first <= last)
+    return int(first), int(last)
 
 
 def _fit_all(lam: np.ndarray, fit_range: tuple[int, int], n: int, method: str, layer: str
@@ -216,7 +90,7 @@ def spectrum_of(x: np.ndarray | torch.Tensor, layer: str = "layer", *, fit_range
     # (rows) with replacement, the basic bootstrap interval. Layers wider than the number of images use the Gram
     # form, which has the same non-zero eigenvalues as the covariance. repeats: two noisy recordings of the same
     # images for cvPCA (Stringer et al. 2019).
-    _check_choice(method, "method", FIT_METHODS)
+    check_choice(method, "method", FIT_METHODS)
     fit_range = _check_fit_range(fit_range)
     n_bootstrap = check_int(n_bootstrap, "n_bootstrap", 0)
     n_vectors = check_int(n_vectors, "n_vectors", 0)
@@ -229,8 +103,7 @@ def spectrum_of(x: np.ndarray | torch.Tensor, layer: str = "layer", *, fit_range
     fit, alphas = _fit_all(lam, fit_range, n, method, layer)
     ci = (float("nan"), float("nan"))
     if n_bootstrap:
-        boot = gram_bootstrap_eigenspectra(xt, n_bootstrap, seed) if m > n else \
-            bootstrap_eigenspectra(xt, n_bootstrap, seed)
+        boot = bootstrap_eigenspectra(xt, n_bootstrap, seed)
         ci = bootstrap_interval(fit.alpha, [fit_power_law(b, fit.fit_range, method).alpha for b in boot], confidence)
     cv_lam = rep_lam = None
     if repeats is not None:
@@ -248,10 +121,9 @@ def layer_spectra(model: nn.Module, images: np.ndarray | torch.Tensor, layers: S
     # run through noise_model (default: model). Pass the network with its BatchNorm statistics as trained: they
     # were estimated on dropped-out activations, while statistics re-estimated without dropout let the dropout
     # noise grow from layer to layer. For a network trained without dropout the repeats are identical.
-    _check_choice(method, "method", FIT_METHODS)
+    check_choice(method, "method", FIT_METHODS)
     _check_fit_range(fit_range)
-    if not isinstance(cv, bool):
-        raise ValueError(f"cv: must be True or False, got {cv!r}")
+    check_bool(cv, "cv")
     acts = record_activations(model, images, layers, batch_size=batch_size)
     repeats = None
     if cv:
@@ -262,16 +134,6 @@ def layer_spectra(model: nn.Module, images: np.ndarray | torch.Tensor, layers: S
                                           seed=seed, n_vectors=n_vectors, confidence=confidence,
                                           repeats=None if repeats is None else (repeats[0][name], repeats[1][name])))
                        for name, x in acts.items())
-
-
-def power_law_samples(n_samples: int, n_units: int, alpha: float, seed: int = 0) -> np.ndarray:
-    """Gaussian activations (n_samples x n_units) whose covariance has eigenvalues n^alpha: a known answer [ours]."""
-    n_samples, n_units = check_int(n_samples, "n_samples", 2), check_int(n_units, "n_units", 1)
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha < 0):
-        raise ValueError(f"alpha: must be a finite number < 0 (signed convention), got {alpha!r}")
-    rng = np.random.default_rng(check_int(seed, "seed", 0))
-    # A diagonal covariance: eigenvalues do not depend on the basis, so no rotation is needed.
-    return rng.standard_normal((n_samples, n_units)) * np.arange(1, n_units + 1) ** (alpha / 2)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -314,8 +176,8 @@ def dot_actions(model: nn.Module, frames: np.ndarray | torch.Tensor, layers: Seq
     # any scale and width: ~ 2 k T sin^2(pi/T) for a circle in two dimensions, ~ k T for i.i.d. frames (closed).
     # "none": the raw activations, as the paper's note defines the action. closed=True adds the step from the last
     # frame back to the first (the dot's loop). Every layer uses projections drawn from the same seed.
-    _check_choice(normalise, "normalise", NORMALISATIONS)
-    _check_choice(method, "method", FIT_METHODS)
+    check_choice(normalise, "normalise", NORMALISATIONS)
+    check_choice(method, "method", FIT_METHODS)
     n_projections = check_int(n_projections, "n_projections", 1)
     k = check_int(k, "k", 1)
     n_keep = min(check_int(n_keep, "n_keep", 0), n_projections)
