@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from IPython.display import Markdown
@@ -47,3 +48,11 @@ def message_figure(text: str):
     ax.text(0.5, 0.5, text, ha="center", va="center")
     plt.close(fig)
     return fig
+
+
+def glue_values(values: Mapping[str, Any]) -> None:
+    """Glue every value of a mapping under its own name, for {glue:text} in the page (a summary's fields, say)."""
+    from myst_nb import glue  # noqa: PLC0415
+
+    for name, value in values.items():
+        glue(name, value, display=False)
