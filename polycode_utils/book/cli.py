@@ -1,0 +1,157 @@
+"""The build tool's command line: ``polycode build | run | list`` (also ``python -m polycode_utils.book``).
+
+Usage: ``polycode build [--profile P] [--only CHAPTER ...] [-p NAME VALUE ...] [--force]`` and
+``polycode run CHAPTER [-p NAME VALUE ...] [-o OUT.ipynb]``; ``polycode list`` shows chapters and parameters.
+It imports no science module (no numpy, no torch): it starts fast and only drives the notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from polycode_utils.book.execute import (Interrupted, Outcome, cache_key, clean_stale, ensure_kernel, execute,
+                                         library_digest, on_sigterm, stored_key, write_atomic)
+from polycode_utils.book.html import build_html
+from polycode_utils.book.params import (BuildError, Project, check_shared_defaults, notebook_parameters,
+                                        resolve_parameters, split_overrides)
+
+
+def summary(outcomes: list[Outcome], extra_lines: list[str]) -> str:
+    """The per-chapter timing table printed at the end of a build."""
+    lines = [f"{'chapter':<18} {'status':<9} {'seconds':>8} {'budget':>8}"]
+    for o in outcomes:
+        budget = f"{o.budget_s:8.0f}" if o.budget_s else f"{'-':>8}"
+        flag = "  OVER BUDGET" if o.budget_s and o.status == "executed" and o.seconds > o.budget_s else ""
+        lines.append(f"{o.chapter:<18} {o.status:<9} {o.seconds:8.1f} {budget}{flag}")
+    return "\n".join(lines + extra_lines)
+
+
+def cmd_build(project: Project, args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    project.profile(args.profile)
+    chapters = [project.chapter(c) for c in args.only] if args.only else list(project.chapters.values())
+    routed = split_overrides(project, chapters, args.param)
+    plan = [(c, resolve_parameters(project, c, args.profile, routed[c.id])) for c in chapters]  # all checked first
+    check_shared_defaults(project)
+    missing = [cid for cid in project.chapters if cid not in routed
+               and not (project.generated / f"{cid}.ipynb").exists()]
+    if missing and not args.no_html:
+        raise BuildError(f"the HTML needs every chapter executed, and these never were: {', '.join(missing)}; "
+                         "build them too (drop --only) or pass --no-html")
+    ensure_kernel()
+    project.generated.mkdir(parents=True, exist_ok=True)
+    clean_stale(project.generated)
+    lib = library_digest(project.library)
+    outcomes: list[Outcome] = []
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        for i, (chapter, values) in enumerate(plan, 1):
+            out = project.generated / f"{chapter.id}.ipynb"
+            key = cache_key(chapter, values, lib)
+            if not args.force and stored_key(out) == key:
+                outcome = Outcome(chapter.id, "cached", 0.0)
+            else:
+                print(f"[{i}/{len(plan)}] executing {chapter.id} (profile {args.profile})", file=sys.stderr,
+                      flush=True)
+                outcome = execute(chapter, values, out, key, args.profile, project.root)
+            outcome.budget_s = chapter.budget_s.get(args.profile)
+            outcomes.append(outcome)
+            if outcome.status == "failed":
+                print(f"chapter {chapter.id} FAILED: {outcome.extra.get('error', '')}\n  the notebook with its "
+                      f"traceback: {outcome.failed_notebook}\n  the previous executed notebook is untouched: {out}",
+                      file=sys.stderr, flush=True)
+    except (KeyboardInterrupt, Interrupted):
+        print("interrupted: executed notebooks and HTML are as they were before this chapter started",
+              file=sys.stderr)
+        return 130
+    failed = [o for o in outcomes if o.status == "failed"]
+    extra = []
+    html_status = "skipped"
+    if not failed and not args.no_html:
+        t0 = time.perf_counter()
+        html_status = build_html(project, args.force)
+        extra.append(f"{'html':<18} {html_status:<9} {time.perf_counter() - t0:8.1f}")
+    total = time.perf_counter() - started
+    extra.append(f"{'total':<18} {'':<9} {total:8.1f} {sum(o.budget_s or 0 for o in outcomes):8.0f}")
+    print(summary(outcomes, extra), flush=True)
+    timings = {"profile": args.profile, "total_s": round(total, 2), "html": html_status,
+               "chapters": [{"chapter": o.chapter, "status": o.status, "seconds": round(o.seconds, 2),
+                             "budget_s": o.budget_s} for o in outcomes]}
+    write_atomic(project.generated / "timings.json", json.dumps(timings, indent=1))
+    if failed:
+        print(f"{len(failed)} chapter(s) failed; HTML not rebuilt", file=sys.stderr)
+        return 1
+    if html_status != "skipped":
+        print(f"book: {project.root / '_build' / 'html' / 'index.html'}")
+    return 0
+
+
+def cmd_run(project: Project, args: argparse.Namespace) -> int:
+    chapter = project.chapter(args.chapter)
+    routed = split_overrides(project, [chapter], args.param)
+    values = resolve_parameters(project, chapter, args.profile, routed[chapter.id])
+    check_shared_defaults(project)
+    out = Path(args.output) if args.output else project.root / "_build" / "runs" / f"{chapter.id}.ipynb"
+    ensure_kernel()
+    signal.signal(signal.SIGTERM, on_sigterm)
+    lib = library_digest(project.library)
+    try:
+        outcome = execute(chapter, values, out.resolve(), cache_key(chapter, values, lib), args.profile,
+                          project.root)
+    except (KeyboardInterrupt, Interrupted):
+        print("interrupted; nothing was overwritten", file=sys.stderr)
+        return 130
+    if outcome.status == "failed":
+        print(f"chapter {chapter.id} FAILED: {outcome.extra.get('error', '')}; notebook with traceback: "
+              f"{outcome.failed_notebook}", file=sys.stderr)
+        return 1
+    print(f"{chapter.id} executed in {outcome.seconds:.1f} s: {out}")
+    return 0
+
+
+def cmd_list(project: Project, args: argparse.Namespace) -> int:
+    for chapter in project.chapters.values():
+        print(f"{chapter.id}: {chapter.title}")
+        defaults = notebook_parameters(chapter.source)
+        for p in chapter.params.values():
+            print(f"    {p.name:<16} default {defaults.get(p.name, '?'):<14} {p.allowed()}"
+                  + (f"  ({p.help})" if p.help else ""))
+    for name, prof in project.profiles.items():
+        print(f"profile {name}: {prof.get('description', '')}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="polycode", description=__doc__.split("\n")[0])
+    ap.add_argument("--root", default=".", help="project root holding profiles.toml (default: .)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    param = dict(nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                 help="set a parameter (NAME or CHAPTER.NAME; lists comma-separated)")
+    b = sub.add_parser("build", help="execute the chapters (cached) and render the HTML book")
+    b.add_argument("--profile", default="default")
+    b.add_argument("--only", nargs="+", metavar="CHAPTER", help="build only these chapters")
+    b.add_argument("-p", "--param", **param)
+    b.add_argument("--force", action="store_true", help="re-execute even when the cache is valid")
+    b.add_argument("--no-html", action="store_true", help="execute only; leave the HTML as it is")
+    r = sub.add_parser("run", help="execute one chapter with new parameters into a notebook of your choice")
+    r.add_argument("chapter")
+    r.add_argument("--profile", default="default")
+    r.add_argument("-p", "--param", **param)
+    r.add_argument("-o", "--output", help="output notebook (default: _build/runs/CHAPTER.ipynb)")
+    sub.add_parser("list", help="chapters, their parameters and the profiles")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        project = Project.load(Path(args.root).resolve())
+        return {"build": cmd_build, "run": cmd_run, "list": cmd_list}[args.command](project, args)
+    except BuildError as exc:
+        print(f"polycode: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,146 @@
+"""Execution and cache: run a chapter with papermill into its executed notebook, atomically, keyed by what it reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polycode_utils.book.params import Chapter
+from polycode_utils.book.paths import ROOT_VARIABLE
+
+KERNEL_NAME = "polycode"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+BOOK_PACKAGE = "book"
+KERNEL_SIDE = ("__init__.py", "page.py", "paths.py")  # the book modules a chapter imports; the rest is the tool
+
+
+def library_digest(library: Path) -> str:
+    """Content hash of what a chapter can import from the library: the science modules and the book's page kit and
+    paths, not the build tool (editing it re-executes nothing). jupyter-cache misses these (jupyter-book #1633)."""
+    h = hashlib.sha256()
+    for path in sorted(library.rglob("*.py")):
+        rel = path.relative_to(library)
+        if rel.parts[0] == BOOK_PACKAGE and (len(rel.parts) > 2 or rel.name not in KERNEL_SIDE):
+            continue
+        h.update(str(rel).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(chapter: Chapter, values: dict[str, Any], lib_digest: str) -> str:
+    """What an executed chapter depends on: its source, its parameters, the library's source."""
+    h = hashlib.sha256(chapter.source.read_bytes())
+    h.update(json.dumps(values, sort_keys=True).encode())
+    h.update(lib_digest.encode())
+    return h.hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a file through a temporary sibling and a rename, so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def stored_key(path: Path) -> str | None:
+    """The cache key recorded in an executed notebook's metadata, if any."""
+    try:
+        return json.loads(path.read_text())["metadata"]["polycode"]["cache_key"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def ensure_kernel() -> None:
+    """Register this interpreter as the 'polycode' Jupyter kernel inside its own environment (ipykernel's install),
+    only when the registered one differs, so that concurrent builds never see the kernel half-installed."""
+    from ipykernel.kernelspec import install  # noqa: PLC0415
+
+    def spec(prefix: str) -> dict | None:
+        path = Path(prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    with tempfile.TemporaryDirectory() as tmp:
+        install(kernel_name=KERNEL_NAME, display_name=KERNEL_NAME, prefix=tmp)
+        wanted = spec(tmp)
+    if spec(sys.prefix) != wanted:
+        install(kernel_name=KERNEL_NAME, display_name=KERNEL_NAME, prefix=sys.prefix)
+
+
+class Interrupted(Exception):
+    """SIGTERM received: unwind like Ctrl-C so temporary files are moved aside."""
+
+
+def on_sigterm(signum, frame):  # pragma: no cover - exercised through a subprocess in tests
+    """Signal handler: turn SIGTERM into Interrupted."""
+    raise Interrupted()
+
+
+@dataclass
+class Outcome:
+    """How one chapter's execution went, for the summary table and timings.json."""
+
+    chapter: str
+    status: str  # executed | cached | failed
+    seconds: float
+    budget_s: float | None = None
+    failed_notebook: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profile: str, root: Path) -> Outcome:
+    """Run one chapter with papermill into out, atomically; on failure keep the partial run as NAME.failed.ipynb.
+    The kernel runs in the chapter's folder (as in Jupyter) and finds the project through $POLYCODE_ROOT."""
+    import jupytext  # noqa: PLC0415  (imported here so that validation never waits for it)
+    import nbformat  # noqa: PLC0415
+    import papermill  # noqa: PLC0415
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    src = out.with_name(f".{out.stem}.src-{os.getpid()}.ipynb")
+    tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}.ipynb")
+    failed = out.with_name(f"{out.stem}.failed.ipynb")
+    nbformat.write(jupytext.read(chapter.source), src)
+    os.environ[ROOT_VARIABLE] = str(root)  # inherited by the kernel papermill starts
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(src), str(tmp), parameters=values, kernel_name=KERNEL_NAME,
+                                   language="python",
+                                   cwd=str(chapter.source.parent), progress_bar=sys.stderr.isatty(), log_output=False)
+    except BaseException as exc:
+        if tmp.exists():
+            os.replace(tmp, failed)
+        if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+            raise
+        return Outcome(chapter.id, "failed", time.perf_counter() - start,
+                       failed_notebook=str(failed) if failed.exists() else None,
+                       extra={"error": str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)})
+    finally:
+        src.unlink(missing_ok=True)
+    seconds = time.perf_counter() - start
+    nb = nbformat.read(tmp, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:  # parameters are shown once, in the box
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+        if cell.cell_type == "code":  # tqdm.auto progress widgets mean something only live: keep the page clean
+            cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {})]
+    nb.metadata.pop("widgets", None)
+    nb.metadata["polycode"] = {"cache_key": key, "profile": profile, "parameters": values,
+                               "seconds": round(seconds, 2)}
+    nbformat.write(nb, tmp)
+    os.replace(tmp, out)
+    failed.unlink(missing_ok=True)
+    return Outcome(chapter.id, "executed", seconds)
+
+
+def clean_stale(generated: Path) -> None:
+    """Remove temporary files left by a run that was killed (never the executed notebooks themselves)."""
+    if generated.exists():
+        for stale in list(generated.glob(".*.partial-*.ipynb")) + list(generated.glob(".*.src-*.ipynb")):
+            stale.unlink(missing_ok=True)

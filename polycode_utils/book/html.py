@@ -1,0 +1,77 @@
+"""HTML: jupyter-book renders the executed notebooks into _build/html, offline math included (MathJax shipped)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from polycode_utils.book.execute import write_atomic
+from polycode_utils.book.params import BuildError, Project
+
+
+def mathjax_dir() -> Path | None:
+    """MathJax shipped by the jupyter-server-mathjax package, so the book renders math offline."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.find_spec("jupyter_server_mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    static = Path(next(iter(spec.submodule_search_locations))) / "static"
+    return static if (static / "MathJax.js").exists() else None
+
+
+def html_inputs_digest(project: Project) -> str:
+    """Hash of everything the HTML is made from: config, hand-written pages, executed notebooks."""
+    h = hashlib.sha256()
+    files = [project.root / "_config.yml", project.root / "_toc.yml"]
+    files += sorted(p for p in (project.root / "book").rglob("*") if p.is_file() and "_static" not in p.parts
+                    and not p.name.startswith(".") and not p.name.endswith(".failed.ipynb")
+                    and p.name != "timings.json")
+    for path in files:
+        h.update(str(path.relative_to(project.root)).encode())
+        h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()
+
+
+def build_html(project: Project, force: bool) -> str:
+    """jupyter-book build with warnings as errors into a staging folder, then swap it in for _build/html."""
+    build = project.root / "_build"
+    html = build / "html"
+    stamp = build / ".html-inputs"
+    static = project.root / "book" / "_static" / "mathjax"
+    digest = html_inputs_digest(project)
+    if not force and html.exists() and stamp.exists() and stamp.read_text() == digest:
+        return "cached"
+    source = mathjax_dir()
+    if source is None:
+        raise BuildError("the package jupyter-server-mathjax is not installed: it provides MathJax for offline math")
+    if not static.exists():
+        static.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, static.with_name(".mathjax-tmp"), dirs_exist_ok=True)
+        os.replace(static.with_name(".mathjax-tmp"), static)
+    staging = build / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(project.root), "--path-output", str(staging),
+           "-W", "--keep-going", "-q"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 or not (staging / "_build" / "html" / "index.html").exists():
+        log = build / "jupyter-book.log"
+        build.mkdir(exist_ok=True)
+        write_atomic(log, proc.stdout + proc.stderr)
+        tail = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line or "ERROR" in line]
+        raise BuildError("jupyter-book build failed (warnings are errors); the previous HTML is untouched. "
+                         f"Full log: {log}. First problems: " + " | ".join(tail[:5]))
+    old = build / ".html-old"
+    shutil.rmtree(old, ignore_errors=True)
+    if html.exists():
+        os.replace(html, old)
+    os.replace(staging / "_build" / "html", html)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    write_atomic(stamp, digest)
+    return "built"

@@ -1,0 +1,111 @@
+"""The command line: every value checked before anything runs, one-line errors, build / run / list, a fast start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from demo_book import PROFILES, executed, grouped_project, polycode, started
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("nn", "3", ["unknown parameter 'nn'", "fail, mode, n, profile, rate, rates, sleep"]),
+    ("n", "three", ["parameter 'n'", "'three'", "an integer, >= 1 and <= 10"]),
+    ("n", "11", ["parameter 'n'", "<= 10"]),
+    ("rate", "-0.1", ["parameter 'rate'", "a number, >= 0 and <= 1"]),
+    ("mode", "medium", ["parameter 'mode'", "one of fast, slow"]),
+    ("rates", "0.1,1", ["parameter 'rates'", "each in [0, 1)"]),
+    ("01_demo.fail", "maybe", ["parameter 'fail'", "true or false"]),
+])
+def test_bad_parameter_fails_fast_and_touches_nothing(project, name, value, words):
+    assert polycode(project, "build", "--no-html").returncode == 0
+    before = executed(project).read_bytes()
+    mtime = executed(project).stat().st_mtime_ns
+    started(project).unlink()
+    res = polycode(project, "build", "--no-html", "--force", "-p", name, value)
+    assert res.returncode == 2
+    message = res.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    for w in words:
+        assert w in message
+    assert "executing" not in res.stderr
+    assert not started(project).exists()  # no notebook ran
+    assert executed(project).read_bytes() == before and executed(project).stat().st_mtime_ns == mtime
+
+
+def test_bad_profile_value_and_unknown_chapter_and_profile(project):
+    (project / "profiles.toml").write_text(PROFILES.replace("n = 2", "n = 20"))
+    res = polycode(project, "build", "--profile", "smoke", "--no-html")
+    assert res.returncode == 2 and "profile 'smoke'" in res.stderr and "<= 10" in res.stderr
+    res = polycode(project, "build", "--only", "07_nothing")
+    assert res.returncode == 2 and "unknown chapter '07_nothing'" in res.stderr and "01_demo" in res.stderr
+    res = polycode(project, "build", "--profile", "huge")
+    assert res.returncode == 2 and "unknown profile 'huge'" in res.stderr and "smoke, default" in res.stderr
+    assert not started(project).exists()
+
+
+def test_declarations_must_match_the_notebook(project):
+    (project / "notebooks" / "01_demo.py").write_text(
+        (project / "notebooks" / "01_demo.py").read_text().replace("sleep = 0.0\n", ""))
+    res = polycode(project, "build", "--no-html")
+    assert res.returncode == 2 and "disagree" in res.stderr and "sleep" in res.stderr
+
+
+def test_html_needs_every_chapter_executed(project):
+    (project / "profiles.toml").write_text(PROFILES + '[chapters.02_other]\n')
+    (project / "notebooks" / "02_other.py").write_text('# %% tags=["parameters"]\nprofile = "default"\n')
+    res = polycode(project, "build", "--only", "01_demo")
+    assert res.returncode == 2 and "never were: 02_other" in res.stderr and "--no-html" in res.stderr
+    assert not started(project).exists()  # refused before anything ran
+
+
+def test_run_writes_the_chosen_notebook(project, tmp_path):
+    out = tmp_path / "mine.ipynb"
+    res = polycode(project, "run", "demo", "-p", "n", "7", "-p", "mode", "slow", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "n*rate = 3.5 [0.0, 0.5] slow" in out.read_text()
+    assert not executed(project).exists()
+
+
+def test_list_shows_parameters_defaults_and_profiles(project):
+    res = polycode(project, "list")
+    assert res.returncode == 0, res.stderr
+    assert "01_demo: demo" in res.stdout and "profile smoke" in res.stdout
+    line = next(line for line in res.stdout.splitlines() if line.strip().startswith("rates"))
+    assert "[0.0, 0.5]" in line and "each in [0, 1)" in line
+
+
+def test_group_parameter_reaches_the_group_s_chapters(tmp_path):
+    root = grouped_project(tmp_path)
+    assert polycode(root, "build", "--no-html", "-p", "net.width", "5").returncode == 0
+    for cid in ("01_train", "02_measure"):
+        assert "width 5" in executed(root, cid).read_text()
+    assert "width 0.5" in executed(root, "03_other").read_text()
+
+
+def test_shared_parameter_defaults_must_agree(tmp_path):
+    root = grouped_project(tmp_path, second_default="16")
+    res = polycode(root, "build", "--no-html")
+    assert res.returncode == 2 and "shared parameter 'width'" in res.stderr and "16" in res.stderr
+
+
+def test_the_tool_starts_without_science_torch_or_numpy():
+    code = ("import sys, polycode_utils.book.cli; heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'numpy') or (m.startswith('polycode_utils.') and not m.startswith('polycode_utils.book')));"
+            " print(heavy)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
+
+
+def test_console_script_and_module_entry_point():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"polycode": "polycode_utils.book.cli:main"}
+    res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0 and "build" in res.stdout and "run" in res.stdout and "list" in res.stdout

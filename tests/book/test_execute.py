@@ -1,0 +1,137 @@
+"""Execution and cache: what the cache key covers, atomic outputs under failure and signals, the kernel's world."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from demo_book import executed, polycode, started, statuses
+
+from polycode_utils.book import execute
+from polycode_utils.book.params import Project
+
+
+def test_library_digest_covers_science_and_page_kit_not_the_build_tool(project):
+    lib = project / "lib"
+    before = execute.library_digest(lib)
+    (lib / "book" / "cli.py").write_text("# the build tool changed\n")
+    (lib / "book" / "new_tool_module.py").write_text("# so did this\n")
+    assert execute.library_digest(lib) == before
+    for changed in ("science.py", "book/page.py", "book/paths.py", "book/__init__.py"):
+        (lib / changed).write_text((lib / changed).read_text() + "# changed\n")
+        assert execute.library_digest(lib) != before, changed
+        before = execute.library_digest(lib)
+    (lib / "plots").mkdir()  # a science sub-package counts too
+    (lib / "plots" / "theory.py").write_text("Y = 1\n")
+    assert execute.library_digest(lib) != before
+
+
+def test_cache_key_changes_with_source_parameters_and_library(project):
+    chapter = Project.load(project).chapter("01_demo")
+    key = execute.cache_key(chapter, {"n": 1}, "lib")
+    assert execute.cache_key(chapter, {"n": 1}, "lib") == key
+    assert execute.cache_key(chapter, {"n": 2}, "lib") != key
+    assert execute.cache_key(chapter, {"n": 1}, "lib2") != key
+    chapter.source.write_text(chapter.source.read_text() + "\n# %%\n")
+    assert execute.cache_key(chapter, {"n": 1}, "lib") != key
+
+
+def test_stored_key_and_atomic_write(tmp_path):
+    nb = tmp_path / "a.ipynb"
+    assert execute.stored_key(nb) is None
+    execute.write_atomic(nb, "not json")
+    assert execute.stored_key(nb) is None
+    execute.write_atomic(nb, json.dumps({"metadata": {"polycode": {"cache_key": "abc"}}}))
+    assert execute.stored_key(nb) == "abc" and [p.name for p in tmp_path.iterdir()] == ["a.ipynb"]
+
+
+def test_kernel_registered_in_this_environment_by_ipykernel():
+    execute.ensure_kernel()
+    spec = json.loads((Path(sys.prefix) / "share" / "jupyter" / "kernels" / "polycode" / "kernel.json").read_text())
+    assert spec["argv"][0] == sys.executable and "ipykernel_launcher" in spec["argv"]
+    assert spec["display_name"] == "polycode" and spec["language"] == "python"
+
+
+def test_chapter_runs_in_its_folder_and_knows_the_project_root(project):
+    res = polycode(project, "build", "--no-html")
+    assert res.returncode == 0, res.stderr
+    assert f"root = {project} cwd = notebooks" in executed(project).read_text()
+
+
+def test_cache_reexecutes_only_on_change(project):
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert statuses(project) == ["executed"]
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert statuses(project) == ["cached"]
+    (project / "lib" / "science.py").write_text("X = 2\n")  # the library changed: jupyter-cache would miss this
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert statuses(project) == ["executed"]
+    (project / "lib" / "book" / "cli.py").write_text("# the build tool changed\n")  # re-executes nothing
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert statuses(project) == ["cached"]
+    assert polycode(project, "build", "--no-html", "-p", "n", "5").returncode == 0
+    assert statuses(project) == ["executed"]
+    assert polycode(project, "build", "--no-html", "-p", "n", "5").returncode == 0
+    assert statuses(project) == ["cached"]
+    assert polycode(project, "build", "--no-html", "-p", "n", "5", "--force").returncode == 0
+    assert statuses(project) == ["executed"]
+    assert "widget-view" not in executed(project).read_text()  # progress bars are stripped from the record
+    meta = json.loads(executed(project).read_text())["metadata"]["polycode"]
+    assert meta["parameters"] == {"profile": "default", "n": 5} and meta["profile"] == "default"
+
+
+def test_failing_chapter_keeps_previous_notebook_and_the_traceback(project):
+    assert polycode(project, "build", "--no-html", "-p", "n", "4").returncode == 0
+    before = executed(project).read_bytes()
+    res = polycode(project, "build", "--no-html", "-p", "fail", "true")
+    assert res.returncode == 1
+    failed = project / "book" / "_generated" / "01_demo.failed.ipynb"
+    assert str(failed) in res.stderr
+    assert "the chapter failed on purpose" in failed.read_text()
+    assert executed(project).read_bytes() == before
+    assert statuses(project) == ["failed"]
+    # the next good run replaces the notebook and clears the failure
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert executed(project).read_bytes() != before and not failed.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_interrupted_chapter_keeps_previous_notebook(project, sig):
+    assert polycode(project, "build", "--no-html").returncode == 0
+    before = executed(project).read_bytes()
+    started(project).unlink()
+    proc = subprocess.Popen([sys.executable, "-m", "polycode_utils.book", "--root", str(project), "build",
+                             "--no-html", "-p", "sleep", "60"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not started(project).exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert started(project).exists(), "the chapter never started"
+    if sig == signal.SIGKILL:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 130 and "interrupted" in err
+    if _alive(proc.pid):  # a kernel the killed build left behind
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert executed(project).read_bytes() == before
+    # a later build cleans what the killed one left and still finds its cache valid
+    res = polycode(project, "build", "--no-html")
+    assert res.returncode == 0 and statuses(project) == ["cached"]
+    assert not list((project / "book" / "_generated").glob(".*partial*"))
+
+
+def _alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False

@@ -1,0 +1,50 @@
+"""HTML: what the rendered book is made from, offline MathJax, and a failed render leaving the old HTML in place."""
+
+from __future__ import annotations
+
+import pytest
+
+from polycode_utils.book import html
+from polycode_utils.book.params import BuildError, Project
+
+
+def test_mathjax_shipped_for_offline_math():
+    static = html.mathjax_dir()
+    assert static is not None and (static / "MathJax.js").exists()
+    assert (static / "config" / "TeX-AMS-MML_HTMLorMML-full.js").exists()  # the config _config.yml asks for
+
+
+def test_html_inputs_are_config_pages_and_executed_notebooks(project):
+    (project / "_config.yml").write_text("title: demo\n")
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/intro\n")
+    generated = project / "book" / "_generated"
+    generated.mkdir(parents=True)
+    (project / "book" / "intro.md").write_text("# Intro\n")
+    p = Project.load(project)
+    digest = html.html_inputs_digest(p)
+    for ignored in ("_generated/timings.json", "_generated/01_demo.failed.ipynb",
+                    "_generated/.01_demo.partial-1.ipynb"):
+        (project / "book" / ignored).write_text("{}")
+        assert html.html_inputs_digest(p) == digest, ignored
+    (project / "book" / "_static").mkdir()
+    (project / "book" / "_static" / "x.js").write_text("")
+    assert html.html_inputs_digest(p) == digest
+    for changed in ("book/_generated/01_demo.ipynb", "book/intro.md", "_toc.yml", "_config.yml"):
+        (project / changed).write_text((project / changed).read_text() + "\n" if (project / changed).exists() else "{}")
+        assert html.html_inputs_digest(p) != digest, changed
+        digest = html.html_inputs_digest(p)
+
+
+def test_failed_render_keeps_the_previous_html(project):
+    (project / "_config.yml").write_text("title: demo\nexecute:\n  execute_notebooks: 'off'\n")
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/missing\n")
+    (project / "book").mkdir()
+    (project / "book" / "intro.md").write_text("# Intro\n")
+    old = project / "_build" / "html"
+    old.mkdir(parents=True)
+    (old / "index.html").write_text("the previous book")
+    with pytest.raises(BuildError, match="jupyter-book build failed .* previous HTML is untouched"):
+        html.build_html(Project.load(project), force=False)
+    assert (old / "index.html").read_text() == "the previous book"
+    assert (project / "_build" / "jupyter-book.log").exists()
+    assert (project / "book" / "_static" / "mathjax" / "MathJax.js").exists()  # copied for the offline book

@@ -1,0 +1,30 @@
+"""The page kit: the provenance box, the stand-in figure, the book's one figure style."""
+
+from __future__ import annotations
+
+from polycode_utils.book.page import message_figure, provenance_box, set_style
+
+
+def test_provenance_box_names_data_model_profile_and_every_parameter():
+    box = provenance_box(profile="smoke", data="patches", model="ResNet", embedded_default=True,
+                         parameters={"seed": 3, "rates": [0.0, 0.25], "lr": 0.001, "mode": "fast"}).data
+    assert box.startswith("```{admonition} Provenance of this run\n:class: note\n") and box.endswith("```\n")
+    assert "**Data:** patches" in box and "**Model:** ResNet" in box
+    assert "**Profile:** `smoke` (the embedded offline default)" in box and "**Seed:** `3`" in box
+    assert "| `rates` | `0, 0.25` |" in box and "| `lr` | `0.001` |" in box and "| `mode` | `fast` |" in box
+    real = provenance_box(profile="paper", data="CIFAR-10", model="m", embedded_default=False, parameters={}).data
+    assert "(real data / weights)" in real and "**Seed:** `n/a`" in real
+
+
+def test_message_figure_says_why_a_figure_is_absent():
+    fig = message_figure("no cvPCA in this run")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts == ["no cvPCA in this run"] and not fig.axes[0].axison
+
+
+def test_one_style():
+    import matplotlib as mpl
+
+    set_style()
+    assert mpl.rcParams["figure.dpi"] == 100 and tuple(mpl.rcParams["figure.figsize"]) == (6.4, 4.0)
+    assert mpl.rcParams["axes.grid"]  # seaborn whitegrid

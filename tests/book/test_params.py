@@ -1,0 +1,152 @@
+"""Parameters and profiles: declarations, coercion and bounds, choices read from the library, groups and routing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from demo_book import GROUPED, grouped_project
+
+from polycode_utils.book import params
+from polycode_utils.book.params import BuildError, Param, Project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_parameters_coerced_and_checked():
+    p = Param("rates", "list[float]", min=0.0, max=1.0)
+    assert p.coerce("0, 0.2,0.8") == [0.0, 0.2, 0.8]
+    with pytest.raises(ValueError):
+        p.coerce("0.2,1.5")
+    assert Param("n", "int", min=1).coerce("4") == 4
+    for bad in ("4.5", "x", "0", 2.0, True):
+        with pytest.raises(ValueError):
+            Param("n", "int", min=1).coerce(bad)
+    pair = Param("fit_range", "list[int]", min=1, min_len=2, max_len=2)
+    assert pair.coerce("1,100") == [1, 100] and "exactly 2" in pair.allowed()
+    for bad in ("1", "1,2,3", "0,5"):
+        with pytest.raises(ValueError):
+            pair.coerce(bad)
+    assert Param("on", "bool").coerce("false") is False
+    with pytest.raises(ValueError):
+        Param("x", "float").coerce("nan")
+
+
+def test_exclusive_upper_bound_is_the_half_open_interval():
+    rate = Param("p", "float", min=0.0, below=1.0)
+    assert rate.coerce("0") == 0.0 and rate.coerce("0.99") == 0.99
+    for bad in ("1", "1.0", "-0.01"):
+        with pytest.raises(ValueError):
+            rate.coerce(bad)
+    assert rate.allowed() == "a number, in [0, 1)"
+    rates = Param("rates", "list[float]", min=0.0, below=1.0)
+    assert rates.coerce("0,0.5,0.999") == [0.0, 0.5, 0.999]
+    with pytest.raises(ValueError):
+        rates.coerce("0.2,1")
+    assert rates.allowed().endswith("each in [0, 1)")
+    assert Param("x", "float", below=2.0).allowed() == "a number, < 2"
+
+
+def write(root: Path, text: str, name: str = "mod.py") -> None:
+    (root / name).write_text(text)
+
+
+def test_literal_read_from_source_without_import(tmp_path):
+    write(tmp_path, 'import torch\nNAMES = ("a", "b")\nOTHER: tuple = (1, 2)\nBAD = make()\nEMPTY = ()\n')
+    assert params.literal_from_source(tmp_path, "mod.py:NAMES") == ("a", "b")  # torch is never imported
+    assert params.literal_from_source(tmp_path, "mod.py:OTHER") == (1, 2)
+    for ref, words in (("mod.py:BAD", "not a literal"), ("mod.py:EMPTY", "non-empty"),
+                       ("mod.py:MISSING", "assigns no MISSING"), ("nofile.py:NAMES", "no file nofile.py"),
+                       ("mod.py", "not of the form")):
+        with pytest.raises(ValueError, match=words):
+            params.literal_from_source(tmp_path, ref)
+
+
+def test_declarations_checked_when_read(tmp_path):
+    write(tmp_path, 'NAMES = ("x", "y")\n')
+    layer = params.declare(tmp_path, "group g", "layer", {"type": "str", "choices_from": "mod.py:NAMES"})
+    assert layer.choices == ("x", "y") and layer.allowed() == "a string, one of x, y"
+    for spec, words in (({"type": "str", "choises": ["a"]}, r"unknown key\(s\) choises"),
+                        ({"type": "double"}, "allowed types"),
+                        ({"type": "float", "max": 1.0, "below": 1.0}, "both max"),
+                        ({"type": "str", "choices": ["a"], "choices_from": "mod.py:NAMES"}, "both choices"),
+                        ({"type": "str", "choices_from": "mod.py:NOPE"}, "parameter 'p' of group g: choices_from")):
+        with pytest.raises(BuildError, match=words):
+            params.declare(tmp_path, "group g", "p", spec)
+
+
+def test_notebook_parameters_read_with_their_source_text(project):
+    defaults = params.notebook_parameters(project / "notebooks" / "01_demo.py")
+    assert defaults == {"profile": '"default"', "n": "3", "rate": "0.5", "mode": '"fast"', "rates": "[0.0, 0.5]",
+                        "fail": "False", "sleep": "0.0"}
+    (project / "notebooks" / "01_demo.py").write_text("# %%\nx = 1\n")
+    with pytest.raises(BuildError, match="no cell tagged 'parameters'"):
+        params.notebook_parameters(project / "notebooks" / "01_demo.py")
+
+
+def test_real_book_declarations_match_notebooks_and_profiles():
+    project = Project.load(ROOT)
+    assert list(project.chapters) == ["01_codes", "02_capacity", "03_autoencoder", "04_spectra",
+                                      "05_projections", "06_gpt2"]
+    toc = (ROOT / "_toc.yml").read_text()
+    for profile in project.profiles:
+        for chapter in project.chapters.values():
+            params.resolve_parameters(project, chapter, profile, [])  # raises on any mismatch or bad value
+            assert f"book/_generated/{chapter.id}" in toc
+
+
+def test_depth_names_and_dropout_range_declared_once():
+    project = Project.load(ROOT)
+    depth_names = params.literal_from_source(ROOT, "polycode_utils/models.py:DEPTH_NAMES")
+    assert depth_names[0] == "stem" and all(isinstance(n, str) for n in depth_names)
+    spectra, projections = project.chapter("04_spectra"), project.chapter("05_projections")
+    assert spectra.params["layers"].choices == spectra.params["fig5_layer"].choices == depth_names
+    assert projections.params["layers"].choices == depth_names
+    assert '"layer4", "pooled"' not in (ROOT / "profiles.toml").read_text()  # the list is not repeated there
+    rates = [project.chapter("02_capacity").params["dropout_rates"], spectra.params["dropout_rates"],
+             projections.params["show_dropout"]]
+    assert all(p.allowed().endswith("in [0, 1)") for p in rates)
+
+
+def test_parameter_groups_are_shared_by_chapters(tmp_path):
+    project = Project.load(grouped_project(tmp_path))
+    chapters = list(project.chapters.values())
+    assert all("width" in c.params for c in chapters) and "layers" not in chapters[0].params
+    assert [c.uses for c in chapters] == [("net",), ("net",), ()]
+    for c in chapters[:2]:  # the group's profile values reach every chapter that uses it
+        assert params.resolve_parameters(project, c, "smoke", [])["width"] == 2
+    routed = params.split_overrides(project, chapters, [("net.width", "5")])  # GROUP.NAME: the group's chapters
+    assert routed == {"01_train": [("width", "5")], "02_measure": [("width", "5")], "03_other": []}
+    routed = params.split_overrides(project, chapters, [("width", "5")])  # NAME: every chapter declaring it
+    assert all(routed[c] == [("width", "5")] for c in routed)
+    routed = params.split_overrides(project, chapters, [("3.width", "0.25")])  # CHAPTER.NAME: that chapter
+    assert routed == {"01_train": [], "02_measure": [], "03_other": [("width", "0.25")]}
+    with pytest.raises(BuildError, match="unknown parameter 'depth' of group net; its parameters are: width"):
+        params.split_overrides(project, chapters, [("net.depth", "5")])
+    with pytest.raises(BuildError, match="unknown parameter 'depth'; parameters of the chapters being built"):
+        params.split_overrides(project, chapters, [("depth", "5")])
+    with pytest.raises(BuildError, match="names chapter 03_other, which is not being built"):
+        params.split_overrides(project, chapters[:2], [("03_other.width", "1")])
+
+
+def test_shared_parameter_defaults_must_agree(tmp_path):
+    project = Project.load(grouped_project(tmp_path, second_default="16"))
+    with pytest.raises(BuildError, match="shared parameter 'width' .* 8 in chapter 01_train but 16 in chapter 02"):
+        params.check_shared_defaults(project)
+
+
+def test_config_mistakes_named(tmp_path):
+    grouped_project(tmp_path)
+    for old, new, words in (('uses = ["net"]\n[chapters.02', 'uses = ["nett"]\n[chapters.02', "uses group 'nett'"),
+                            ("[groups.net.profile.smoke]", "[groups.net.profile.huge]", "names profile 'huge'"),
+                            ('[chapters.02_measure.params]\n', '[chapters.02_measure.params]\nwidth = '
+                             '{ type = "int" }\n', "'width' of chapter 02_measure is declared twice")):
+        (tmp_path / "profiles.toml").write_text(GROUPED.replace(old, new, 1))
+        with pytest.raises(BuildError, match=words):
+            Project.load(tmp_path)
+    with pytest.raises(BuildError, match="no profiles.toml"):
+        Project.load(tmp_path / "notebooks")
+    project = Project.load(grouped_project(tmp_path))
+    assert project.chapter("2").id == project.chapter("measure").id == "02_measure"
+    with pytest.raises(BuildError, match="unknown chapter '7'; chapters are: 01_train, 02_measure, 03_other"):
+        project.chapter("7")
