@@ -27,40 +27,34 @@ batch_size = 50
 lr = 0.001
 device = "auto"
 
-# %% tags=["remove-input"]
-import os
+# %% tags=["remove-cell"]
 import time
+from dataclasses import asdict
 
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import torch
 from myst_nb import glue
 
+from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.book.paths import data_dir, network_store
 from polycode_utils.data import load_images
-from polycode_utils.display import provenance_box, set_style
-from polycode_utils.models import n_features
-from polycode_utils.training import (AutoencoderConfig, bce_floor, evaluate, recalibrate_batchnorm, reconstruct,
-                                     resolve_device, train_many)
+from polycode_utils.models import architecture_table
+from polycode_utils.plots import networks as plots
+from polycode_utils.training import (N_EVAL, N_RECALIBRATE, bce_floor, cpu_threads, cpu_workers, dropout_grid,
+                                     final_losses, load_networks, loss_summary, recalibrate_batchnorm, recipe_table,
+                                     reconstruct)
 
-CACHE_DIR = "../_build/cache"   # trained networks, keyed by configuration and data (chapters 4 and 5 reuse them)
-CIFAR_ROOT = "../data"          # where CIFAR-10 is looked for: ../data/cifar-10-batches-py (never downloaded)
-
+# %% tags=["remove-input"]
 set_style()
-# Every configuration is checked before any data are read (a bad value stops here, naming the parameter).
-configs = [AutoencoderConfig(dropout=p, width=width, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size,
-                             lr=lr, seed=seed, dataset=dataset, n_images=n_patches) for p in dropout_rates]
-torch_device = resolve_device(device)
-if torch_device.type == "cpu":
-    # Small convolutions: one thread per process; the cores are used by training networks side by side in
-    # separate processes (bench/bench_training.py: two threads in one process are slower than one on this CPU).
-    torch.set_num_threads(1)
-# Starting worker processes costs seconds: only worth it for more than a toy amount of training.
-workers = min(2, os.cpu_count() or 1) if torch_device.type == "cpu" and n_patches * epochs >= 10_000 else 1
-data = load_images(dataset, n_patches, seed=seed, root=CIFAR_ROOT)
-model_text = (f"ResNet-18-family variational autoencoder for 32x32 images, base width {width}, latent {latent_dim}, "
-              f"dropout after every ReLU of the ResNet encoder (the authors' placement), trained here")
-provenance_box(profile=profile, data=data.description.summary(), model=model_text,
+configs = dropout_grid(dropout_rates, seed=seed, dataset=dataset, width=width, latent_dim=latent_dim, epochs=epochs,
+                       n_images=n_patches, batch_size=batch_size, lr=lr)
+# Small convolutions: on a CPU one thread per process; the cores train networks side by side in processes.
+torch.set_num_threads(cpu_threads(device))
+data = load_images(dataset, n_patches, seed=seed, root=data_dir())
+provenance_box(profile=profile, data=data.description.summary(),
+               model=f"ResNet-18-family variational autoencoder for 32x32 images, base width {width}, latent "
+                     f"{latent_dim}, dropout after every ReLU of the ResNet encoder (the authors' placement), "
+                     "trained here",
                embedded_default=dataset == "patches",
                parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, width=width,
                                latent_dim=latent_dim, epochs=epochs, n_patches=n_patches, batch_size=batch_size,
@@ -99,16 +93,9 @@ provenance_box(profile=profile, data=data.description.summary(), model=model_tex
 
 # %% tags=["remove-input"]
 model = configs[0].build_model()
-arch = pd.DataFrame([{"part": r.name, "what": r.role, "output per image": " × ".join(map(str, r.output_shape)),
-                      "parameters": f"{r.parameters:,}", "dropout": r.dropout.replace(f" (p = {dropout_rates[0]:g})", "")}
-                     for r in model.architecture()]).set_index("part")
-glue("arch_table", arch, display=False)
-glue("n_params", model.n_parameters(), display=False)
-glue("n_dropout_sites", 1 + sum(2 * len(getattr(model, f"layer{i}")) for i in range(1, 5)), display=False)
-glue("width", width, display=False)
-glue("fc_hidden", model.fc_hidden, display=False)
-glue("latent_dim", latent_dim, display=False)
-glue("bce_floor", bce_floor(data.images), display=False)
+glue_values(dict(arch_table=architecture_table(model), n_params=model.n_parameters(),
+                 n_dropout_sites=model.n_dropout_sites(), width=width, fc_hidden=model.fc_hidden,
+                 latent_dim=latent_dim, bce_floor=bce_floor(data.images)))
 
 # %% [markdown]
 # ```{glue:} arch_table
@@ -133,18 +120,7 @@ glue("bce_floor", bce_floor(data.images), display=False)
 
 # %% tags=["hide-input"]
 glue("n_images", len(data), display=False)
-rng = np.random.default_rng(seed)
-show = np.sort(rng.choice(len(data), size=min(48, len(data)), replace=False))
-cols = 12
-rows = int(np.ceil(len(show) / cols))
-fig_data, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8))
-for i, ax in enumerate(np.ravel(axes)):
-    if i < len(show):
-        ax.imshow(data.images[show[i]].transpose(1, 2, 0), interpolation="nearest")
-    ax.axis("off")
-fig_data.subplots_adjust(wspace=0.05, hspace=0.05, left=0, right=1, top=1, bottom=0)
-glue("fig_data", fig_data, display=False)
-plt.close(fig_data)
+glue("fig_data", plots.image_grid(data.images, n=48, cols=12, seed=seed), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_data
@@ -161,21 +137,8 @@ plt.close(fig_data)
 # GPU. The table compares that setting with this run's.
 
 # %% tags=["remove-input"]
-paper = {"data": "CIFAR-10, upsampled to 224×224", "base width w (channels of the first stage)": "64 (ResNet-18)",
-         "fully connected width / latent dimensions": "1024 / 256", "epochs × images": "200 × 50,000",
-         "images seen per network": "10,000,000", "batch size / learning rate": "50 / 0.001 (Adam)",
-         "dropout rates": "0, 0.2, 0.4, 0.6, 0.8"}
-ours = {"data": ("CIFAR-10 at 32×32" if dataset == "cifar10" else "shipped photographs, 32×32 patches"),
-        "base width w (channels of the first stage)": f"{width}",
-        "fully connected width / latent dimensions": f"{configs[0].build_model().fc_hidden} / {latent_dim}",
-        "epochs × images": f"{epochs} × {len(data):,}", "images seen per network": f"{epochs * len(data):,}",
-        "batch size / learning rate": f"{batch_size} / {lr:g} (Adam)",
-        "dropout rates": ", ".join(f"{p:g}" for p in dropout_rates)}
-setting = pd.DataFrame({"paper (authors' code)": paper, f"this run (profile {profile})": ours})
-setting.index.name = "setting"
-glue("setting_table", setting, display=False)
-glue("images_per_network", epochs * len(data), display=False)
-glue("share_of_paper", 100 * epochs * len(data) / 10_000_000, display=False)  # in percent
+glue_values(dict(setting_table=recipe_table(configs[0], dropout_rates, profile),
+                 images_per_network=epochs * len(data), share_of_paper=100 * epochs * len(data) / 10_000_000))
 
 # %% [markdown]
 # ```{glue:} setting_table
@@ -195,20 +158,18 @@ glue("share_of_paper", 100 * epochs * len(data) / 10_000_000, display=False)  # 
 
 # %%
 start = time.perf_counter()
-trained = train_many(configs, data, cache_dir=CACHE_DIR, device=device, workers=workers)
+networks = load_networks(configs, **network_store(), device=device, batchnorm="as_trained", data=data)
+trained = [net.trained for net in networks]
 wall = time.perf_counter() - start
 
 # %% tags=["remove-cell"]
+workers = cpu_workers(device, n_patches * epochs)
 n_trained_now = sum(not t.from_cache for t in trained)
-glue("n_networks", len(trained), display=False)
-glue("n_trained_now", n_trained_now, display=False)
-glue("n_from_cache", len(trained) - n_trained_now, display=False)
-glue("train_wall", wall, display=False)
-glue("train_seconds_mean", float(np.mean([t.seconds for t in trained])), display=False)
-glue("workers_text", "in two processes side by side" if workers == 2 else
-     (f"in {workers} processes side by side" if workers > 1 else "one network after the other"), display=False)
-glue("device_used", trained[0].device, display=False)
-glue("steps_per_epoch", trained[0].history.steps_per_epoch, display=False)
+glue_values(dict(n_networks=len(trained), n_trained_now=n_trained_now, n_from_cache=len(trained) - n_trained_now,
+                 train_wall=wall, train_seconds_mean=float(np.mean([t.seconds for t in trained])),
+                 workers_text="in two processes side by side" if workers == 2 else
+                 (f"in {workers} processes side by side" if workers > 1 else "one network after the other"),
+                 device_used=trained[0].device, steps_per_epoch=trained[0].history.steps_per_epoch))
 
 # %% [markdown]
 # In this run {glue:text}`n_trained_now` of the {glue:text}`n_networks` networks were trained and
@@ -217,28 +178,7 @@ glue("steps_per_epoch", trained[0].history.steps_per_epoch, display=False)
 # ({glue:text}`steps_per_epoch` steps per epoch).
 
 # %% tags=["hide-input"]
-colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(trained)))
-fig_loss, (ax_train, ax_eval) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-floor_eval = bce_floor(data.images[:512])
-for t, c in zip(trained, colors):
-    h = t.history
-    steps = np.asarray(h.step_loss)
-    window = max(1, h.steps_per_epoch // 4)
-    smooth = np.convolve(steps, np.ones(window) / window, mode="valid")
-    x_steps = (np.arange(window, len(steps) + 1)) / h.steps_per_epoch
-    ax_train.plot(x_steps, smooth, color=c, lw=1.2, label=f"p = {t.config.dropout:g}")
-    ax_eval.plot(np.arange(1, len(h.eval_loss) + 1), h.eval_loss, "o-", color=c, ms=4, lw=1.5,
-                 label=f"p = {t.config.dropout:g}")
-for ax in (ax_train, ax_eval):
-    ax.axhline(floor_eval, ls="--", color="0.4", lw=1)
-    ax.set_xlabel("epoch")
-ax_eval.text(1.0, floor_eval, " BCE floor", va="bottom", ha="left", fontsize="small", color="0.3")
-ax_train.set(ylabel="loss per image (BCE + KL, nats)", title="training batches (dropout on, z sampled)")
-ax_eval.set(title="eval mode (no dropout, z = μ), first 512 images", xticks=range(1, epochs + 1))
-ax_eval.legend(title="dropout", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-fig_loss.tight_layout()
-glue("fig_loss", fig_loss, display=False)
-plt.close(fig_loss)
+glue("fig_loss", plots.training_curves(trained, floor=bce_floor(data.images[:N_EVAL])), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_loss
@@ -264,44 +204,14 @@ plt.close(fig_loss)
 # (`recalibrate_batchnorm`, ours). Chapters 4 and 5 can measure either.
 
 # %%
-recalibrated = [recalibrate_batchnorm(t.model, data.images[:1024]) for t in trained]
+recalibrated = [recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]) for t in trained]
 
 # %% tags=["remove-cell"]
-glue("n_recalibrate", min(1024, len(data)), display=False)
-eval_images = data.images[:512]
-floor = bce_floor(eval_images)
-final = []
-for t, r in zip(trained, recalibrated):
-    h, ev = t.history, evaluate(r, eval_images)
-    final.append({"dropout p": f"{t.config.dropout:g}", "train loss (dropout on)": h.epoch_loss[-1],
-                  "eval loss, BN as trained": h.eval_loss[-1], "eval loss, BN re-estimated": ev.total,
-                  "BCE above floor": ev.bce - floor, "KL": ev.kl, "pixel MSE": ev.mse,
-                  "training time (s)": t.seconds})
-final_df = pd.DataFrame(final).set_index("dropout p")
+final_df = final_losses(trained, recalibrated, data.images[:N_EVAL])
 glue("final_losses", final_df.style.format({c: ("{:.4f}" if c == "pixel MSE" else "{:.1f}")
                                             for c in final_df.columns}), display=False)
-eval_loss = final_df["eval loss, BN re-estimated"].to_numpy()
-as_trained = final_df["eval loss, BN as trained"].to_numpy()
-glue("eval_loss_first", float(eval_loss[0]), display=False)
-glue("eval_loss_last", float(eval_loss[-1]), display=False)
-glue("p_first", float(dropout_rates[0]), display=False)
-glue("p_last", float(dropout_rates[-1]), display=False)
-glue("excess_first", float(final_df["BCE above floor"].iloc[0]), display=False)
-glue("excess_last", float(final_df["BCE above floor"].iloc[-1]), display=False)
-glue("excess_ratio", float(final_df["BCE above floor"].iloc[-1] / final_df["BCE above floor"].iloc[0]),
-     display=False)
-glue("kl_first", float(final_df["KL"].iloc[0]), display=False)
-glue("kl_last", float(final_df["KL"].iloc[-1]), display=False)
-glue("n_increasing", int(np.sum(np.diff(eval_loss) > 0)), display=False)
-glue("n_steps_between", len(eval_loss) - 1, display=False)
-glue("trend_text", "the more units dropout erased during training, the worse the network reconstructs when it may "
-     "use them all" if np.all(np.diff(eval_loss) > 0) else "in this run the loss is not ordered by the dropout rate",
-     display=False)
-worst = int(np.argmax(np.abs(as_trained - eval_loss)))
-glue("shift_p", float(dropout_rates[worst]), display=False)
-glue("shift_as_trained", float(as_trained[worst]), display=False)
-glue("shift_recalibrated", float(eval_loss[worst]), display=False)
-glue("shift_train", float(final_df["train loss (dropout on)"].iloc[worst]), display=False)
+glue_values(dict(n_recalibrate=min(N_RECALIBRATE, len(data)), p_first=float(dropout_rates[0]),
+                 p_last=float(dropout_rates[-1]), **asdict(loss_summary(final_df, dropout_rates))))
 
 # %% [markdown]
 # ```{glue:} final_losses
@@ -329,24 +239,9 @@ glue("shift_train", float(final_df["train loss (dropout on)"].iloc[worst]), disp
 # %% tags=["hide-input"]
 n_show = 8
 glue("n_show", n_show, display=False)
-pick = np.sort(np.random.default_rng(seed + 1).choice(min(512, len(data)), size=n_show, replace=False))
-inputs = data.images[pick]
-recons = [reconstruct(r, inputs) for r in recalibrated]
-fig_rec, axes = plt.subplots(1 + len(trained), n_show, figsize=(n_show * 0.95, (1 + len(trained)) * 1.0),
-                             squeeze=False)
-for c in range(n_show):
-    for row, img in enumerate([inputs[c]] + [r[c] for r in recons]):
-        ax = axes[row, c]
-        ax.imshow(img.transpose(1, 2, 0).clip(0, 1), interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-        if c == 0:
-            ax.set_ylabel("input" if row == 0 else f"p = {trained[row - 1].config.dropout:g}", rotation=0,
-                          ha="right", va="center", fontsize="small")
-fig_rec.subplots_adjust(wspace=0.05, hspace=0.08, left=0.1, right=1, top=1, bottom=0)
-glue("fig_rec", fig_rec, display=False)
-plt.close(fig_rec)
+pick = np.sort(np.random.default_rng(seed + 1).choice(min(N_EVAL, len(data)), size=n_show, replace=False))
+glue("fig_rec", plots.reconstruction_grid(data.images[pick], [reconstruct(r, data.images[pick]) for r in recalibrated],
+                                          [f"p = {t.config.dropout:g}" for t in trained]), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_rec

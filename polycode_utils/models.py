@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import pandas as pd
 import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1, conv3x3
@@ -24,6 +25,7 @@ from polycode_utils.checks import check_dropout, check_int
 
 BLOCKS_PER_LAYER = (2, 2, 2, 2)  # ResNet-18
 DEPTH_NAMES = ("stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu")
+CONV_DEPTHS = DEPTH_NAMES[:5]  # the convolutional stages; the rest are dense (pooled features, FC layers, latent)
 
 
 def check_layers(layers: Sequence[str]) -> list[str]:
@@ -196,6 +198,18 @@ class ResNetAutoencoder(nn.Module):
     def n_parameters(self) -> int:
         """Total number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def n_dropout_sites(self) -> int:
+        """Dropout layers in the encoder: one after the stem's ReLU, two in each BasicBlock (the authors' placement)."""
+        return 1 + sum(2 * len(getattr(self, f"layer{i}")) for i in range(1, 5))
+
+
+def architecture_table(model: ResNetAutoencoder) -> pd.DataFrame:
+    """The network part by part (chapter 3's table): role, output per image, parameters, dropout sites."""
+    rate = f" (p = {model.dropout:g})"
+    return pd.DataFrame([{"part": r.name, "what": r.role, "output per image": " × ".join(map(str, r.output_shape)),
+                          "parameters": f"{r.parameters:,}", "dropout": r.dropout.replace(rate, "")}
+                         for r in model.architecture()]).set_index("part")
 
 
 def n_features(shape: tuple[int, ...]) -> int:

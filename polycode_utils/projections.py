@@ -1,6 +1,6 @@
 """Random low-dimensional projections of a layer's activity and the action of the trajectories (Fig. 4).
 
-Instruments only: these functions know no network. Conventions (METHODS.md): R in R^{m x k} has entries
+Instruments only: these functions know no network. Conventions (book/methods.md): R in R^{m x k} has entries
 N(0, 1/m) and z_t = R^T a_t [paper]; the action of z_1..z_T is A = 1/2 sum_t ||z_{t+1} - z_t||^2 [paper note].
 """
 

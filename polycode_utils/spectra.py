@@ -1,6 +1,6 @@
 """Eigenspectra of activation covariances and their power-law exponent alpha (Fig. 3, Fig. 5).
 
-Instruments only: these functions know no network. Conventions (METHODS.md): alpha is the *signed* slope of
+Instruments only: these functions know no network. Conventions (book/methods.md): alpha is the *signed* slope of
 log10 lambda_n against log10 n, so alpha < 0 and the critical line is alpha = -1; principal components are
 counted from 1. Eigenvalues are returned as numpy float64 arrays in descending order.
 """
@@ -403,8 +403,9 @@ def cv_spectra(X1: ArrayLike, X2: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Cross-validated PCA (Stringer et al. 2019): the cvPCA spectrum of two repeats and repeat 1's own variance on
     the same PCs, min(N, dims) each; the one cvPCA entry point (covariance or Gram route chosen inside)."""
     # X1, X2: responses (samples x units) to the same stimuli in two independent repeats; entry n is the unbiased
-    # covariance across samples of X1 and X2 projected on X1's n-th principal direction. The ratio cv / own variance is the share of each PC's variance that the second repeat reproduces. The
-    # smaller of the dims x dims covariance and the N x N Gram form is decomposed, once.
+    # covariance across samples of X1 and X2 projected on X1's n-th principal direction. The ratio cv / own variance
+    # is the share of each PC's variance that the second repeat reproduces. The smaller of the dims x dims
+    # covariance and the N x N Gram form is decomposed, once.
     a, b = _as_samples(X1, "X1"), _as_samples(X2, "X2")
     if a.shape != b.shape:
         raise ValueError(f"X1, X2: must have the same shape (same stimuli, same units), got "

@@ -1,7 +1,7 @@
 """Stimuli for the random-projection experiment: a dot moving once round a circle (Fig. 4a).
 
 Instruments only: no network here. T, canvas size, radius and dot size are not given in the sources; the
-defaults (T = 100 frames, 32 x 32 canvas) are ours (METHODS.md, Fig. 4).
+defaults (T = 100 frames, 32 x 32 canvas) are ours (book/methods.md, Fig. 4).
 """
 
 from __future__ import annotations

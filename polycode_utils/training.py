@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -464,6 +465,13 @@ def dropout_grid(dropout_rates: Sequence[float], **config: object) -> list[Autoe
     return [AutoencoderConfig(dropout=check_dropout(p, "dropout_rates"), **config) for p in rates]
 
 
+def cpu_threads(device: str | torch.device) -> int:
+    """Intra-op threads for the small convolutions of chapter 3: 1 on a CPU (the cores go to networks trained side by
+    side in processes, bench/bench_training.py), torch's current setting on a GPU."""
+    dev = torch.device(device) if not isinstance(device, str) else resolve_device(device)
+    return 1 if dev.type == "cpu" else torch.get_num_threads()
+
+
 def cpu_workers(device: str | torch.device, images_seen: int, cores: int | None = None) -> int:
     """Training processes to use: on a CPU, one one-thread process per core (at most 2) when there is real training
     to do (>= 10,000 images seen per network), else 1 (bench/bench_training.py measured the crossover) [ours]."""
@@ -494,7 +502,8 @@ class Network:
 
 
 def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path, data_root: str | Path | None,
-                  device: str = "auto", batchnorm: str = "recalibrated", progress: bool = True) -> list[Network]:
+                  device: str = "auto", batchnorm: str = "recalibrated", progress: bool = True,
+                  data: ImageData | None = None) -> list[Network]:
     """The dropout grid's networks from the checkpoint cache (trained and cached if missing), in eval mode."""
     # batchnorm="recalibrated": BatchNorm statistics re-estimated on the first N_RECALIBRATE training images with
     # dropout off (recalibrate_batchnorm) [ours]; "as_trained": the checkpoint's running statistics. Training and
@@ -506,10 +515,89 @@ def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path
     if any({k: v for k, v in vars(c).items() if k != "dropout"} != base for c in configs):
         raise ValueError("configs: must differ only in their dropout rate (one training set for all)")
     dev = resolve_device(device)
-    data = load_training_data(configs[0], root=data_root)
+    if data is None:
+        data = load_training_data(configs[0], root=data_root)
+    elif len(data) != configs[0].n_images:
+        raise ValueError(f"data: holds {len(data)} images, the configurations train on {configs[0].n_images}")
     workers = cpu_workers(dev, configs[0].n_images * configs[0].epochs)
-    with torch_threads(1 if dev.type == "cpu" else torch.get_num_threads()):
+    with torch_threads(cpu_threads(dev)):
         trained = train_many(list(configs), data, cache_dir=cache_dir, device=device, workers=workers,
                              progress=progress)
         return [Network(t.config.dropout, recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]).eval()
                         if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm) for t in trained]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chapter 3's tables: the paper's recipe beside this run's, and the losses of the trained grid
+
+PAPER_RECIPE = {  # the authors' code [paper]
+    "data": "CIFAR-10, upsampled to 224×224", "base width w (channels of the first stage)": "64 (ResNet-18)",
+    "fully connected width / latent dimensions": "1024 / 256", "epochs × images": "200 × 50,000",
+    "images seen per network": "10,000,000", "batch size / learning rate": "50 / 0.001 (Adam)",
+    "dropout rates": "0, 0.2, 0.4, 0.6, 0.8"}
+
+
+def recipe_table(config: AutoencoderConfig, dropout_rates: Sequence[float], profile: str) -> pd.DataFrame:
+    """The paper's training recipe beside this run's, row by row (chapter 3)."""
+    ours = {"data": "CIFAR-10 at 32×32" if config.dataset == "cifar10" else "shipped photographs, 32×32 patches",
+            "base width w (channels of the first stage)": f"{config.width}",
+            "fully connected width / latent dimensions": f"{config.build_model().fc_hidden} / {config.latent_dim}",
+            "epochs × images": f"{config.epochs} × {config.n_images:,}",
+            "images seen per network": f"{config.epochs * config.n_images:,}",
+            "batch size / learning rate": f"{config.batch_size} / {config.lr:g} (Adam)",
+            "dropout rates": ", ".join(f"{p:g}" for p in dropout_rates)}
+    table = pd.DataFrame({"paper (authors' code)": PAPER_RECIPE, f"this run (profile {profile})": ours})
+    table.index.name = "setting"
+    return table
+
+
+def final_losses(trained: Sequence[TrainedModel], recalibrated: Sequence[ResNetAutoencoder], images: np.ndarray
+                 ) -> pd.DataFrame:
+    """Per-image losses of each network at the end of training: with dropout, in eval mode with BatchNorm as trained
+    and re-estimated, the BCE above the images' floor, KL, pixel MSE and training time (chapter 3's table)."""
+    floor = bce_floor(images)
+    rows = []
+    for t, model in zip(trained, recalibrated, strict=True):
+        h, ev = t.history, evaluate(model, images)
+        rows.append({"dropout p": f"{t.config.dropout:g}", "train loss (dropout on)": h.epoch_loss[-1],
+                     "eval loss, BN as trained": h.eval_loss[-1], "eval loss, BN re-estimated": ev.total,
+                     "BCE above floor": ev.bce - floor, "KL": ev.kl, "pixel MSE": ev.mse,
+                     "training time (s)": t.seconds})
+    return pd.DataFrame(rows).set_index("dropout p")
+
+
+@dataclass(frozen=True)
+class LossSummary:
+    """What chapter 3 states about its losses; field names are the chapter's glue names."""
+
+    eval_loss_first: float      # eval loss (BatchNorm re-estimated) at the lowest and the highest dropout rate
+    eval_loss_last: float
+    excess_first: float         # BCE above the floor, lowest and highest rate, and their ratio
+    excess_last: float
+    excess_ratio: float
+    kl_first: float
+    kl_last: float
+    n_increasing: int           # steps of the dropout grid at which the eval loss grows
+    n_steps_between: int
+    trend_text: str
+    shift_p: float              # the rate where BatchNorm as trained differs most from re-estimated (variance shift)
+    shift_as_trained: float
+    shift_recalibrated: float
+    shift_train: float
+
+
+def loss_summary(table: pd.DataFrame, rates: Sequence[float]) -> LossSummary:
+    """The eval loss against the dropout rate, and the variance shift of BatchNorm under dropout [ours]."""
+    ev = table["eval loss, BN re-estimated"].to_numpy()
+    as_trained = table["eval loss, BN as trained"].to_numpy()
+    excess, kl = table["BCE above floor"], table["KL"]
+    worst = int(np.argmax(np.abs(as_trained - ev)))
+    return LossSummary(
+        eval_loss_first=float(ev[0]), eval_loss_last=float(ev[-1]), excess_first=float(excess.iloc[0]),
+        excess_last=float(excess.iloc[-1]), excess_ratio=float(excess.iloc[-1] / excess.iloc[0]),
+        kl_first=float(kl.iloc[0]), kl_last=float(kl.iloc[-1]), n_increasing=int(np.sum(np.diff(ev) > 0)),
+        n_steps_between=len(ev) - 1,
+        trend_text="the more units dropout erased during training, the worse the network reconstructs when it may "
+        "use them all" if np.all(np.diff(ev) > 0) else "in this run the loss is not ordered by the dropout rate",
+        shift_p=float(rates[worst]), shift_as_trained=float(as_trained[worst]), shift_recalibrated=float(ev[worst]),
+        shift_train=float(table["train loss (dropout on)"].iloc[worst]))

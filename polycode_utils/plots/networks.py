@@ -1,0 +1,244 @@
+"""Figures of chapters 3 and 4: the autoencoders' data, training and reconstructions; spectra by depth (Figs. 3, 5).
+
+Results in, a Matplotlib figure out: each function takes what the library measured (training records, layer
+spectra) and draws it with the book's labels; none computes a number that the text states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from polycode_utils.layerwise import LayerSpectrum
+from polycode_utils.training import TrainedModel
+
+Spectra = Sequence[Mapping[str, LayerSpectrum]]
+
+
+def _done(fig: Figure) -> Figure:
+    """Close a finished figure (it is returned, not shown twice by the notebook)."""
+    plt.close(fig)
+    return fig
+
+
+def depth_colours(layers: Sequence[str]) -> dict[str, tuple]:
+    """One colour per depth, dark (early) to light (late): the book's depth palette."""
+    return dict(zip(layers, sns.color_palette("viridis", len(layers))))
+
+
+def rate_colours(n: int) -> list[tuple]:
+    """One colour per network of the dropout grid: the book's dropout palette."""
+    return sns.color_palette("flare", n)
+
+
+def _untick(ax: plt.Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chapter 3
+
+
+def image_grid(images: np.ndarray, n: int = 48, cols: int = 12, seed: int = 0) -> Figure:
+    """A random sample of n images (N, C, H, W in [0, 1]) in a grid, without axes: the training data."""
+    pick = np.sort(np.random.default_rng(seed).choice(len(images), size=min(n, len(images)), replace=False))
+    rows = int(np.ceil(len(pick) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8))
+    for i, ax in enumerate(np.ravel(axes)):
+        if i < len(pick):
+            ax.imshow(images[pick[i]].transpose(1, 2, 0), interpolation="nearest")
+        ax.axis("off")
+    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0, right=1, top=1, bottom=0)
+    return _done(fig)
+
+
+def training_curves(trained: Sequence[TrainedModel], floor: float) -> Figure:
+    """Loss per image during training (batches, smoothed over a quarter epoch) and in eval mode after each epoch."""
+    colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(trained)))
+    fig, (ax_train, ax_eval) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    for t, c in zip(trained, colors):
+        h = t.history
+        steps = np.asarray(h.step_loss)
+        window = max(1, h.steps_per_epoch // 4)
+        smooth = np.convolve(steps, np.ones(window) / window, mode="valid")
+        ax_train.plot(np.arange(window, len(steps) + 1) / h.steps_per_epoch, smooth, color=c, lw=1.2)
+        ax_eval.plot(np.arange(1, len(h.eval_loss) + 1), h.eval_loss, "o-", color=c, ms=4, lw=1.5,
+                     label=f"p = {t.config.dropout:g}")
+    for ax in (ax_train, ax_eval):
+        ax.axhline(floor, ls="--", color="0.4", lw=1)
+        ax.set_xlabel("epoch")
+    ax_eval.text(1.0, floor, " BCE floor", va="bottom", ha="left", fontsize="small", color="0.3")
+    ax_train.set(ylabel="loss per image (BCE + KL, nats)", title="training batches (dropout on, z sampled)")
+    ax_eval.set(title="eval mode (no dropout, z = μ), first 512 images",
+                xticks=range(1, len(trained[0].history.eval_loss) + 1))
+    ax_eval.legend(title="dropout", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return _done(fig)
+
+
+def reconstruction_grid(inputs: np.ndarray, reconstructions: Sequence[np.ndarray], labels: Sequence[str]) -> Figure:
+    """Inputs (top row) and each network's reconstructions of them (one row per label)."""
+    n = len(inputs)
+    rows = [inputs, *reconstructions]
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.95, len(rows) * 1.0), squeeze=False)
+    for r, (row, label) in enumerate(zip(rows, ["input", *labels])):
+        for c in range(n):
+            axes[r, c].imshow(row[c].transpose(1, 2, 0).clip(0, 1), interpolation="nearest")
+            _untick(axes[r, c])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
+    fig.subplots_adjust(wspace=0.05, hspace=0.08, left=0.1, right=1, top=1, bottom=0)
+    return _done(fig)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chapter 4: Figs. 3b-d and 5
+
+
+def _fit_line(ax: plt.Axes, s: LayerSpectrum, scale: float, **style: object) -> None:
+    """The power-law fit of a spectrum, drawn over exactly the PCs it was fitted on, divided by scale."""
+    nn = np.array(s.fit.fit_range, dtype=float)
+    ax.loglog(nn, 10 ** s.fit.intercept * nn ** s.alpha / scale, **style)
+
+
+def spectra_by_depth(spectra: Spectra, rates: Sequence[float], fit_method: str) -> Figure:
+    """Fig. 3b: each network's eigenspectra by depth (divided by the total variance), with their fits."""
+    layers = list(spectra[0])
+    colours = depth_colours(layers)
+    n_nets = len(spectra)
+    ncols = min(3, n_nets + 1)
+    nrows = int(np.ceil((n_nets + 1) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), sharex=True, sharey=True,
+                             squeeze=False)
+    axes = axes.ravel()
+    for ax, p, spec in zip(axes, rates, spectra):
+        for name, s in spec.items():
+            lam = s.eigenvalues[:s.rank]
+            ax.loglog(np.arange(1, lam.size + 1), lam / lam.sum(), color=colours[name], lw=1.3)
+            _fit_line(ax, s, lam.sum(), color="k", ls="--", lw=0.9)
+        ax.set_title(f"dropout p = {p:g}")
+    for ax in axes[::ncols]:
+        ax.set_ylabel(r"$\lambda_n / \sum \lambda$")
+    for ax in axes[-ncols:]:
+        ax.set_xlabel("principal component $n$")
+    handles = [plt.Line2D([], [], color=c, lw=2, label=name) for name, c in colours.items()]
+    handles.append(plt.Line2D([], [], color="k", ls="--", label=f"{fit_method} fit (over its range)"))
+    axes[n_nets].legend(handles=handles, loc="center", title="depth", fontsize="small")
+    for ax in axes[n_nets:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _done(fig)
+
+
+def alpha_by_depth(spectra: Spectra, rates: Sequence[float]) -> Figure:
+    """Fig. 3c: alpha against depth, one line per network, with the intervals and the line alpha = -1."""
+    layers = list(spectra[0])
+    depth = np.arange(len(layers))
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    offsets = np.linspace(-0.2, 0.2, len(spectra)) if len(spectra) > 1 else [0.0]
+    for p, spec, colour, off in zip(rates, spectra, rate_colours(len(spectra)), offsets):
+        a, lo, hi = (np.array([f(s) for s in spec.values()]) for f in (lambda s: s.alpha, lambda s: s.ci[0],
+                                                                        lambda s: s.ci[1]))
+        ax.plot(depth + off, a, "o-", color=colour, ms=4, lw=1.2, label=f"p = {p:g}")
+        if np.isfinite(lo).all():
+            ax.vlines(depth + off, lo, hi, color=colour, lw=2.5, alpha=0.6)
+    ax.axhline(-1, color="k", ls="--", lw=1, label=r"$\alpha = -1$")
+    ax.set(xticks=depth, xticklabels=layers, xlabel="depth", ylabel=r"power-law exponent $\alpha$")
+    ax.legend(title="dropout", fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return _done(fig)
+
+
+def eigenvector_filters(spectra: Spectra, rates: Sequence[float], shapes: Mapping[str, tuple[int, ...]],
+                        layers: Sequence[str], networks: Sequence[int], n_filters: int, max_channels: int = 8
+                        ) -> Figure:
+    """Fig. 3d: the top eigenvectors of conv layers reshaped to (C, H, W), one row each, a tile per channel."""
+    rows = [(i, name, r) for name in layers for i in networks for r in range(n_filters)]
+    n_ch = min(max_channels, shapes[layers[0]][0])
+    fig, axes = plt.subplots(len(rows), n_ch, figsize=(0.8 * n_ch + 2.2, 0.8 * len(rows) + 0.3), squeeze=False)
+    shown = {}  # (network, layer) -> the channels shown: all, or those carrying most of the top eigenvectors
+    for i, name, _ in rows:
+        v = spectra[i][name].vectors.T.reshape(-1, *shapes[name])
+        shown[i, name] = np.sort(np.argsort((v ** 2).sum(axis=(0, 2, 3)))[::-1][:n_ch])
+    for row, (i, name, r) in enumerate(rows):
+        s = spectra[i][name]
+        if r >= s.vectors.shape[1]:
+            for ax in axes[row]:
+                ax.axis("off")
+            continue
+        v = s.vectors[:, r].reshape(shapes[name])
+        vmax = np.abs(v[shown[i, name]]).max()
+        for ax, ch in zip(axes[row], shown[i, name]):
+            ax.imshow(v[ch], cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+            _untick(ax)
+            if row == 0 and n_ch == shapes[name][0]:
+                ax.set_title(f"channel {ch}", fontsize="x-small")
+            elif n_ch < shapes[name][0]:
+                ax.text(1, 1, str(ch), fontsize=6, va="top", ha="left")
+        axes[row, 0].set_ylabel(f"{name}, p = {rates[i]:g}, PC {r + 1}", rotation=0, ha="right", va="center",
+                                fontsize="x-small")
+    fig.subplots_adjust(wspace=0.05, hspace=0.08, left=2.1 / (0.8 * n_ch + 2.2), right=0.99,
+                        top=1 - 0.3 / (0.8 * len(rows) + 0.3), bottom=0.01)
+    return _done(fig)
+
+
+def dropout_and_shape(spectra: Spectra, rates: Sequence[float], layer: str) -> Figure:
+    """Fig. 5, extended: one layer's spectra at every rate (a), every layer's deviation (b) and curvature (c)."""
+    layers = list(spectra[0])
+    colours = depth_colours(layers)
+    fig, (ax_a, ax_b, ax_c) = plt.subplots(1, 3, figsize=(14, 3.9), gridspec_kw=dict(width_ratios=(1.2, 1, 1)))
+    for p, spec, colour in zip(rates, spectra, rate_colours(len(spectra))):
+        s = spec[layer]
+        lam = s.eigenvalues[:s.rank]
+        ax_a.loglog(np.arange(1, lam.size + 1), lam / lam[0], color=colour, lw=1.5, label=f"p = {p:g}")
+        _fit_line(ax_a, s, lam[0], color=colour, ls="--", lw=0.9)
+    ax_a.axvspan(*spectra[0][layer].fit.fit_range, color="0.9", zorder=0)
+    ax_a.set(xlabel="principal component $n$", ylabel=r"$\lambda_n / \lambda_1$", title=f"(a) {layer}")
+    ax_a.legend(fontsize="small", title="dropout")
+    for name in layers:
+        lw, z = (2.6, 3) if name == layer else (1.2, 2)
+        for ax, value in ((ax_b, lambda q: q.rms_residual), (ax_c, lambda q: q.curvature)):
+            ax.plot(rates, [value(spec[name].quality) for spec in spectra], "o-", color=colours[name], lw=lw, ms=4,
+                    zorder=z, label=name)
+    ax_c.axhline(0, color="k", lw=0.8)
+    ax_b.set(xlabel="dropout rate $p$", ylabel="rms residual (decades)", title="(b) deviation from a power law")
+    ax_c.set(xlabel="dropout rate $p$", ylabel="curvature $c_2$ (per decade²)", title="(c) curvature")
+    ax_b.legend(fontsize="x-small", ncol=2, title="depth")
+    fig.tight_layout()
+    return _done(fig)
+
+
+def _log_binned(values: np.ndarray, n_bins: int = 18) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of values in log-spaced bins of the PC index (cvPCA spectra are noisy PC by PC)."""
+    edges = np.unique(np.geomspace(1, values.size + 1, n_bins + 1).astype(int))
+    centres = np.sqrt(edges[:-1] * (edges[1:] - 1).clip(min=edges[:-1]))
+    return centres, np.array([values[a - 1:b - 1].mean() for a, b in zip(edges[:-1], edges[1:])])
+
+
+def cross_validated_spectra(spectra: Spectra, rates: Sequence[float], layer: str) -> Figure:
+    """cvPCA: one layer's repeat spectrum and cvPCA spectrum (a), the reliable share of variance by depth (b)."""
+    layers = list(spectra[0])
+    depth = np.arange(len(layers))
+    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(12, 3.9))
+    for p, spec, colour in zip(rates, spectra, rate_colours(len(spectra))):
+        s = spec[layer]
+        lam = s.repeat_eigenvalues[:s.rank]
+        ax_a.loglog(np.arange(1, lam.size + 1), lam / lam[0], color=colour, lw=1.2)
+        centres, means = _log_binned(s.cv_eigenvalues[:s.rank])
+        ok = means > 0
+        ax_a.loglog(centres[ok], means[ok] / lam[0], "o", color=colour, ms=4, mfc="white", label=f"p = {p:g}")
+        ax_b.plot(depth, [spec[name].reliable_share() for name in layers], "o-", color=colour, ms=4,
+                  label=f"p = {p:g}")
+    ax_a.set(xlabel="principal component $n$", ylabel=r"$\lambda_n / \lambda_1$",
+             title=f"(a) {layer}: repeat 1 (lines) and cvPCA (circles)")
+    ax_a.legend(fontsize="small", title="dropout")
+    ax_b.axhline(1, color="k", lw=0.8)
+    ax_b.set(xticks=depth, xticklabels=layers, xlabel="depth", ylabel="reliable share of variance",
+             title="(b) variance reproduced across dropout masks")
+    fig.tight_layout()
+    return _done(fig)
