@@ -1,8 +1,10 @@
-"""The page kit: the provenance box, the stand-in figure, the book's one figure style."""
+"""The page kit: the provenance box, the stand-in figure, glued values, the book's one figure style."""
 
 from __future__ import annotations
 
-from polycode_utils.book.page import message_figure, provenance_box, set_style
+import myst_nb
+
+from polycode_utils.book.page import glue_values, message_figure, provenance_box, set_style
 
 
 def test_provenance_box_names_data_model_profile_and_every_parameter():
@@ -28,3 +30,10 @@ def test_one_style():
     set_style()
     assert mpl.rcParams["figure.dpi"] == 100 and tuple(mpl.rcParams["figure.figsize"]) == (6.4, 4.0)
     assert mpl.rcParams["axes.grid"]  # seaborn whitegrid
+
+
+def test_glue_values_glues_each_value_under_its_own_name(monkeypatch):
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.append((name, value, display)))
+    glue_values({"alpha": -1.25, "verdict": "flatter"})
+    assert glued == [("alpha", -1.25, False), ("verdict", "flatter", False)]
