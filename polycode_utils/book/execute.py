@@ -19,6 +19,9 @@ KERNEL_NAME = "polycode"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 BOOK_PACKAGE = "book"
 KERNEL_SIDE = ("__init__.py", "page.py", "paths.py")  # the book modules a chapter imports; the rest is the tool
+# The kernel's own warnings (e.g. about its unencrypted local connection) would clutter every build's output; the
+# debugger that ipykernel loads wants frozen modules off (as `ipykernel install` sets it).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def library_digest(library: Path) -> str:
@@ -58,19 +61,19 @@ def stored_key(path: Path) -> str | None:
 
 
 def ensure_kernel() -> None:
-    """Register this interpreter as the 'polycode' Jupyter kernel inside its own environment (ipykernel's install),
-    only when the registered one differs, so that concurrent builds never see the kernel half-installed."""
-    from ipykernel.kernelspec import install  # noqa: PLC0415
+    """Register this interpreter as the 'polycode' Jupyter kernel inside its own environment (ipykernel writes the
+    spec, jupyter_client installs it), only when the registered one differs, so that builds running side by side
+    never see it half-installed."""
+    from ipykernel.kernelspec import write_kernel_spec  # noqa: PLC0415
+    from jupyter_client.kernelspec import KernelSpecManager  # noqa: PLC0415
 
-    def spec(prefix: str) -> dict | None:
-        path = Path(prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
-        return json.loads(path.read_text()) if path.exists() else None
-
+    installed = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
     with tempfile.TemporaryDirectory() as tmp:
-        install(kernel_name=KERNEL_NAME, display_name=KERNEL_NAME, prefix=tmp)
-        wanted = spec(tmp)
-    if spec(sys.prefix) != wanted:
-        install(kernel_name=KERNEL_NAME, display_name=KERNEL_NAME, prefix=sys.prefix)
+        spec = write_kernel_spec(Path(tmp) / KERNEL_NAME, overrides={"display_name": KERNEL_NAME},
+                                 extra_arguments=KERNEL_ARGUMENTS, python_arguments=["-Xfrozen_modules=off"])
+        if not installed.exists() or json.loads(installed.read_text()) != json.loads(
+                (Path(spec) / "kernel.json").read_text()):
+            KernelSpecManager().install_kernel_spec(spec, KERNEL_NAME, prefix=sys.prefix)
 
 
 class Interrupted(Exception):

@@ -55,6 +55,7 @@ def test_kernel_registered_in_this_environment_by_ipykernel():
     execute.ensure_kernel()
     spec = json.loads((Path(sys.prefix) / "share" / "jupyter" / "kernels" / "polycode" / "kernel.json").read_text())
     assert spec["argv"][0] == sys.executable and "ipykernel_launcher" in spec["argv"]
+    assert spec["argv"][-1] == "--IPKernelApp.log_level=ERROR"  # a build's output shows no kernel chatter
     assert spec["display_name"] == "polycode" and spec["language"] == "python"
 
 
@@ -62,6 +63,7 @@ def test_chapter_runs_in_its_folder_and_knows_the_project_root(project):
     res = polycode(project, "build", "--no-html")
     assert res.returncode == 0, res.stderr
     assert f"root = {project} cwd = notebooks" in executed(project).read_text()
+    assert res.stderr.strip() == "[1/1] executing 01_demo (profile default)"  # no kernel chatter
 
 
 def test_cache_reexecutes_only_on_change(project):
