@@ -7,13 +7,13 @@ capacity C of m units of C_b bits each under dropout p by
     (1-p)·m·(C_b + log2(1 - 2^-C_b))  <=  C  <=  (1-p)·m·C_b.
 
 The depth-wise capacities of the three codes (monosemantic, superposition, polysemantic) through L dropout layers
-are OUR reconstruction from the note's scratch formulas (METHODS.md, "Fig 2"):
+are OUR reconstruction from the note's scratch formulas (the book's methods page, chapter 2):
 
     monosemantic   C = m·C_b·(1-p)^L
     superposition  C = m·C_b·(1-p)^(s·L)                 (each feature spread over s units, no redundancy)
     polysemantic   C = max_k floor(m/k)·C_b·(1-p^k)^L    (k-fold repetition, re-encoded every layer)
 
-METHODS.md writes m/k for the polysemantic code; we write floor(m/k), the number of features that fit when each
+The scratch formulas write m/k for the polysemantic code; we write floor(m/k), the number of features that fit when each
 needs k whole units, so that the formula is the one the Monte-Carlo simulation realises (equal when k divides m).
 Capacities are in bits; p is the dropout (erasure) probability, never the keep probability.
 """
@@ -26,43 +26,32 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from polycode_utils.checks import check_int, check_positive_float
+from polycode_utils.checks import (check_array, check_choice, check_float_in, check_int, check_positive_float,
+                                   check_sequence)
 
 CODES = ("monosemantic", "superposition", "polysemantic")
 DEFAULT_MAX_BYTES = 64 * 2**20  # memory limit of dropout_channel's transition matrix: 64 MiB
 
 
 # --------------------------------------------------------------------------------------------------------------
-# argument checks: every public function validates before any heavy work
+# argument checks: every public function validates (with polycode_utils.checks) before any heavy work
 
 
-def _as_float_array(value: object, name: str, what: str) -> NDArray[np.float64]:
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: must be {what}, got {value!r}") from None
-
-
-def _check_p(p: ArrayLike, name: str = "p", scalar: bool = False) -> NDArray[np.float64]:
-    what = "a dropout probability in [0, 1]" if scalar else "dropout probabilities in [0, 1]"
-    arr = _as_float_array(p, name, what)
-    if (scalar and arr.ndim != 0) or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0) \
-            or np.any(arr > 1):
-        raise ValueError(f"{name}: must be {what}, got {p!r}")
+def _probabilities(p: ArrayLike, name: str = "p") -> NDArray[np.float64]:
+    """Erasure probabilities in [0, 1] as an array (p = 1, everything dropped, is a channel too: capacity 0)."""
+    arr = check_array(p, name)
+    if arr.size == 0 or np.any((arr < 0) | (arr > 1)):
+        raise ValueError(f"{name}: must be dropout probabilities in [0, 1], got {p!r}")
     return arr
 
 
-def _check_code(code: object) -> str:
-    if code not in CODES:
-        raise ValueError(f"code: must be one of {', '.join(CODES)}, got {code!r}")
-    return str(code)
-
-
-def _check_depth(depth: ArrayLike) -> NDArray[np.float64]:
-    arr = _as_float_array(depth, "depth", "a finite number of layers >= 0")
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+def _depths(depth: ArrayLike) -> NDArray[np.float64]:
+    """Numbers of dropout layers L >= 0 (real: the closed forms interpolate) as an array."""
+    arr = check_array(depth, "depth")
+    if arr.size == 0 or np.any(arr < 0):
         raise ValueError(f"depth: must be a finite number of layers >= 0, got {depth!r}")
     return arr
 
@@ -82,11 +71,6 @@ class CapacityBounds(NamedTuple):
     upper: float | NDArray[np.float64]
 
 
-def erasure_capacity(p: ArrayLike) -> float | NDArray[np.float64]:
-    """Capacity 1 - p, in bits per binary use, of the erasure channel behind the theorem's upper bound."""
-    return _out(1.0 - _check_p(p))
-
-
 def dropout_capacity_bounds(n_units: int, bits_per_unit: float, p: ArrayLike) -> CapacityBounds:
     """The theorem's bounds (1-p)·m·(C_b + log2(1-2^-C_b)) <= C <= (1-p)·m·C_b for m units of C_b bits [paper note].
 
@@ -94,7 +78,7 @@ def dropout_capacity_bounds(n_units: int, bits_per_unit: float, p: ArrayLike) ->
     """
     m = check_int(n_units, "n_units")
     cb = check_positive_float(bits_per_unit, "bits_per_unit")
-    keep = 1.0 - _check_p(p)
+    keep = 1.0 - _probabilities(p)
     upper = keep * m * cb
     lower = keep * m * (cb + np.log2(1.0 - 2.0 ** (-cb)))
     return CapacityBounds(_out(lower), _out(upper))
@@ -107,7 +91,7 @@ def dropout_unit_capacity(bits_per_unit: int, p: ArrayLike) -> float | NDArray[n
     and C = a·log2(M-1), the theorem's lower bound, beyond that (there the optimal input never sends 0).
     """
     b = check_int(bits_per_unit, "bits_per_unit")
-    p_arr = _check_p(p)
+    p_arr = _probabilities(p)
     a = 1.0 - p_arr
     big = float(2**b - 1)  # M - 1 non-zero symbols
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -148,7 +132,7 @@ def dropout_channel(n_units: int, bits_per_unit: int, p: float,
     """
     n = check_int(n_units, "n_units")
     b = check_int(bits_per_unit, "bits_per_unit")
-    p_val = float(_check_p(p, scalar=True))
+    p_val = check_float_in(p, "p", 0.0, 1.0)
     limit = check_int(max_bytes, "max_bytes")
     size = 2 ** (n * b)
     need = size * size * 8
@@ -180,11 +164,11 @@ def blahut_arimoto(channel_matrix: ArrayLike, tol: float = 1e-9, max_iter: int =
     Returns I(r) for the returned input distribution r (a certified lower bound within tol of C). Warns
     (RuntimeWarning) when max_iter is reached first.
     """
-    W = _as_float_array(channel_matrix, "channel_matrix", "a 2-D array of probabilities W[x, y] = p(y|x)")
-    if W.ndim != 2 or W.shape[0] < 1 or W.shape[1] < 1:
+    W = check_array(channel_matrix, "channel_matrix", ndim=2)
+    if W.shape[0] < 1 or W.shape[1] < 1:
         raise ValueError(f"channel_matrix: must be a non-empty 2-D array W[x, y] = p(y|x), got shape {W.shape}")
-    if not np.all(np.isfinite(W)) or np.any(W < 0):
-        raise ValueError("channel_matrix: entries must be finite probabilities >= 0")
+    if np.any(W < 0):
+        raise ValueError("channel_matrix: entries must be probabilities >= 0")
     sums = W.sum(axis=1)
     if not np.allclose(sums, 1.0, rtol=0.0, atol=1e-9):
         bad = int(np.argmax(np.abs(sums - 1.0)))
@@ -211,13 +195,42 @@ def blahut_arimoto(channel_matrix: ArrayLike, tol: float = 1e-9, max_iter: int =
     return BlahutArimotoResult(max(mutual, 0.0), r)
 
 
+def theorem_check(units: Sequence[int], bits: Sequence[int], p: Sequence[float], tol: float = 1e-9) -> pd.DataFrame:
+    """The theorem checked on exact channels: Blahut–Arimoto capacity against the bounds, per size and rate (ours).
+
+    One row per (bits, units, p), in that nesting order: columns bits, units, p, blahut_arimoto (bits),
+    lower and upper (the theorem's bounds), exact (units x the exact one-unit capacity) and within (the
+    Blahut–Arimoto capacity lies within the bounds, to tol). Channels of 2^(units·bits) symbols: keep them small.
+    """
+    units = [check_int(n, "units") for n in check_sequence(units, "units")]
+    bits = [check_int(b, "bits") for b in check_sequence(bits, "bits")]
+    rates = [check_float_in(q, "p", 0.0, 1.0) for q in check_sequence(p, "p")]
+    tol = check_positive_float(tol, "tol", allow_zero=True)
+    table = pd.DataFrame([
+        dict(bits=b, units=n, p=q, blahut_arimoto=blahut_arimoto(dropout_channel(n, b, q)).capacity_bits,
+             lower=dropout_capacity_bounds(n, b, q).lower, upper=dropout_capacity_bounds(n, b, q).upper,
+             exact=n * dropout_unit_capacity(b, q))
+        for b in bits for n in units for q in rates])
+    within = (table.lower - tol <= table.blahut_arimoto) & (table.blahut_arimoto <= table.upper + tol)
+    return table.assign(within=within)
+
+
+def theorem_per_unit_table(check: pd.DataFrame) -> pd.DataFrame:
+    """theorem_check's capacities per unit: one row per (bits, p), Blahut–Arimoto for each number of units, bounds."""
+    per_unit = check.assign(**{c: check[c] / check.units for c in ("lower", "blahut_arimoto", "upper")})
+    bounds = (per_unit[per_unit.units == per_unit.units.min()].set_index(["bits", "p"])[["lower", "upper"]]
+              .rename(columns={"lower": "lower bound", "upper": "upper bound"}))
+    return (per_unit.pivot_table(index=["bits", "p"], columns="units", values="blahut_arimoto")
+            .rename(columns=lambda n: f"BA, {n} unit(s), per unit").join(bounds))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # the three codes through depth (our reconstruction)
 
 
 def _check_code_args(code: object, width: int, bits_per_unit: float, spread: int,
                      max_redundancy: int | None, redundancy: int | None) -> tuple[str, int, float, int, int | None]:
-    code = _check_code(code)
+    code = str(check_choice(code, "code", CODES))
     m = check_int(width, "width")
     cb = check_positive_float(bits_per_unit, "bits_per_unit")
     s = check_int(spread, "spread", minimum=2, maximum=m if code == "superposition" else None)
@@ -250,7 +263,7 @@ def best_redundancy(width: int, depth: ArrayLike, p: ArrayLike,
     m = check_int(width, "width")
     if max_redundancy is not None:
         check_int(max_redundancy, "max_redundancy", 1, m)
-    L, p_arr = _check_depth(depth), _check_p(p)
+    L, p_arr = _depths(depth), _probabilities(p)
     ks = _redundancies(m, max_redundancy, None)
     best = ks[np.argmax(_poly_table(m, L, p_arr, ks), axis=0)]
     return int(best) if np.ndim(best) == 0 else best
@@ -264,7 +277,7 @@ def code_capacity(code: str, width: int, depth: ArrayLike, p: ArrayLike, bits_pe
     k = 1..max_redundancy (default m), or the fixed k = redundancy. depth and p broadcast; depth may be real.
     """
     code, m, cb, s, k = _check_code_args(code, width, bits_per_unit, spread, max_redundancy, redundancy)
-    L, p_arr = _check_depth(depth), _check_p(p)
+    L, p_arr = _depths(depth), _probabilities(p)
     if code == "monosemantic":
         cap = m * cb * np.where(L == 0, 1.0, (1.0 - p_arr) ** L)
     elif code == "superposition":
@@ -282,7 +295,7 @@ def depth_at_capacity(code: str, width: int, p: float, target_bits: float, bits_
     falls (p = 0). For the polysemantic code it is the largest such depth over k (capacity is the max over k).
     """
     code, m, cb, s, _ = _check_code_args(code, width, bits_per_unit, spread, max_redundancy, None)
-    p_val = float(_check_p(p, scalar=True))
+    p_val = check_float_in(p, "p", 0.0, 1.0)
     target = check_positive_float(target_bits, "target_bits")
     if code == "polysemantic":
         ks = _redundancies(m, max_redundancy, None)
@@ -298,6 +311,24 @@ def depth_at_capacity(code: str, width: int, p: float, target_bits: float, bits_
     finite = above & (log_keep < 0) & np.isfinite(log_keep)
     depths[finite] = np.log(target / start[finite]) / log_keep[finite]
     return float(depths.max())
+
+
+class DepthReadout(NamedTuple):
+    """Where one code's closed-form capacity stands through depth at one dropout rate (ours; Fig. 2b–c read-outs)."""
+
+    half_depth: float            # depth at which it falls to half the full m·C_b bits
+    half_shannon_depth: float    # depth at which it falls to half the Shannon line (1-p)·m·C_b
+    pct_of_shannon: float        # percent of the Shannon line it keeps at the given depth
+
+
+def depth_readouts(width: int, p: float, bits_per_unit: float, spread: int, depth: float) -> dict[str, DepthReadout]:
+    """For each code, the half-capacity depths and the share of the Shannon line kept at `depth` (ours; Fig. 2b–c)."""
+    full = check_int(width, "width") * check_positive_float(bits_per_unit, "bits_per_unit")
+    shannon = (1 - check_float_in(p, "p", 0.0, 1.0, high_open=True)) * full
+    return {code: DepthReadout(depth_at_capacity(code, width, p, full / 2, bits_per_unit, spread),
+                               depth_at_capacity(code, width, p, shannon / 2, bits_per_unit, spread),
+                               float(100 * code_capacity(code, width, depth, p, bits_per_unit, spread) / shannon))
+            for code in CODES}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -320,15 +351,8 @@ class SurvivalEstimate:
 
 
 def _check_seed(seed: int | Sequence[int]) -> list[int]:
-    items = [seed] if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else seed
-    try:
-        ok = len(items) > 0 and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) and i >= 0
-                                    for i in items)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"seed: must be an integer >= 0 or a non-empty sequence of them, got {seed!r}")
-    return [int(i) for i in items]
+    items = check_sequence([seed] if isinstance(seed, (int, np.integer)) else seed, "seed")
+    return [check_int(i, "seed", minimum=0) for i in items]
 
 
 def _survival_counts(code: str, width: int, depth: int, p: float, n_trials: int, spread: int, k: int,
@@ -369,7 +393,7 @@ def simulate_code_survival(code: str, width: int, depth: int, p: float, n_trials
     """
     code, m, cb, s, k_fixed = _check_code_args(code, width, bits_per_unit, spread, max_redundancy, redundancy)
     L = check_int(depth, "depth", minimum=0)
-    p_val = float(_check_p(p, scalar=True))
+    p_val = check_float_in(p, "p", 0.0, 1.0)
     trials = check_int(n_trials, "n_trials", minimum=2)
     entropy = _check_seed(seed)
     depths = np.arange(L + 1)
@@ -386,3 +410,56 @@ def simulate_code_survival(code: str, width: int, depth: int, p: float, n_trials
         capacity[use] = bits.mean(axis=1)[use]
         stderr[use] = (bits.std(axis=1, ddof=1) / np.sqrt(trials))[use]
     return SurvivalEstimate(code, m, p_val, cb, depths, capacity, stderr, ks.astype(np.int64), trials)
+
+
+@dataclass(frozen=True)
+class MonteCarloAgreement:
+    """How Monte-Carlo capacities agree with the closed forms, over all simulated points (ours; checks Fig. 2b–c).
+
+    A point is one code, dropout rate and depth. Resolved points have a non-zero standard error; the others either
+    equal the closed form exactly (no dropout, or depth 0) or are unresolved (no feature survived in any trial).
+    """
+
+    mc_points: int                  # simulated points
+    mc_resolved: int                # points with a non-zero standard error
+    mc_within_3se: int              # resolved points within 3 standard errors of the closed form
+    mc_max_abs_z: float             # largest |simulated - closed form| / standard error (0 if none is resolved)
+    many_survivors: int             # surviving features over all trials from which a point counts as well measured
+    mc_many: int                    # resolved points where the closed form expects at least that many
+    mc_many_max_rel_pct: float      # their largest |simulated - closed form| / closed form, in percent (0 if none)
+    mc_exact: int                   # unresolved points equal to the closed form
+    mc_unresolved: int              # points with no surviving feature in any trial while the closed form is > 0
+    mc_unresolved_expected: float   # the most survivors (over all trials) the closed form expects at those (0 if none)
+
+
+def monte_carlo_agreement(estimates: Sequence[SurvivalEstimate],
+                          closed_forms: Sequence[ArrayLike]) -> MonteCarloAgreement:
+    """Compare each estimate with its closed-form capacity at the same depths (ours; the Monte-Carlo check of Fig. 2).
+
+    Well measured: at least max(10, n_trials // 2) survivors expected over all trials, half a feature per trial.
+    """
+    estimates = check_sequence(estimates, "estimates")
+    closed_forms = check_sequence(closed_forms, "closed_forms", min_len=len(estimates), max_len=len(estimates))
+    trials = {est.n_trials for est in estimates}
+    if len(trials) != 1:
+        raise ValueError(f"estimates: must all have the same n_trials, got {sorted(trials)}")
+    cf = np.concatenate([check_array(c, "closed_forms", ndim=1) for c in closed_forms])
+    if cf.size != sum(est.capacity.size for est in estimates):
+        raise ValueError("closed_forms: must give one capacity per depth of each estimate")
+    mc = np.concatenate([est.capacity for est in estimates])
+    se = np.concatenate([est.stderr for est in estimates])
+    n_trials = trials.pop()
+    survivors = cf / np.concatenate([np.full(est.capacity.size, est.bits_per_unit) for est in estimates]) * n_trials
+    resolved = se > 0
+    z = (mc[resolved] - cf[resolved]) / se[resolved]
+    exact = ~resolved & (mc == cf)
+    unresolved = ~resolved & ~exact
+    many_survivors = max(10, n_trials // 2)
+    many = resolved & (survivors >= many_survivors)
+    return MonteCarloAgreement(
+        mc_points=int(cf.size), mc_resolved=int(resolved.sum()), mc_within_3se=int((np.abs(z) <= 3).sum()),
+        mc_max_abs_z=float(np.abs(z).max()) if z.size else 0.0, many_survivors=many_survivors,
+        mc_many=int(many.sum()),
+        mc_many_max_rel_pct=float(100 * np.max(np.abs(mc[many] - cf[many]) / cf[many])) if many.any() else 0.0,
+        mc_exact=int(exact.sum()), mc_unresolved=int(unresolved.sum()),
+        mc_unresolved_expected=float(survivors[unresolved].max()) if unresolved.any() else 0.0)

@@ -3,7 +3,8 @@
 A code here is an encoding matrix ``E`` of shape (m, n): column ``j`` is the pattern of activity that feature
 ``j`` writes onto the m neurons (the same layout as the toy model's ``W``, hidden x features; Elhage et al. 2022).
 Its dimensions per feature ``m / ||E||_F^2`` is 1 for the monosemantic code, above 1 for a redundant
-(polysemantic) code and below 1 for superposition (the quantity ``D*`` of Fig. 1c).
+(polysemantic) code and below 1 for superposition (the quantity ``D*`` of Fig. 1c); the same measures apply to the
+toy models' learnt ``W`` (``polycode_utils.toy_models``), one instance or a stack of them.
 
 The optimal encoding (the paper's supplementary note): a feature is zero with probability S, otherwise it carries
 H_elem bits, so its entropy is h_b(S) + (1 - S) H_elem; a neuron carries H_elem bits; hence
@@ -17,24 +18,15 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
 
-from polycode_utils.checks import check_int
+from polycode_utils.checks import check_array, check_int, check_positive_float
 
-ArrayLike = np.ndarray | torch.Tensor | float | int | list
-
-
-def _as_numpy(x: Any, name: str) -> np.ndarray:
-    """A float64 numpy copy of an array, tensor or scalar; NaN/inf rejected."""
-    arr = np.asarray(x.detach().cpu().numpy() if torch.is_tensor(x) else x, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: contains NaN or inf; all entries must be finite")
-    return arr
+ArrayLike = Any  # a numpy array, a torch tensor, a list or a Python scalar
 
 
 def binary_entropy(p: ArrayLike) -> np.ndarray:
     """Binary entropy h_b(p) = -p log2 p - (1-p) log2 (1-p) in bits, with h_b(0) = h_b(1) = 0 (paper note, Fig. 1c)."""
-    arr = _as_numpy(p, "p")
+    arr = check_array(p, "p")
     if np.any((arr < 0.0) | (arr > 1.0)):
         raise ValueError(f"p: must lie in [0, 1], got values in [{arr.min():g}, {arr.max():g}]")
     q = 1.0 - arr
@@ -46,23 +38,50 @@ def binary_entropy(p: ArrayLike) -> np.ndarray:
 
 def optimal_dims_per_feature(sparsity: ArrayLike, bits_per_value: float = 32.0) -> np.ndarray:
     """Optimal-encoding dimensions per feature D_opt(S) = (1-S) + h_b(S)/H_elem (paper note; green curve of Fig. 1c)."""
-    if isinstance(bits_per_value, bool) or not isinstance(bits_per_value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(float(bits_per_value)) or bits_per_value <= 0:
-        raise ValueError(f"bits_per_value: must be a finite number > 0 (bits per non-zero value, H_elem), "
-                         f"got {bits_per_value!r}")
-    s = _as_numpy(sparsity, "sparsity")
+    bits = check_positive_float(bits_per_value, "bits_per_value")
+    s = check_array(sparsity, "sparsity")
     if np.any((s < 0.0) | (s >= 1.0)):
         raise ValueError(f"sparsity: must lie in [0, 1), got values in [{s.min():g}, {s.max():g}]")
-    return (1.0 - s) + binary_entropy(s) / float(bits_per_value)
+    return (1.0 - s) + binary_entropy(s) / bits
 
 
-def dims_per_feature_of_code(code: ArrayLike) -> np.ndarray:
-    """Dimensions per feature m / ||E||_F^2 of an encoding matrix E (m, n) (Elhage et al. 2022; Fig. 1c's D*)."""
-    e = _as_numpy(code, "code")
-    if e.ndim < 2:
-        raise ValueError(f"code: expected an (..., m, n) matrix, got shape {e.shape}")
+def _code_matrix(W: ArrayLike) -> np.ndarray:
+    """W as a float64 array of shape (..., m, n), neurons x features, or ValueError."""
+    arr = check_array(W, "W")
+    if arr.ndim < 2:
+        raise ValueError(f"W: expected shape (..., m, n) (neurons x features), got {arr.shape}")
+    return arr
+
+
+def dimensions_per_feature(W: ArrayLike) -> np.ndarray:
+    """Dimensions per feature D* = m / ||W||_F^2 of a code or of each instance of W (..., m, n) (Elhage 2022; Fig. 1c).
+
+    1 for the monosemantic code, above 1 for a redundant code, below 1 for superposition; inf where W = 0.
+    """
+    arr = _code_matrix(W)
     with np.errstate(divide="ignore"):
-        return e.shape[-2] / np.square(e).sum(axis=(-2, -1))
+        return arr.shape[-2] / np.square(arr).sum(axis=(-2, -1))
+
+
+def feature_dimensionality(W: ArrayLike) -> np.ndarray:
+    """Per-feature dimensionality D_i = ||W_i||^2 / sum_j (W^_i . W_j)^2 of W (..., m, n); 0 if W_i = 0 (Fig. 1c).
+
+    The share of a dimension feature i has to itself (Elhage et al. 2022): 1 alone, 1/2 in an antipodal pair,
+    2/3 in a triangle.
+    """
+    arr = _code_matrix(W)
+    gram = np.swapaxes(arr, -1, -2) @ arr                # (..., n, n): W_i . W_j
+    norms2 = np.diagonal(gram, axis1=-2, axis2=-1)       # ||W_i||^2
+    learnt = norms2 > 1e-12 * norms2.max(axis=-1, keepdims=True)  # exactly-zero columns are not features
+    # sum_j (W^_i . W_j)^2 = sum_j (W_i . W_j)^2 / ||W_i||^2, so D_i = ||W_i||^4 / sum_j (W_i . W_j)^2.
+    denom = np.square(gram).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(learnt, np.square(norms2) / np.where(learnt, denom, 1.0), 0.0)
+
+
+def neurons_per_feature(W: ArrayLike) -> np.ndarray:
+    """Number of neurons each feature writes onto (non-zero entries of each column of W (..., m, n)); Fig. 1b's k."""
+    return (np.abs(_code_matrix(W)) > 0).sum(axis=-2)
 
 
 def monosemantic_code(n_features: int, n_neurons: int | None = None) -> np.ndarray:

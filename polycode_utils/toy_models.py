@@ -18,15 +18,14 @@ draws independently per instance.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from polycode_utils.checks import check_int, check_positive_float
+from polycode_utils.checks import check_array, check_int, check_positive_float
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -48,11 +47,6 @@ class ToyModelResult:
     lr: float
     seed: int
 
-    @property
-    def n_instances(self) -> int:
-        """Number of instances (sparsities) trained together."""
-        return int(self.weights.shape[0])
-
 
 @dataclass(frozen=True)
 class StickyPlateau:
@@ -64,11 +58,56 @@ class StickyPlateau:
     length: int          # last - first + 1, or 0 when no D* lies within tolerance of any fraction
 
 
-def _as_float64(x: Any, name: str) -> np.ndarray:
-    arr = np.asarray(x.detach().cpu().numpy() if torch.is_tensor(x) else x, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name}: contains NaN or inf; all entries must be finite")
-    return arr
+@dataclass(frozen=True)
+class OptimumComparison:
+    """Fig. 1c in numbers: trained D* against the optimal D_opt, and the per-feature code of the densest instance.
+
+    Instances are ordered from dense to sparse (as elhage_sparsities gives them). Numbers and verdicts are ours.
+    """
+
+    d_star_dense: float            # D* of the densest instance
+    d_star_sparsest: float         # D* of the sparsest instance
+    d_opt_sparsest: float          # D_opt there
+    d_gap_sparsest: float          # D* - D_opt there
+    d_ratio_sparsest: float        # D* / D_opt there
+    n_above_opt: int               # instances with D* >= D_opt - tolerance
+    min_ratio: float               # smallest D* / D_opt over the instances
+    n_represented_sparsest: int    # features of the sparsest instance with D_i > represented_above
+    d_feature_dense_mean: float    # mean D_i of the densest instance
+    d_feature_dense_max: float     # largest D_i of the densest instance
+    n_half_dense: int              # features of the densest instance with D_i > 1/2
+    dense_settled: bool            # verdict: the densest D* is within settled_tolerance of 1
+    distributed: bool              # verdict: fewer than m/2 features of the densest instance have D_i > 1/2
+    all_above: bool                # verdict: D* >= D_opt - tolerance at every sparsity, as for any lossless code
+
+    def numbers(self) -> dict[str, float | int]:
+        """The numeric fields by name (every field but the three verdicts)."""
+        return {name: value for name, value in asdict(self).items() if not isinstance(value, bool)}
+
+
+def compare_with_optimum(d_star: ArrayLike, d_feature: ArrayLike, d_opt: ArrayLike, n_hidden: int, *,
+                         tolerance: float = 1e-3, settled_tolerance: float = 0.05,
+                         represented_above: float = 0.05) -> OptimumComparison:
+    """Trained D* (instances,) and D_i (instances, n) against D_opt (instances,), m = n_hidden (ours; Fig. 1c)."""
+    d = check_array(d_star, "d_star", ndim=1)
+    opt = check_array(d_opt, "d_opt", ndim=1)
+    feat = check_array(d_feature, "d_feature", ndim=2)
+    if d.size == 0 or opt.shape != d.shape or feat.shape[0] != d.size:
+        raise ValueError(f"d_star, d_opt, d_feature: expected (k,), (k,) and (k, n) with k >= 1 instances, got "
+                         f"{d.shape}, {opt.shape} and {feat.shape}")
+    m = check_int(n_hidden, "n_hidden")
+    tol = check_positive_float(tolerance, "tolerance", allow_zero=True)
+    settled = check_positive_float(settled_tolerance, "settled_tolerance", allow_zero=True)
+    represented = check_positive_float(represented_above, "represented_above", allow_zero=True)
+    above = d >= opt - tol
+    n_half = int((feat[0] > 0.5).sum())
+    return OptimumComparison(
+        d_star_dense=float(d[0]), d_star_sparsest=float(d[-1]), d_opt_sparsest=float(opt[-1]),
+        d_gap_sparsest=float(d[-1] - opt[-1]), d_ratio_sparsest=float(d[-1] / opt[-1]),
+        n_above_opt=int(above.sum()), min_ratio=float((d / opt).min()),
+        n_represented_sparsest=int((feat[-1] > represented).sum()), d_feature_dense_mean=float(feat[0].mean()),
+        d_feature_dense_max=float(feat[0].max()), n_half_dense=n_half,
+        dense_settled=bool(abs(d[0] - 1.0) <= settled), distributed=n_half < m / 2, all_above=bool(np.all(above)))
 
 
 def elhage_sparsities(n_sparsities: int = 20, max_inverse_density: float = 20.0) -> np.ndarray:
@@ -103,16 +142,16 @@ def train_toy_models(n_features: int, n_hidden: int, sparsities: ArrayLike | lis
     seed = check_int(seed, "seed", 0)
     lr = check_positive_float(lr, "lr")
     weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
-    s = _as_float64(sparsities, "sparsities")
-    if s.ndim != 1 or s.size == 0:
-        raise ValueError(f"sparsities: expected a non-empty 1-D array (one sparsity per instance), got shape {s.shape}")
+    s = check_array(sparsities, "sparsities", ndim=1)
+    if s.size == 0:
+        raise ValueError("sparsities: expected a non-empty 1-D array (one sparsity per instance), got none")
     if np.any((s < 0.0) | (s >= 1.0)):
         raise ValueError(f"sparsities: every sparsity must lie in [0, 1), got values in [{s.min():g}, {s.max():g}]")
     n_inst = s.size
     if importance is None:
         imp = np.ones((n_inst, n))
     else:
-        imp = _as_float64(importance, "importance")
+        imp = check_array(importance, "importance")
         if imp.shape not in ((n,), (n_inst, n)):
             raise ValueError(f"importance: expected shape ({n},) or ({n_inst}, {n}), got {imp.shape}")
         if np.any(imp < 0):
@@ -184,54 +223,12 @@ def _loss_and_grad(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, sqrt_imp: 
     return loss, g_W.mul_(scale), r.sum(dim=1).mul_(scale)
 
 
-def toy_model_loss(weights: ArrayLike, biases: ArrayLike, x: ArrayLike,
-                   importance: ArrayLike | None = None) -> torch.Tensor:
-    """Per-instance loss mean_(batch, i) I_i (x_i - ReLU(W^T W x + b)_i)^2 of x (instances, batch, n) (Elhage)."""
-    W, b, xt = (v if torch.is_tensor(v) else torch.as_tensor(np.asarray(v), dtype=torch.float32)
-                for v in (weights, biases, x))
-    out = torch.relu(torch.baddbmm(b.unsqueeze(1), torch.bmm(xt, W.transpose(1, 2)), W))
-    err = (xt - out).square()
-    if importance is not None:
-        imp = importance if torch.is_tensor(importance) else torch.as_tensor(np.asarray(importance),
-                                                                             dtype=torch.float32)
-        err = err * imp.reshape(-1, 1, err.shape[-1]) if imp.ndim == 2 else err * imp
-    return err.mean(dim=(1, 2))
-
-
-def _weights(W: ArrayLike) -> np.ndarray:
-    arr = _as_float64(W, "W")
-    if arr.ndim < 2:
-        raise ValueError(f"W: expected shape (..., m, n) (hidden x features), got {arr.shape}")
-    return arr
-
-
-def dimensions_per_feature(W: ArrayLike) -> np.ndarray:
-    """Dimensions per feature D* = m / ||W||_F^2 of each instance of W (..., m, n) (Elhage et al. 2022; Fig. 1c)."""
-    arr = _weights(W)
-    with np.errstate(divide="ignore"):
-        return arr.shape[-2] / np.square(arr).sum(axis=(-2, -1))
-
-
-def feature_dimensionality(W: ArrayLike) -> np.ndarray:
-    """Per-feature dimensionality D_i = ||W_i||^2 / sum_j (W^_i . W_j)^2 of W (..., m, n); 0 if W_i = 0 (Fig. 1c)."""
-    arr = _weights(W)
-    gram = np.swapaxes(arr, -1, -2) @ arr                # (..., n, n): W_i . W_j
-    norms2 = np.diagonal(gram, axis1=-2, axis2=-1)       # ||W_i||^2
-    learnt = norms2 > 1e-12 * norms2.max(axis=-1, keepdims=True)  # exactly-zero columns are not features
-    # sum_j (W^_i . W_j)^2 = sum_j (W_i . W_j)^2 / ||W_i||^2, so D_i = ||W_i||^4 / sum_j (W_i . W_j)^2.
-    denom = np.square(gram).sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(learnt, np.square(norms2) / np.where(learnt, denom, 1.0), 0.0)
-
-
 def sticky_plateau(d_star: ArrayLike, tolerance: float = 0.03, skip_first: int = 1) -> StickyPlateau:
     """Longest run of consecutive D* values near one sticky fraction (the plateaus of Fig. 1c; Elhage et al. 2022).
 
     The fraction 1 is left out (dense models sit there trivially), and so are the first skip_first instances.
     """
-    d = _as_float64(d_star, "d_star")
-    if d.ndim != 1:
-        raise ValueError(f"d_star: expected a 1-D array (one D* per instance), got shape {d.shape}")
+    d = check_array(d_star, "d_star", ndim=1)
     tol = check_positive_float(tolerance, "tolerance", allow_zero=True)
     skip = check_int(skip_first, "skip_first", 0)
     fractions = [Fraction(f).limit_denominator(8) for f in STICKY_FRACTIONS if f != 1.0]

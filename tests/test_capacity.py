@@ -1,4 +1,4 @@
-"""Known-answer tests for polycode_utils.capacity (issue 5: capacity under dropout, Fig. 2)."""
+"""Known-answer tests for polycode_utils.capacity: capacity under dropout, the theorem's check, Fig. 2's read-outs."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from polycode_utils.capacity import (CODES, best_redundancy, blahut_arimoto, code_capacity, depth_at_capacity,
-                                     dropout_capacity_bounds, dropout_channel, dropout_unit_capacity,
-                                     erasure_capacity, lower_bound_tight_above, simulate_code_survival)
+from polycode_utils.capacity import (CODES, SurvivalEstimate, best_redundancy, blahut_arimoto, code_capacity,
+                                     depth_at_capacity, depth_readouts, dropout_capacity_bounds, dropout_channel,
+                                     dropout_unit_capacity, lower_bound_tight_above, monte_carlo_agreement,
+                                     simulate_code_survival, theorem_check, theorem_per_unit_table)
 
 
 def h2(q: float) -> float:
@@ -35,7 +36,7 @@ def test_ba_binary_symmetric_channel(q: float) -> None:
 def test_ba_binary_erasure_channel(p: float) -> None:
     W = np.array([[1 - p, p, 0.0], [0.0, p, 1 - p]])  # outputs 0, erasure, 1
     c, r = blahut_arimoto(W)
-    assert c == pytest.approx(1 - p, abs=1e-6) and c == pytest.approx(float(erasure_capacity(p)), abs=1e-6)
+    assert c == pytest.approx(1 - p, abs=1e-6)
     assert r.sum() == pytest.approx(1.0) and np.all(r >= 0)
 
 
@@ -117,6 +118,32 @@ def test_theorem_bounds_values() -> None:
     np.testing.assert_allclose(up, [1.0, 0.5])
 
 
+def test_theorem_check_table() -> None:
+    check = theorem_check((1, 2), (1, 2), [0.0, 0.5, 1.0])
+    assert list(check.columns) == ["bits", "units", "p", "blahut_arimoto", "lower", "upper", "exact", "within"]
+    assert len(check) == 12 and check.within.all()
+    assert list(check.itertuples(index=False))[0][:3] == (1, 1, 0.0)          # nested bits, units, p
+    assert check.loc[(check.bits == 2) & (check.units == 2) & (check.p == 0.0), "blahut_arimoto"].item() \
+        == pytest.approx(4.0, abs=1e-9)                                          # no dropout: 2 units x 2 bits
+    np.testing.assert_allclose(check.blahut_arimoto, check.exact, atol=1e-8)
+    np.testing.assert_allclose(check.upper, (1 - check.p) * check.units * check.bits)
+    # An impossible tolerance flags every row whose capacity is not exactly at a bound (here: none at p = 0 or 1).
+    strict = theorem_check((1,), (2,), [0.5], tol=0.0)
+    assert strict.within.item() and strict.lower.item() < strict.blahut_arimoto.item() < strict.upper.item()
+
+
+def test_theorem_per_unit_table() -> None:
+    table = theorem_per_unit_table(theorem_check((1, 2, 3), (1, 2), [0.0, 0.4]))
+    assert list(table.columns) == [f"BA, {n} unit(s), per unit" for n in (1, 2, 3)] + ["lower bound", "upper bound"]
+    assert list(table.index) == [(1, 0.0), (1, 0.4), (2, 0.0), (2, 0.4)]
+    per_unit = table.iloc[:, :3].to_numpy()
+    np.testing.assert_allclose(per_unit, per_unit[:, :1].repeat(3, axis=1), atol=1e-8)  # independent units
+    np.testing.assert_allclose(table["BA, 1 unit(s), per unit"], [1.0, dropout_unit_capacity(1, 0.4), 2.0,
+                                                                   dropout_unit_capacity(2, 0.4)], atol=1e-8)
+    np.testing.assert_allclose(table["upper bound"], [1.0, 0.6, 2.0, 1.2])
+    np.testing.assert_allclose(table["lower bound"], [0.0, 0.0, np.log2(3), 0.6 * np.log2(3)], atol=1e-12)
+
+
 # ---------------------------------------------------------------- the three codes: closed forms
 
 
@@ -154,6 +181,21 @@ def test_depth_at_capacity() -> None:
     assert depth_at_capacity("monosemantic", 12, 0.0, 1.0, 2) == np.inf
     assert depth_at_capacity("monosemantic", 12, 1.0, 1.0, 2) == 0.0
     assert depth_at_capacity("monosemantic", 12, 0.5, 30.0, 2) == 0.0
+
+
+def test_depth_readouts() -> None:
+    half_life = np.log(2) / -np.log(0.8)  # (1-p)^L = 1/2 at p = 0.2
+    out = depth_readouts(12, 0.2, 2, 2, 20)
+    assert list(out) == list(CODES)
+    assert out["monosemantic"].half_depth == pytest.approx(half_life)
+    assert out["superposition"].half_depth == pytest.approx(half_life / 2)     # spread 2: twice as fast
+    assert out["polysemantic"].half_depth == pytest.approx(half_life)          # k = 1 until half capacity
+    # half the Shannon line (1-p)·m·C_b: 24·0.8^L = 9.6, so L = log(0.4)/log(0.8)
+    assert out["monosemantic"].half_shannon_depth == pytest.approx(np.log(0.4) / np.log(0.8))
+    assert out["monosemantic"].pct_of_shannon == pytest.approx(100 * 0.8**20 / 0.8)
+    assert out["superposition"].pct_of_shannon == pytest.approx(100 * 0.8**40 / 0.8)
+    assert out["polysemantic"].pct_of_shannon == pytest.approx(100 * 4 * (1 - 0.2**3) ** 20 / (0.8 * 12))  # k = 3
+    assert depth_readouts(4, 0.0, 1, 2, 5)["monosemantic"] == (np.inf, np.inf, 100.0)  # nothing is ever lost
 
 
 # ---------------------------------------------------------------- Monte-Carlo against the closed forms
@@ -196,12 +238,60 @@ def test_monte_carlo_is_reproducible() -> None:
     assert not np.array_equal(a.capacity, c.capacity)
 
 
+def estimate(capacity: list[float], stderr: list[float], n_trials: int = 100, bits: float = 2.0) -> SurvivalEstimate:
+    size = len(capacity)
+    return SurvivalEstimate("monosemantic", 4, 0.5, bits, np.arange(size), np.array(capacity), np.array(stderr),
+                            np.ones(size, dtype=np.int64), n_trials)
+
+
+def test_monte_carlo_agreement_known_answers() -> None:
+    # 100 trials of 2-bit features: a point is well measured from max(10, 50) = 50 expected survivors, i.e. a
+    # closed form of at least 50 / 100 * 2 = 1 bit.
+    a = estimate([8.0, 4.2, 1.0, 0.0], [0.0, 0.1, 0.5, 0.0])
+    b = estimate([8.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+    agreement = monte_carlo_agreement([a, b], [[8.0, 4.0, 0.5, 0.02], [8.0, 0.0, 0.1]])
+    assert vars(agreement) == dict(
+        mc_points=7, mc_resolved=2, mc_within_3se=2, mc_max_abs_z=pytest.approx(2.0), many_survivors=50,
+        mc_many=1, mc_many_max_rel_pct=pytest.approx(5.0), mc_exact=3, mc_unresolved=2,
+        mc_unresolved_expected=pytest.approx(5.0))  # 0.1 bits / 2 bits x 100 trials
+    none = monte_carlo_agreement([b], [[8.0, 0.0, 0.0]])
+    assert (none.mc_resolved, none.mc_max_abs_z, none.mc_many_max_rel_pct, none.mc_unresolved_expected) == \
+        (0, 0.0, 0.0, 0.0)
+    assert monte_carlo_agreement([estimate([1.0], [0.0], n_trials=4)], [[1.0]]).many_survivors == 10
+
+
+def test_monte_carlo_agreement_on_a_simulation() -> None:
+    est = simulate_code_survival("polysemantic", 8, 6, 0.5, 4000, seed=1, bits_per_unit=2)
+    agreement = monte_carlo_agreement([est], [code_capacity("polysemantic", 8, est.depths, 0.5, 2)])
+    assert agreement.mc_points == 7 and agreement.mc_resolved == 6 and agreement.mc_exact == 1
+    assert agreement.mc_within_3se == 6 and agreement.mc_unresolved == 0
+
+
+@pytest.mark.parametrize("estimates, closed_forms, name", [
+    ([], [], "estimates"),
+    ([estimate([1.0], [0.0])], [], "closed_forms"),
+    ([estimate([1.0, 0.5], [0.0, 0.1])], [[1.0]], "closed_forms"),
+    ([estimate([1.0], [0.0]), estimate([1.0], [0.0], n_trials=50)], [[1.0], [1.0]], "estimates"),
+])
+def test_monte_carlo_agreement_rejects_mismatches(estimates: list, closed_forms: list, name: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name}:"):
+        monte_carlo_agreement(estimates, closed_forms)
+
+
 # ---------------------------------------------------------------- bad input
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda: erasure_capacity(1.5), "p"),
-    (lambda: erasure_capacity(-0.1), "p"),
+    (lambda: dropout_unit_capacity(2, 1.5), "p"),
+    (lambda: dropout_unit_capacity(2, [-0.1, 0.5]), "p"),
+    (lambda: simulate_code_survival("monosemantic", 4, 2, 0.1, 100, (1, -2)), "seed"),
+    (lambda: simulate_code_survival("monosemantic", 4, 2, 0.1, 100, "seed"), "seed"),
+    (lambda: simulate_code_survival("monosemantic", 4, 2, 0.1, 100, ()), "seed"),
+    (lambda: theorem_check([1], [0], [0.5]), "bits"),
+    (lambda: theorem_check([1], [1], [1.5]), "p"),
+    (lambda: theorem_check(1, [1], [0.5]), "units"),
+    (lambda: depth_readouts(12, 1.0, 2, 2, 10), "p"),
+    (lambda: depth_readouts(0, 0.2, 2, 2, 10), "width"),
     (lambda: dropout_capacity_bounds(0, 2, 0.1), "n_units"),
     (lambda: dropout_capacity_bounds(2, -1, 0.1), "bits_per_unit"),
     (lambda: dropout_capacity_bounds(2, 2, np.nan), "p"),

@@ -1,15 +1,16 @@
-"""Known-answer tests for polycode_utils.codes (issue 4): optimal encoding D_opt and the three codes of Fig. 1b."""
+"""Known-answer tests for polycode_utils.codes: optimal encoding D_opt, the three codes of Fig. 1b, D* and D_i."""
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from polycode_utils.codes import (binary_entropy, dims_per_feature_of_code, monosemantic_code, optimal_dims_per_feature,
-                                  polysemantic_code, superposition_code)
+from polycode_utils.codes import (binary_entropy, dimensions_per_feature, feature_dimensionality, monosemantic_code,
+                                  neurons_per_feature, optimal_dims_per_feature, polysemantic_code, superposition_code)
 
 # ---------------------------------------------------------------- binary entropy and D_opt
 
@@ -24,7 +25,7 @@ def test_binary_entropy_known_values() -> None:
 
 
 def test_d_opt_paper_check_value() -> None:
-    # METHODS.md: D_opt(0.9, 32) = 0.1147.
+    # The methods' check value: D_opt(0.9, 32) = 0.1147.
     assert round(float(optimal_dims_per_feature(0.9, 32)), 4) == 0.1147
     assert float(optimal_dims_per_feature(0.9)) == pytest.approx(0.1 + 0.4689955935892812 / 32, abs=1e-12)
 
@@ -77,7 +78,7 @@ def test_monosemantic_one_neuron_per_feature_no_overlap(n: int, m: int) -> None:
     assert np.all((code != 0).sum(axis=1) <= 1)   # no neuron shared (no overlap)
     assert set(np.unique(code)) <= {0.0, 1.0}
     if m == n:
-        assert dims_per_feature_of_code(code) == 1.0
+        assert dimensions_per_feature(code) == 1.0
 
 
 @pytest.mark.parametrize("n, k", [(2, 2), (4, 2), (6, 3), (10, 4)])
@@ -89,7 +90,7 @@ def test_polysemantic_redundant_overlapping_and_decodable(n: int, k: int) -> Non
     assert (code != 0).sum(axis=1).max() == min(k, n) >= 2    # neurons shared by several features (overlap)
     np.testing.assert_allclose(np.linalg.norm(code, axis=0), 1.0)
     assert np.linalg.matrix_rank(code) == n                   # one-to-one: every feature decodable
-    assert dims_per_feature_of_code(code) == pytest.approx(m / n) and m / n > 1
+    assert dimensions_per_feature(code) == pytest.approx(m / n) and m / n > 1
 
 
 @pytest.mark.parametrize("n, m", [(3, 2), (5, 2), (4, 3), (7, 3), (10, 4), (200, 20), (21, 20)])
@@ -100,27 +101,89 @@ def test_superposition_fewer_neurons_tight_unit_frame(n: int, m: int) -> None:
     np.testing.assert_allclose(code @ code.T, (n / m) * np.eye(m), atol=1e-9)  # every neuron the same load
     cos = code.T @ code
     assert np.abs(cos[~np.eye(n, dtype=bool)]).max() < 1 - 1e-9              # no two features coincide
-    assert dims_per_feature_of_code(code) == pytest.approx(m / n)
+    assert dimensions_per_feature(code) == pytest.approx(m / n)
 
 
 def test_superposition_m2_is_the_regular_polygon() -> None:
     tri = superposition_code(3, 2)
     cos = tri.T @ tri
     np.testing.assert_allclose(cos[~np.eye(3, dtype=bool)], -0.5, atol=1e-12)  # 120 degrees apart
-    assert dims_per_feature_of_code(tri) == pytest.approx(2 / 3)
+    assert dimensions_per_feature(tri) == pytest.approx(2 / 3)
 
 
-def test_dims_per_feature_orders_the_three_codes() -> None:
-    assert dims_per_feature_of_code(polysemantic_code(6, 2)) > dims_per_feature_of_code(monosemantic_code(6)) \
-        > dims_per_feature_of_code(superposition_code(6, 3))
+def test_dimensions_per_feature_orders_the_three_codes() -> None:
+    assert dimensions_per_feature(polysemantic_code(6, 2)) > dimensions_per_feature(monosemantic_code(6)) \
+        > dimensions_per_feature(superposition_code(6, 3))
 
 
 @pytest.mark.parametrize("call, name", [
     (lambda: monosemantic_code(0), "n_features"), (lambda: monosemantic_code(4, 3), "n_neurons"),
     (lambda: monosemantic_code(2.0), "n_features"), (lambda: polysemantic_code(4, 1), "redundancy"),
     (lambda: polysemantic_code(1, 2), "n_features"), (lambda: superposition_code(4, 4), "n_neurons"),
-    (lambda: superposition_code(4, 1), "n_neurons"), (lambda: dims_per_feature_of_code(np.ones(3)), "code"),
+    (lambda: superposition_code(4, 1), "n_neurons"), (lambda: dimensions_per_feature(np.ones(3)), "W"),
 ])
 def test_code_constructors_reject_bad_sizes(call, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# ---------------------------------------------------------------- geometry of a code or of learnt weights: D*, D_i
+
+
+def identity_like(m: int, n: int) -> np.ndarray:
+    """m features each on its own neuron, the other n - m features not represented."""
+    return np.eye(m, n)
+
+
+TRIANGLE = superposition_code(3, 2)          # 3 unit features at 120 degrees in 2 dimensions
+ANTIPODAL = np.array([[1.0, -1.0]])          # 2 features on one neuron, opposite signs
+
+
+def test_dimensions_per_feature_known_answers() -> None:
+    assert dimensions_per_feature(identity_like(4, 6)) == 1.0
+    assert dimensions_per_feature(TRIANGLE) == pytest.approx(2 / 3)
+    assert dimensions_per_feature(ANTIPODAL) == 0.5
+    assert dimensions_per_feature(superposition_code(5, 2)) == pytest.approx(2 / 5)  # the pentagon
+
+
+def test_dimensions_per_feature_is_per_instance() -> None:
+    rot = np.array([[0.0, -1.0], [1.0, 0.0]])
+    batch = np.stack([TRIANGLE, rot @ TRIANGLE, 2.0 * TRIANGLE])           # (3, m, n)
+    np.testing.assert_allclose(dimensions_per_feature(batch), [2 / 3, 2 / 3, 1 / 6])
+    np.testing.assert_allclose(dimensions_per_feature(torch.tensor(batch)), [2 / 3, 2 / 3, 1 / 6])
+    assert dimensions_per_feature(np.zeros((2, 3, 5))).tolist() == [math.inf, math.inf]  # nothing learnt
+
+
+def test_feature_dimensionality_known_answers() -> None:
+    np.testing.assert_allclose(feature_dimensionality(identity_like(4, 6)), [1, 1, 1, 1, 0, 0])
+    np.testing.assert_allclose(feature_dimensionality(TRIANGLE), [2 / 3] * 3)
+    np.testing.assert_allclose(feature_dimensionality(ANTIPODAL), [0.5, 0.5])
+    np.testing.assert_allclose(feature_dimensionality(superposition_code(5, 2)), [0.4] * 5)
+    # An antipodal pair on neuron 0 next to a feature alone on neuron 1: 1/2, 1/2, 1.
+    np.testing.assert_allclose(feature_dimensionality(np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])), [0.5, 0.5, 1.0])
+
+
+def test_feature_dimensionality_scale_invariant_bounded_batched() -> None:
+    W = np.random.default_rng(0).standard_normal((4, 5, 12))
+    d = feature_dimensionality(W)
+    assert d.shape == (4, 12) and np.all((d > 0) & (d <= 1))
+    np.testing.assert_allclose(feature_dimensionality(3.0 * W), d)
+    np.testing.assert_allclose(feature_dimensionality(torch.tensor(W)), d)
+    # Per instance, the per-feature dimensionalities of a generic W sum to at most m (sum = m for a tight frame).
+    assert np.all(d.sum(axis=-1) <= 5 + 1e-9)
+    assert feature_dimensionality(superposition_code(9, 4)).sum() == pytest.approx(4.0)
+
+
+def test_neurons_per_feature_counts_each_column() -> None:
+    assert neurons_per_feature(polysemantic_code(5, 3)).tolist() == [3] * 5
+    assert neurons_per_feature(monosemantic_code(4, 6)).tolist() == [1] * 4
+    assert neurons_per_feature(np.array([[1.0, 0.0, -2.0], [0.0, 0.0, 1.0]])).tolist() == [1, 0, 2]
+    assert neurons_per_feature(np.stack([-np.ones((2, 3)), identity_like(2, 3)])).tolist() == [[2, 2, 2], [1, 1, 0]]
+
+
+@pytest.mark.parametrize("fn", [dimensions_per_feature, feature_dimensionality, neurons_per_feature])
+def test_geometry_rejects_bad_W(fn) -> None:
+    with pytest.raises(ValueError, match="^W:"):
+        fn(np.ones(3))
+    with pytest.raises(ValueError, match="^W:"):
+        fn(np.array([[1.0, np.nan]]))

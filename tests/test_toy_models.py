@@ -1,8 +1,7 @@
-"""Known-answer tests for polycode_utils.toy_models (issue 4): toy models of superposition and their geometry."""
+"""Known-answer tests for polycode_utils.toy_models: toy models of superposition, sparsities, Fig. 1c's read-outs."""
 
 from __future__ import annotations
 
-import math
 import time
 from fractions import Fraction
 
@@ -10,64 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_utils.codes import superposition_code
-from polycode_utils.toy_models import (STICKY_FRACTIONS, _buffers, _loss_and_grad, dimensions_per_feature,
-                                       elhage_sparsities, feature_dimensionality, sticky_plateau, toy_model_loss,
-                                       train_toy_models)
+from polycode_utils.codes import dimensions_per_feature, feature_dimensionality
+from polycode_utils.toy_models import (STICKY_FRACTIONS, _buffers, _loss_and_grad, compare_with_optimum,
+                                       elhage_sparsities, sticky_plateau, train_toy_models)
 
 
-def identity_like(m: int, n: int) -> np.ndarray:
-    """m features each on its own neuron, the other n - m features not represented."""
-    return np.eye(m, n)
-
-
-TRIANGLE = superposition_code(3, 2)          # 3 unit features at 120 degrees in 2 dimensions
-ANTIPODAL = np.array([[1.0, -1.0]])          # 2 features on one neuron, opposite signs
-
-# ---------------------------------------------------------------- geometry of a known W
-
-
-def test_dimensions_per_feature_known_answers() -> None:
-    assert dimensions_per_feature(identity_like(4, 6)) == 1.0
-    assert dimensions_per_feature(TRIANGLE) == pytest.approx(2 / 3)
-    assert dimensions_per_feature(ANTIPODAL) == 0.5
-    assert dimensions_per_feature(superposition_code(5, 2)) == pytest.approx(2 / 5)  # the pentagon
-
-
-def test_dimensions_per_feature_is_per_instance() -> None:
-    rot = np.array([[0.0, -1.0], [1.0, 0.0]])
-    batch = np.stack([TRIANGLE, rot @ TRIANGLE, 2.0 * TRIANGLE])           # (3, m, n)
-    np.testing.assert_allclose(dimensions_per_feature(batch), [2 / 3, 2 / 3, 1 / 6])
-    np.testing.assert_allclose(dimensions_per_feature(torch.tensor(batch)), [2 / 3, 2 / 3, 1 / 6])
-    assert dimensions_per_feature(np.zeros((2, 3, 5))).tolist() == [math.inf, math.inf]  # nothing learnt
-
-
-def test_feature_dimensionality_known_answers() -> None:
-    np.testing.assert_allclose(feature_dimensionality(identity_like(4, 6)), [1, 1, 1, 1, 0, 0])
-    np.testing.assert_allclose(feature_dimensionality(TRIANGLE), [2 / 3] * 3)
-    np.testing.assert_allclose(feature_dimensionality(ANTIPODAL), [0.5, 0.5])
-    np.testing.assert_allclose(feature_dimensionality(superposition_code(5, 2)), [0.4] * 5)
-    # An antipodal pair on neuron 0 next to a feature alone on neuron 1: 1/2, 1/2, 1.
-    np.testing.assert_allclose(feature_dimensionality(np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]])), [0.5, 0.5, 1.0])
-
-
-def test_feature_dimensionality_scale_invariant_bounded_batched() -> None:
-    W = np.random.default_rng(0).standard_normal((4, 5, 12))
-    d = feature_dimensionality(W)
-    assert d.shape == (4, 12) and np.all((d > 0) & (d <= 1))
-    np.testing.assert_allclose(feature_dimensionality(3.0 * W), d)
-    np.testing.assert_allclose(feature_dimensionality(torch.tensor(W)), d)
-    # Per instance, the per-feature dimensionalities of a generic W sum to at most m (sum = m for a tight frame).
-    assert np.all(d.sum(axis=-1) <= 5 + 1e-9)
-    assert feature_dimensionality(superposition_code(9, 4)).sum() == pytest.approx(4.0)
-
-
-@pytest.mark.parametrize("fn", [dimensions_per_feature, feature_dimensionality])
-def test_geometry_rejects_bad_W(fn) -> None:
-    with pytest.raises(ValueError, match="W"):
-        fn(np.ones(3))
-    with pytest.raises(ValueError, match="W"):
-        fn(np.array([[1.0, np.nan]]))
+def toy_model_loss(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, importance: torch.Tensor | None) -> torch.Tensor:
+    """Reference (autograd) per-instance loss mean_(batch, i) I_i (x_i - ReLU(W^T W x + b)_i)^2 (Elhage et al. 2022)."""
+    err = (x - torch.relu(torch.baddbmm(b.unsqueeze(1), torch.bmm(x, W.transpose(1, 2)), W))).square()
+    if importance is not None:
+        err = err * importance.unsqueeze(1)
+    return err.mean(dim=(1, 2))
 
 
 # ---------------------------------------------------------------- the sparsity grid
@@ -91,6 +43,35 @@ def test_sticky_plateau_finds_the_longest_run() -> None:
     assert sticky_plateau([1.0, 1.0, 1.0]).length == 0       # the fraction 1 does not count
     with pytest.raises(ValueError, match="d_star"):
         sticky_plateau(np.ones((2, 2)))
+
+
+def test_compare_with_optimum_known_answers() -> None:
+    d_star = np.array([1.0, 0.5, 0.3])
+    d_opt = np.array([1.0, 0.6, 0.15])
+    d_feature = np.array([[1.0, 1.0, 0.2, 0.0], [0.5, 0.5, 0.5, 0.5], [0.9, 0.0, 0.04, 0.06]])
+    c = compare_with_optimum(d_star, d_feature, d_opt, n_hidden=2)
+    assert c.numbers() == dict(d_star_dense=1.0, d_star_sparsest=0.3, d_opt_sparsest=0.15,
+                               d_gap_sparsest=pytest.approx(0.15), d_ratio_sparsest=pytest.approx(2.0),
+                               n_above_opt=2, min_ratio=pytest.approx(0.5 / 0.6), n_represented_sparsest=2,
+                               d_feature_dense_mean=pytest.approx(0.55), d_feature_dense_max=1.0, n_half_dense=2)
+    # The dense model sits at D* = 1, but 2 of m = 2 features own a dimension (not distributed); D* < D_opt once.
+    assert (c.dense_settled, c.distributed, c.all_above) == (True, False, False)
+    c = compare_with_optimum([0.9, 0.6], [[0.3, 0.3, 0.6], [0.0, 0.0, 0.0]], [0.85, 0.6], n_hidden=4)
+    assert (c.dense_settled, c.distributed, c.all_above) == (False, True, True)
+    assert c.n_above_opt == 2 and c.n_represented_sparsest == 0 and c.n_half_dense == 1
+    assert compare_with_optimum([0.9991], [[1.0]], [1.0], 1).all_above  # within the tolerance 1e-3
+    assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c.numbers().values())
+
+
+@pytest.mark.parametrize("args, name", [
+    (([1.0, 0.5], [[1.0]], [1.0, 0.5], 2), "d_star, d_opt, d_feature"),
+    (([1.0], [[1.0]], [1.0, 0.5], 2), "d_star, d_opt, d_feature"),
+    (([1.0], [1.0], [1.0], 2), "d_feature"), (([1.0], [[1.0]], [1.0], 0), "n_hidden"),
+    (([np.nan], [[1.0]], [1.0], 1), "d_star"),
+])
+def test_compare_with_optimum_rejects_bad_input(args: tuple, name: str) -> None:
+    with pytest.raises(ValueError, match=f"^{name}"):
+        compare_with_optimum(*args)
 
 
 # ---------------------------------------------------------------- training

@@ -1,0 +1,201 @@
+"""Figures of the theory chapters (Figs. 1b, 1c and 2): results in, a Matplotlib figure out.
+
+Each function draws one figure from results the theory modules computed (codes, toy models, capacities), adds the
+closed-form reference curves it needs from those modules, closes the figure (no pyplot state is left behind) and
+returns it: show it as a cell's last expression, or glue it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from polycode_utils.capacity import (CODES, SurvivalEstimate, code_capacity, dropout_capacity_bounds,
+                                     dropout_unit_capacity)
+from polycode_utils.codes import dimensions_per_feature, optimal_dims_per_feature
+from polycode_utils.toy_models import STICKY_FRACTIONS
+
+#: Marker and line style of each code in Fig. 2 (the paper's: circles, stars, squares).
+CODE_STYLE = {"monosemantic": dict(marker="o", ls="-"), "superposition": dict(marker="*", ls="--", ms=8),
+              "polysemantic": dict(marker="s", ls="-")}
+
+
+def _done(fig: Figure) -> Figure:
+    plt.close(fig)
+    return fig
+
+
+def _log_ticks(largest: float) -> list[int]:
+    """Round ticks 1, 2, 5, 10, ... up to `largest` (1/(1-S) axes)."""
+    return [t for t in (1, 2, 5, 10, 20, 50, 100) if t <= largest * 1.01]
+
+
+def _draw_code(ax_graph: plt.Axes, ax_matrix: plt.Axes, E: np.ndarray, title: str) -> None:
+    """Features (orange, left) wired to neurons (grey, right) by the entries of E; below, E itself."""
+    m, n = E.shape
+    rows = max(m, n)
+    y_feat, y_neur = (0.5 + ((k - 1) / 2 - np.arange(k)) / (rows - 1) for k in (n, m))  # centred columns
+    scale = np.abs(E).max()
+    for i, j in zip(*np.nonzero(np.abs(E) > 1e-9)):
+        ax_graph.plot([0, 1], [y_feat[j], y_neur[i]], lw=0.5 + 3 * abs(E[i, j]) / scale,
+                      color=plt.cm.RdBu_r(0.9 if E[i, j] > 0 else 0.1), alpha=0.8, zorder=1)
+    ax_graph.scatter(np.zeros(n), y_feat, s=160, color="tab:orange", edgecolor="k", zorder=2)
+    ax_graph.scatter(np.ones(m), y_neur, s=220, color="0.75", edgecolor="k", zorder=2)
+    ax_graph.set(xlim=(-0.25, 1.25), ylim=(-0.2, 1.1), title=f"{title}\n$n={n}$ features, $m={m}$ neurons")
+    ax_graph.text(0, -0.14, "features", ha="center", va="center", fontsize="small")
+    ax_graph.text(1, -0.14, "neurons", ha="center", va="center", fontsize="small")
+    ax_graph.axis("off")
+    ax_matrix.imshow(E, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax_matrix.set(xticks=range(n), yticks=range(m), xlabel="feature $j$", ylabel="neuron $i$",
+                  title=f"$E$, $D = m/\\|E\\|_F^2 = {dimensions_per_feature(E):.2f}$")
+    ax_matrix.grid(False)
+
+
+def plot_codes(codes: Mapping[str, np.ndarray]) -> Figure:
+    """Fig. 1b: each code (name -> encoding matrix E, neurons x features) as a wiring diagram above its matrix."""
+    fig, axes = plt.subplots(2, len(codes), figsize=(10 * len(codes) / 3, 6.2), squeeze=False,
+                             gridspec_kw=dict(height_ratios=[1.3, 1]))
+    for col, (name, E) in enumerate(codes.items()):
+        _draw_code(axes[0, col], axes[1, col], np.asarray(E, dtype=float), name)
+    fig.tight_layout()
+    return _done(fig)
+
+
+def plot_dimensions_vs_sparsity(sparsities: np.ndarray, d_star: np.ndarray, d_feature: np.ndarray,
+                                bits_per_value: float) -> Figure:
+    """Fig. 1c: trained D* and per-feature D_i against 1/(1-S), with the optimal D_opt, its limit, sticky fractions."""
+    inv_density = 1.0 / (1.0 - np.asarray(sparsities))
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    green = plt.rcParams["axes.prop_cycle"].by_key()["color"][2]
+    ax.scatter(np.repeat(inv_density, d_feature.shape[-1]), d_feature.ravel(), s=6, color="0.55", alpha=0.25,
+               lw=0, label="per-feature $D_i$ (trained here)")
+    ax.plot(inv_density, d_star, "o-", color="0.15", ms=4, lw=1.5, label="$D^* = m/\\|W\\|_F^2$ (trained here)")
+    x_fine = np.geomspace(1.0, inv_density[-1], 300)
+    ax.plot(x_fine, optimal_dims_per_feature(1 - 1 / x_fine, bits_per_value), color=green, lw=2,
+            label=f"$D_\\mathrm{{opt}}$, $H_\\mathrm{{elem}} = {bits_per_value:g}$ bits (paper's theory)")
+    ax.plot(x_fine, 1 / x_fine, ":", color=green, lw=1.5, label="$1-S$ (its limit, $H_\\mathrm{elem} \\to \\infty$)")
+    for f in STICKY_FRACTIONS:
+        ax.axhline(f, ls="--", lw=0.8, color="0.4", zorder=0)
+        ax.text(1.01, f, str(Fraction(f).limit_denominator(8)), transform=ax.get_yaxis_transform(),
+                fontsize="small", color="0.3", va={0.4: "bottom", 0.375: "top"}.get(round(f, 3), "center"))
+    ticks = _log_ticks(inv_density[-1])
+    ax.set(xscale="log", xlabel="$1/(1-S)$, $S$ = sparsity", ylabel="dimensions per feature", ylim=(0, 1.1),
+           xticks=ticks, xticklabels=[str(t) for t in ticks])
+    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small", frameon=False)
+    fig.tight_layout()
+    return _done(fig)
+
+
+def plot_training_losses(losses: np.ndarray, sparsities: np.ndarray) -> Figure:
+    """Loss (steps, instances) of each toy model, a running mean over 1/100 of the steps, coloured by 1/(1-S)."""
+    inv_density = 1.0 / (1.0 - np.asarray(sparsities))
+    steps = losses.shape[0]
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    norm = mpl.colors.LogNorm(1, inv_density[-1])
+    window = max(1, steps // 100)
+    for k in range(len(inv_density)):
+        smooth = np.convolve(losses[:, k], np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(window, steps + 1), smooth, color=plt.cm.viridis(norm(inv_density[k])), lw=1)
+    cbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="$1/(1-S)$")
+    ticks = _log_ticks(inv_density[-1])
+    cbar.set_ticks(ticks, labels=[str(t) for t in ticks])
+    cbar.ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    ax.set(yscale="log", xlabel="training step", ylabel="loss (running mean)")
+    fig.tight_layout()
+    return _done(fig)
+
+
+def plot_theorem_check(check: pd.DataFrame) -> Figure:
+    """The theorem checked (theorem_check's table): capacity per unit against p, with the bounds and the exact curve."""
+    p_fine = np.linspace(0, 1, 201)
+    all_bits, all_units = sorted(check.bits.unique()), sorted(check.units.unique())
+    fig, axes = plt.subplots(1, len(all_bits), figsize=(4.5 * len(all_bits), 3.6), squeeze=False)
+    for ax, bits in zip(axes[0], all_bits):
+        lower, upper = dropout_capacity_bounds(1, bits, p_fine)
+        ax.fill_between(p_fine, lower, upper, color="0.85", label="theorem's bounds (paper)")
+        ax.plot(p_fine, upper, color="0.5", lw=1)
+        ax.plot(p_fine, lower, color="0.5", lw=1)
+        ax.plot(p_fine, dropout_unit_capacity(bits, p_fine), color="C0", label="exact capacity (ours)")
+        for i, n_units in enumerate(all_units):
+            sel = check[(check.bits == bits) & (check.units == n_units)]
+            ax.plot(sel.p + 0.02 * (n_units - 2), sel.blahut_arimoto / n_units, "os^Dv<>"[i % 7], ms=6, mfc="none",
+                    color=f"C{i + 1}", label=f"Blahut–Arimoto, {n_units} unit{'s' if n_units > 1 else ''} (ours)")
+        ax.set(xlabel="dropout rate $p$", ylabel="capacity per unit (bits)",
+               title=f"units of $C_b$ = {bits} bit{'s' if bits > 1 else ''}", xlim=(-0.05, 1.05),
+               ylim=(-0.05, bits * 1.05))
+    fig.tight_layout()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
+               fontsize="small")
+    return _done(fig)
+
+
+def plot_capacity_vs_depth(curves: Mapping[tuple[str, float], np.ndarray],
+                           sims: Mapping[tuple[str, float], SurvivalEstimate], dropout_rates: Sequence[float],
+                           width: int, bits_per_unit: float) -> Figure:
+    """Fig. 2b–c: closed-form capacity (lines) and Monte-Carlo (markers, ±1 s.e.) against depth, per code and p.
+
+    curves and sims are keyed by (code, p); the Shannon line (1-p)·m·C_b is dotted.
+    """
+    palette = sns.color_palette("flare", len(dropout_rates))
+    max_depth = max(int(est.depths[-1]) for est in sims.values())
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for ax, codes, panel in zip(axes, (("monosemantic", "superposition"), ("polysemantic",)), "bc"):
+        for colour, p in zip(palette, dropout_rates):
+            ax.axhline((1 - p) * width * bits_per_unit, color=colour, ls=":", lw=1.2)
+            for code in codes:
+                st, est = dict(CODE_STYLE[code]), sims[code, p]
+                ax.plot(est.depths, curves[code, p], color=colour, ls=st.pop("ls"), lw=1.4)
+                ok = est.capacity > 0
+                ax.errorbar(est.depths[ok], est.capacity[ok], yerr=est.stderr[ok], color=colour, ls="none",
+                            mfc="white", capsize=2, **st)
+        ax.set(yscale="log", xlabel="depth $L$ (dropout layers)", xlim=(-0.5, max_depth + 0.5),
+               title=f"({panel}) " + " and ".join(codes))
+    axes[0].set_ylabel("capacity (bits)")
+    axes[0].set_ylim(1e-3 * width * bits_per_unit, 2 * width * bits_per_unit)
+    handles = [plt.Line2D([], [], color=c, lw=2, label=f"$p$ = {p:g}") for c, p in zip(palette, dropout_rates)]
+    handles += [plt.Line2D([], [], color="0.3", label=code, **CODE_STYLE[code]) for code in CODES]
+    handles += [plt.Line2D([], [], color="0.3", ls=":", label="Shannon line $(1-p)mC_b$")]
+    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    fig.tight_layout()
+    return _done(fig)
+
+
+def plot_capacity_vs_width(widths: np.ndarray, k_best: Mapping[float, np.ndarray],
+                           sims: Mapping[tuple[float, int], SurvivalEstimate], bits_per_unit: float) -> Figure:
+    """Capacity per unit of the polysemantic code at the sims' depth against width (d), and its best k (e).
+
+    k_best: best redundancy per width for each p; sims keyed by (p, width). Lines: closed form; squares:
+    Monte-Carlo (±1 s.e.); dash-dotted: the monosemantic code; dotted: the Shannon line per unit (1-p)·C_b.
+    """
+    rates = list(k_best)
+    depth = int(next(iter(sims.values())).depths[-1])
+    palette = sns.color_palette("flare", len(rates))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.0), gridspec_kw=dict(width_ratios=(3, 2)))
+    ax = axes[0]
+    for colour, p in zip(palette, rates):
+        ax.axhline((1 - p) * bits_per_unit, color=colour, ls=":", lw=1.2)
+        mono = code_capacity("monosemantic", int(widths[-1]), depth, p, bits_per_unit) / widths[-1]
+        if mono > 0:
+            ax.axhline(mono, color=colour, ls="-.", lw=1.2)
+        poly = [code_capacity("polysemantic", int(w), depth, p, bits_per_unit) / w for w in widths]
+        ax.plot(widths, poly, color=colour, lw=1.4)
+        mc = np.array([sims[p, w].capacity[-1] for w in widths]) / widths
+        err = np.array([sims[p, w].stderr[-1] for w in widths]) / widths
+        ok = mc > 0
+        ax.errorbar(widths[ok], mc[ok], yerr=err[ok], color=colour, marker="s", mfc="white", ls="none", capsize=2)
+    ax.set(yscale="log", xlabel="width $m$ (units)", ylabel="capacity per unit (bits)",
+           ylim=(1e-3 * bits_per_unit, 2 * bits_per_unit), title=f"(d) capacity per unit at depth {depth}")
+    for colour, p in zip(palette, rates):
+        axes[1].plot(widths, k_best[p], color=colour, marker="o", ms=4, label=f"$p$ = {p:g}")
+    axes[1].set(xlabel="width $m$ (units)", ylabel="best redundancy $k$", title=f"(e) best $k$ at depth {depth}")
+    axes[1].legend(fontsize="small")
+    fig.tight_layout()
+    return _done(fig)
