@@ -26,19 +26,16 @@ bits_per_value = 32.0
 
 # %% tags=["remove-input"]
 import time
-from fractions import Fraction
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
 from myst_nb import glue
 
-from polycode_utils.codes import (dims_per_feature_of_code, monosemantic_code, optimal_dims_per_feature,
-                                  polysemantic_code, superposition_code)
-from polycode_utils.display import provenance_box, set_style
-from polycode_utils.toy_models import (STICKY_FRACTIONS, dimensions_per_feature, elhage_sparsities,
-                                       feature_dimensionality, sticky_plateau, train_toy_models)
+from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.codes import (dimensions_per_feature, feature_dimensionality, monosemantic_code,
+                                  neurons_per_feature, optimal_dims_per_feature, polysemantic_code,
+                                  superposition_code)
+from polycode_utils.plots.theory import plot_codes, plot_dimensions_vs_sparsity, plot_training_losses
+from polycode_utils.toy_models import compare_with_optimum, elhage_sparsities, sticky_plateau, train_toy_models
 
 set_style()
 # The toy models' ops are small; on a shared 2-core machine one thread avoids stalls between competing
@@ -52,11 +49,9 @@ provenance_box(profile=profile, data="none: sparse synthetic features, drawn whi
 
 # %% tags=["remove-cell"]
 # Numbers that the prose quotes from the parameters: glued, never typed.
-for name, value in dict(n_features=n_features, n_hidden=n_hidden, n_sparsities=n_sparsities, steps=steps,
-                        batch_size=batch_size).items():
-    glue(name, int(value), display=False)
-glue("bits_per_value", float(bits_per_value), display=False)
-glue("batch_share", batch_size / 1024, display=False)  # of the paper's batch of 1024 (Elhage et al.)
+glue_values(dict(n_features=int(n_features), n_hidden=int(n_hidden), n_sparsities=int(n_sparsities), steps=int(steps),
+                 batch_size=int(batch_size), bits_per_value=float(bits_per_value),
+                 batch_share=batch_size / 1024))  # of the paper's batch of 1024 (Elhage et al.)
 
 # %% [markdown]
 # The paper {cite}`marshall2024polysemanticity` reads a layer of a neural network as a **code**. The *messages*
@@ -92,46 +87,17 @@ glue("batch_share", batch_size / 1024, display=False)  # of the paper's batch of
 codes = {"monosemantic": monosemantic_code(4),
          "polysemantic": polysemantic_code(4, redundancy=2),
          "superposition": superposition_code(5, 3)}
-code_dims = {name: float(dims_per_feature_of_code(E)) for name, E in codes.items()}
 
 # %% tags=["remove-cell"]
 for name, E in codes.items():
     glue(f"{name}_n", int(E.shape[1]), display=False)
     glue(f"{name}_m", int(E.shape[0]), display=False)
-    glue(f"{name}_D", code_dims[name], display=False)
-glue("poly_k", int((codes["polysemantic"][:, 0] != 0).sum()), display=False)
+    glue(f"{name}_D", float(dimensions_per_feature(E)), display=False)
+glue("poly_k", int(neurons_per_feature(codes["polysemantic"])[0]), display=False)
 
 
 # %% tags=["hide-input"]
-def draw_code(ax_graph, ax_matrix, E, title):
-    """Fig. 1b: features (orange, left) wired to neurons (grey, right) by the entries of E; below, E itself."""
-    m, n = E.shape
-    rows = max(m, n)
-    y_feat, y_neur = (0.5 + ((k - 1) / 2 - np.arange(k)) / (rows - 1) for k in (n, m))  # centred columns
-    scale = np.abs(E).max()
-    for i in range(m):
-        for j in range(n):
-            if abs(E[i, j]) > 1e-9:
-                ax_graph.plot([0, 1], [y_feat[j], y_neur[i]], lw=0.5 + 3 * abs(E[i, j]) / scale,
-                              color=plt.cm.RdBu_r(0.9 if E[i, j] > 0 else 0.1), alpha=0.8, zorder=1)
-    ax_graph.scatter(np.zeros(n), y_feat, s=160, color="tab:orange", edgecolor="k", zorder=2)
-    ax_graph.scatter(np.ones(m), y_neur, s=220, color="0.75", edgecolor="k", zorder=2)
-    ax_graph.set(xlim=(-0.25, 1.25), ylim=(-0.2, 1.1), title=f"{title}\n$n={n}$ features, $m={m}$ neurons")
-    ax_graph.text(0, -0.14, "features", ha="center", va="center", fontsize="small")
-    ax_graph.text(1, -0.14, "neurons", ha="center", va="center", fontsize="small")
-    ax_graph.axis("off")
-    ax_matrix.imshow(E, cmap="RdBu_r", vmin=-1, vmax=1)
-    ax_matrix.set(xticks=range(n), yticks=range(m), xlabel="feature $j$", ylabel="neuron $i$",
-                  title=f"$E$, $D = m/\\|E\\|_F^2 = {dims_per_feature_of_code(E):.2f}$")
-    ax_matrix.grid(False)
-
-
-fig_b, axes = plt.subplots(2, 3, figsize=(10, 6.2), gridspec_kw=dict(height_ratios=[1.3, 1]))
-for col, (name, E) in enumerate(codes.items()):
-    draw_code(axes[0, col], axes[1, col], E, name)
-fig_b.tight_layout()
-glue("fig_1b", fig_b, display=False)
-plt.close(fig_b)
+glue("fig_1b", plot_codes(codes), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_1b
@@ -205,39 +171,24 @@ d_feature = feature_dimensionality(result.weights)       # (sparsities, features
 d_opt = optimal_dims_per_feature(sparsities, bits_per_value)
 
 # %% tags=["remove-cell"]
+comparison = compare_with_optimum(d_star, d_feature, d_opt, n_hidden)  # the numbers and verdicts of Fig. 1c
+glue_values(comparison.numbers())
 inv_density = 1.0 / (1.0 - sparsities)
-glue("train_seconds", float(train_seconds), display=False)
-glue("sparsest_inv_density", float(inv_density[-1]), display=False)
-glue("sparsest_S", float(sparsities[-1]), display=False)
-glue("d_star_dense", float(d_star[0]), display=False)
-glue("d_star_sparsest", float(d_star[-1]), display=False)
-glue("d_opt_sparsest", float(d_opt[-1]), display=False)
-glue("d_limit_sparsest", float(1.0 - sparsities[-1]), display=False)
-glue("d_gap_sparsest", float(d_star[-1] - d_opt[-1]), display=False)
-glue("d_ratio_sparsest", float(d_star[-1] / d_opt[-1]), display=False)
-glue("n_above_opt", int((d_star >= d_opt - 1e-3).sum()), display=False)
-glue("min_ratio", float((d_star / d_opt).min()), display=False)
-glue("n_represented_sparsest", int((d_feature[-1] > 0.05).sum()), display=False)
-glue("d_feature_dense_mean", float(d_feature[0].mean()), display=False)
-glue("d_feature_dense_max", float(d_feature[0].max()), display=False)
-glue("n_half_dense", int((d_feature[0] > 0.5).sum()), display=False)
-glue("m_over_n", n_hidden / n_features, display=False)
-glue("loss_first", float(result.losses[:100].mean(axis=0).mean()), display=False)
-glue("loss_last", float(result.losses[-100:].mean(axis=0).mean()), display=False)
+glue_values(dict(train_seconds=float(train_seconds), sparsest_inv_density=float(inv_density[-1]),
+                 sparsest_S=float(sparsities[-1]), d_limit_sparsest=float(1.0 - sparsities[-1]),
+                 m_over_n=n_hidden / n_features, loss_first=float(result.losses[:100].mean(axis=0).mean()),
+                 loss_last=float(result.losses[-100:].mean(axis=0).mean())))
 
 # %% tags=["remove-cell"]
-# Sentences whose truth depends on the run: written from the numbers, so that the prose never claims what the
-# run does not show (a short `smoke` run is not converged).
-dense_settled = abs(d_star[0] - 1.0) <= 0.05
-glue("dense_reading", "one dimension per feature on average" if dense_settled else
+# Sentences whose truth depends on the run: chosen by the verdicts, so that the prose never claims what the run
+# does not show (a short `smoke` run is not converged).
+glue("dense_reading", "one dimension per feature on average" if comparison.dense_settled else
      "not yet one dimension per feature on average: this run is too short for the dense model to settle",
      display=False)
-distributed = (d_feature[0] > 0.5).sum() < n_hidden / 2
 glue("dense_code_reading", "here they learn a rotated, distributed code in which no feature has a dimension "
-     "to itself" if distributed else
+     "to itself" if comparison.distributed else
      "here, even so, most of the dimensions went to single features", display=False)
-all_above = bool(np.all(d_star >= d_opt - 1e-3))
-glue("above_reading", "as the theory expects of any code that is not optimal" if all_above else
+glue("above_reading", "as the theory expects of any code that is not optimal" if comparison.all_above else
      "and below it elsewhere, which a code that loses no information cannot do: these models are not converged "
      "or reconstruct their inputs poorly", display=False)
 plateau = sticky_plateau(d_star, tolerance=0.03)  # the longest run of D* near one sticky fraction (not 1)
@@ -248,28 +199,7 @@ glue("plateau_reading",
      "fraction", display=False)
 
 # %% tags=["hide-input"]
-fig_c, ax = plt.subplots(figsize=(7.5, 5.2))
-green = plt.rcParams["axes.prop_cycle"].by_key()["color"][2]
-ax.scatter(np.repeat(inv_density, n_features), d_feature.ravel(), s=6, color="0.55", alpha=0.25, lw=0,
-           label="per-feature $D_i$ (trained here)")
-ax.plot(inv_density, d_star, "o-", color="0.15", ms=4, lw=1.5, label="$D^* = m/\\|W\\|_F^2$ (trained here)")
-x_fine = np.geomspace(1.0, inv_density[-1], 300)
-ax.plot(x_fine, optimal_dims_per_feature(1 - 1 / x_fine, bits_per_value), color=green, lw=2,
-        label=f"$D_\\mathrm{{opt}}$, $H_\\mathrm{{elem}} = {bits_per_value:g}$ bits (paper's theory)")
-ax.plot(x_fine, 1 / x_fine, ":", color=green, lw=1.5, label="$1-S$ (its limit, $H_\\mathrm{elem} \\to \\infty$)")
-for f in STICKY_FRACTIONS:
-    ax.axhline(f, ls="--", lw=0.8, color="0.4", zorder=0)
-    label = str(Fraction(f).limit_denominator(8))
-    ax.text(1.01, f, label, transform=ax.get_yaxis_transform(), fontsize="small", color="0.3",
-            va={0.4: "bottom", 0.375: "top"}.get(round(f, 3), "center"))
-ticks = [t for t in (1, 2, 5, 10, 20, 50, 100) if t <= inv_density[-1] * 1.01]
-ax.set(xscale="log", xlabel="$1/(1-S)$, $S$ = sparsity", ylabel="dimensions per feature", ylim=(0, 1.1),
-       xticks=ticks, xticklabels=[str(t) for t in ticks])
-ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small", frameon=False)
-fig_c.tight_layout()
-glue("fig_1c", fig_c, display=False)
-plt.close(fig_c)
+glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_per_value), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_1c
@@ -310,20 +240,7 @@ plt.close(fig_c)
 # stay in it while the optimum moves on.
 
 # %% tags=["hide-input"]
-fig_loss, ax = plt.subplots(figsize=(6.4, 3.4))
-norm = mpl.colors.LogNorm(1, inv_density[-1])
-window = max(1, steps // 100)
-for k in range(len(sparsities)):
-    smooth = np.convolve(result.losses[:, k], np.ones(window) / window, mode="valid")
-    ax.plot(np.arange(window, steps + 1), smooth, color=plt.cm.viridis(norm(inv_density[k])), lw=1)
-cbar = fig_loss.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=ax, label="$1/(1-S)$")
-cbar_ticks = [t for t in (1, 2, 5, 10, 20, 50, 100) if t <= inv_density[-1] * 1.01]
-cbar.set_ticks(cbar_ticks, labels=[str(t) for t in cbar_ticks])
-cbar.ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
-ax.set(yscale="log", xlabel="training step", ylabel="loss (running mean)")
-fig_loss.tight_layout()
-glue("fig_loss", fig_loss, display=False)
-plt.close(fig_loss)
+glue("fig_loss", plot_training_losses(result.losses, sparsities), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_loss

@@ -25,17 +25,15 @@ dropout_rates = [0.0, 0.2, 0.4, 0.6, 0.8]
 n_trials = 20000
 
 # %% tags=["remove-input"]
-import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-import seaborn as sns
 from myst_nb import glue
 from tqdm.auto import tqdm
 
-from polycode_utils.capacity import (CODES, best_redundancy, blahut_arimoto, code_capacity, depth_at_capacity,
-                                     dropout_capacity_bounds, dropout_channel, dropout_unit_capacity,
-                                     lower_bound_tight_above, simulate_code_survival)
-from polycode_utils.display import provenance_box, set_style
+from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.capacity import (CODES, best_redundancy, code_capacity, depth_readouts, lower_bound_tight_above,
+                                     monte_carlo_agreement, simulate_code_survival, theorem_check,
+                                     theorem_per_unit_table)
+from polycode_utils.plots.theory import plot_capacity_vs_depth, plot_capacity_vs_width, plot_theorem_check
 
 set_style()
 provenance_box(profile=profile, data="none (theory and simulation)", model="none", embedded_default=profile != "paper",
@@ -44,13 +42,8 @@ provenance_box(profile=profile, data="none (theory and simulation)", model="none
 
 # %% tags=["remove-cell"]
 # Numbers that the prose quotes from the parameters: glued, never typed.
-shannon = {p: (1 - p) * width * bits_per_unit for p in dropout_rates}
-glue("width", int(width), display=False)
-glue("max_depth", int(max_depth), display=False)
-glue("bits_per_unit", int(bits_per_unit), display=False)
-glue("spread", int(spread), display=False)
-glue("n_trials", int(n_trials), display=False)
-glue("full_capacity", float(width * bits_per_unit), display=False)
+glue_values(dict(width=int(width), max_depth=int(max_depth), bits_per_unit=int(bits_per_unit), spread=int(spread),
+                 n_trials=int(n_trials), full_capacity=float(width * bits_per_unit)))
 
 # %% [markdown]
 # A layer of a network passes a message to the next layer through its $m$ units. Treat each unit as one use of a
@@ -88,21 +81,11 @@ glue("full_capacity", float(width * bits_per_unit), display=False)
 
 # %%
 theorem_units, theorem_bits = (1, 2, 3), (1, 2)  # small enough for the exact channel: at most 64 x 64
-theorem = pd.DataFrame([
-    dict(bits=bits, units=n, p=p, blahut_arimoto=blahut_arimoto(dropout_channel(n, bits, p)).capacity_bits,
-         lower=dropout_capacity_bounds(n, bits, p).lower, upper=dropout_capacity_bounds(n, bits, p).upper,
-         exact=n * dropout_unit_capacity(bits, p))
-    for bits in theorem_bits for n in theorem_units for p in dropout_rates])
-within = (theorem.lower - 1e-9 <= theorem.blahut_arimoto) & (theorem.blahut_arimoto <= theorem.upper + 1e-9)
-assert within.all(), theorem[~within]  # the chapter does not build if the theorem fails
+theorem = theorem_check(theorem_units, theorem_bits, dropout_rates)
+assert theorem.within.all(), theorem[~theorem.within]  # the chapter does not build if the theorem fails
 
 # %% tags=["hide-input"]
-per_unit_table = theorem.assign(**{c: theorem[c] / theorem.units for c in ("lower", "blahut_arimoto", "upper")})
-(per_unit_table.pivot_table(index=["bits", "p"], columns="units", values="blahut_arimoto")
- .rename(columns=lambda n: f"BA, {n} unit(s), per unit")
- .join(per_unit_table[per_unit_table.units == 1].set_index(["bits", "p"])[["lower", "upper"]]
-       .rename(columns={"lower": "lower bound", "upper": "upper bound"}))
- .map(lambda v: f"{v:.4f}"))
+theorem_per_unit_table(theorem).map(lambda v: f"{v:.4f}")
 
 # %% tags=["remove-cell"]
 big_bits = 8  # a more realistic unit, for the sentence on the lower bound
@@ -112,14 +95,11 @@ def spoken(values: tuple) -> str:
     return ", ".join(map(str, values[:-1])) + f" and {values[-1]}" if len(values) > 1 else str(values[0])
 
 
-glue("theorem_units", spoken(theorem_units), display=False)
-glue("theorem_bits", spoken(theorem_bits), display=False)
-glue("n_checks", int(len(theorem)), display=False)
-glue("n_within", int(within.sum()), display=False)
-glue("ba_max_error", float((theorem.blahut_arimoto - theorem.exact).abs().max()), display=False)
-glue("p_tight_2", lower_bound_tight_above(2), display=False)
-glue("big_bits", big_bits, display=False)
-glue("p_tight_big", lower_bound_tight_above(big_bits), display=False)
+glue_values(dict(theorem_units=spoken(theorem_units), theorem_bits=spoken(theorem_bits), n_checks=int(len(theorem)),
+                 n_within=int(theorem.within.sum()),
+                 ba_max_error=float((theorem.blahut_arimoto - theorem.exact).abs().max()),
+                 p_tight_2=lower_bound_tight_above(2), big_bits=big_bits,
+                 p_tight_big=lower_bound_tight_above(big_bits)))
 
 # %% [markdown]
 # All {glue:text}`n_within` of the {glue:text}`n_checks` Blahut–Arimoto capacities ({glue:text}`theorem_units`
@@ -130,26 +110,7 @@ glue("p_tight_big", lower_bound_tight_above(big_bits), display=False)
 # {glue:text}`p_tight_2:.3f`, and for units of {glue:text}`big_bits` bits already above {glue:text}`p_tight_big:.4f`.
 
 # %% tags=["hide-input"]
-p_fine = np.linspace(0, 1, 201)
-fig, axes = plt.subplots(1, len(theorem_bits), figsize=(4.5 * len(theorem_bits), 3.6), squeeze=False)
-axes = axes[0]
-for ax, bits in zip(axes, theorem_bits):
-    lower, upper = dropout_capacity_bounds(1, bits, p_fine)
-    ax.fill_between(p_fine, lower, upper, color="0.85", label="theorem's bounds (paper)")
-    ax.plot(p_fine, upper, color="0.5", lw=1)
-    ax.plot(p_fine, lower, color="0.5", lw=1)
-    ax.plot(p_fine, dropout_unit_capacity(bits, p_fine), color="C0", label="exact capacity (ours)")
-    for n_units, marker, colour in zip(theorem_units, "os^D", ("C1", "C2", "C3", "C4")):
-        sel = theorem[(theorem.bits == bits) & (theorem.units == n_units)]
-        ax.plot(sel.p + 0.02 * (n_units - 2), sel.blahut_arimoto / n_units, marker, ms=6, mfc="none",
-                color=colour, label=f"Blahut–Arimoto, {n_units} unit{'s' if n_units > 1 else ''} (ours)")
-    ax.set(xlabel="dropout rate $p$", ylabel="capacity per unit (bits)",
-           title=f"units of $C_b$ = {bits} bit{'s' if bits > 1 else ''}", xlim=(-0.05, 1.05),
-           ylim=(-0.05, bits * 1.05))
-fig.tight_layout()
-fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
-           fontsize="small")
-plt.show()
+plot_theorem_check(theorem)
 
 # %% [markdown]
 # **The theorem, checked.** Capacity per unit of the exact dropout channel against the dropout rate, one panel per
@@ -196,27 +157,8 @@ for i, p in enumerate(tqdm(dropout_rates, desc="dropout rates")):
                                                bits_per_unit=bits_per_unit, spread=spread)
 
 # %% tags=["remove-cell"]
-cf = np.concatenate([curves[key] for key in sims])
-mc = np.concatenate([sims[key].capacity for key in sims])
-se = np.concatenate([sims[key].stderr for key in sims])
-survivors = cf / bits_per_unit * n_trials  # surviving features the closed form expects, summed over all trials
-resolved = se > 0
-z = (mc[resolved] - cf[resolved]) / se[resolved]
-exact = ~resolved & (mc == cf)
-unresolved = ~resolved & ~exact  # no feature survived in any trial, while the closed form is > 0
-many_survivors = max(10, n_trials // 2)  # on average at least half a surviving feature per trial
-many = resolved & (survivors >= many_survivors)
-glue("many_survivors", many_survivors, display=False)
-glue("mc_points", int(cf.size), display=False)
-glue("mc_resolved", int(resolved.sum()), display=False)
-glue("mc_within_3se", int((np.abs(z) <= 3).sum()), display=False)
-glue("mc_max_abs_z", float(np.abs(z).max()) if z.size else 0.0, display=False)
-glue("mc_many", int(many.sum()), display=False)
-glue("mc_many_max_rel_pct", float(100 * np.max(np.abs(mc[many] - cf[many]) / cf[many])) if many.any() else 0.0,
-     display=False)
-glue("mc_exact", int(exact.sum()), display=False)
-glue("mc_unresolved", int(unresolved.sum()), display=False)
-glue("mc_unresolved_expected", float(survivors[unresolved].max()) if unresolved.any() else 0.0, display=False)
+agreement = monte_carlo_agreement(list(sims.values()), [curves[key] for key in sims])
+glue_values(vars(agreement))
 
 # %% [markdown]
 # Of the {glue:text}`mc_points` simulated points (every code, dropout rate and depth
@@ -233,30 +175,7 @@ glue("mc_unresolved_expected", float(survivors[unresolved].max()) if unresolved.
 # {glue:text}`mc_unresolved_expected:.2g` survivors in all the trials together.
 
 # %% tags=["hide-input"]
-palette = sns.color_palette("flare", len(dropout_rates))
-style = {"monosemantic": dict(marker="o", ls="-"), "superposition": dict(marker="*", ls="--", ms=8),
-         "polysemantic": dict(marker="s", ls="-")}
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
-for ax, codes, panel in zip(axes, (("monosemantic", "superposition"), ("polysemantic",)), "bc"):
-    for colour, p in zip(palette, dropout_rates):
-        ax.axhline(shannon[p], color=colour, ls=":", lw=1.2)
-        for code in codes:
-            st = dict(style[code])
-            ax.plot(depths, curves[code, p], color=colour, ls=st.pop("ls"), lw=1.4)
-            est = sims[code, p]
-            ok = est.capacity > 0
-            ax.errorbar(est.depths[ok], est.capacity[ok], yerr=est.stderr[ok], color=colour, ls="none",
-                        mfc="white", capsize=2, **st)
-    ax.set(yscale="log", xlabel="depth $L$ (dropout layers)", xlim=(-0.5, max_depth + 0.5),
-           title=f"({panel}) " + " and ".join(codes))
-axes[0].set_ylabel("capacity (bits)")
-axes[0].set_ylim(1e-3 * width * bits_per_unit, 2 * width * bits_per_unit)
-handles = [plt.Line2D([], [], color=c, lw=2, label=f"$p$ = {p:g}") for c, p in zip(palette, dropout_rates)]
-handles += [plt.Line2D([], [], color="0.3", label=code, **style[code]) for code in CODES]
-handles += [plt.Line2D([], [], color="0.3", ls=":", label="Shannon line $(1-p)mC_b$")]
-fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
-fig.tight_layout()
-plt.show()
+plot_capacity_vs_depth(curves, sims, dropout_rates, width, bits_per_unit)
 
 # %% [markdown]
 # **Fig. 2b–c, regenerated.** Capacity against depth for a layer of {glue:text}`width` units of
@@ -270,17 +189,11 @@ plt.show()
 
 # %% tags=["remove-cell"]
 p_glue = 0.2  # the dropout rate at which the prose quotes depths (any rate works: these are closed forms)
-full = width * bits_per_unit
-shannon_glue = (1 - p_glue) * full
 glue("p_glue", p_glue, display=False)
-for code in CODES:
-    short = code[:4]
-    glue(f"half_depth_{short}", depth_at_capacity(code, width, p_glue, full / 2, bits_per_unit, spread), display=False)
-    glue(f"half_shannon_depth_{short}",
-         depth_at_capacity(code, width, p_glue, shannon_glue / 2, bits_per_unit, spread), display=False)
-    glue(f"frac_shannon_{short}",
-         float(100 * code_capacity(code, width, max_depth, p_glue, bits_per_unit, spread) / shannon_glue),
-         display=False)
+for code, readout in depth_readouts(width, p_glue, bits_per_unit, spread, max_depth).items():
+    glue(f"half_depth_{code[:4]}", readout.half_depth, display=False)
+    glue(f"half_shannon_depth_{code[:4]}", readout.half_shannon_depth, display=False)
+    glue(f"frac_shannon_{code[:4]}", readout.pct_of_shannon, display=False)
 glue("best_k_max_depth", int(best_redundancy(width, max_depth, p_glue)), display=False)
 
 # %% [markdown]
@@ -312,8 +225,6 @@ glue("best_k_max_depth", int(best_redundancy(width, max_depth, p_glue)), display
 # %%
 widths = np.arange(1, width + 1)
 k_best = {p: np.array([best_redundancy(w, max_depth, p) for w in widths]) for p in dropout_rates}
-per_unit = {p: np.array([code_capacity("polysemantic", w, max_depth, p, bits_per_unit) / w for w in widths])
-            for p in dropout_rates}
 width_sims = {}
 for i, p in enumerate(tqdm(dropout_rates, desc="dropout rates")):
     for w, k in zip(widths, k_best[p]):
@@ -322,27 +233,7 @@ for i, p in enumerate(tqdm(dropout_rates, desc="dropout rates")):
                                                   redundancy=int(k))
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.0), gridspec_kw=dict(width_ratios=(3, 2)))
-ax = axes[0]
-for colour, p in zip(palette, dropout_rates):
-    ax.axhline((1 - p) * bits_per_unit, color=colour, ls=":", lw=1.2)
-    mono = code_capacity("monosemantic", width, max_depth, p, bits_per_unit) / width
-    if mono > 0:
-        ax.axhline(mono, color=colour, ls="-.", lw=1.2)
-    ax.plot(widths, per_unit[p], color=colour, lw=1.4)
-    mc = np.array([width_sims[p, w].capacity[-1] for w in widths]) / widths
-    err = np.array([width_sims[p, w].stderr[-1] for w in widths]) / widths
-    ok = mc > 0
-    ax.errorbar(widths[ok], mc[ok], yerr=err[ok], color=colour, marker="s", mfc="white", ls="none", capsize=2)
-ax.set(yscale="log", xlabel="width $m$ (units)", ylabel="capacity per unit (bits)",
-       ylim=(1e-3 * bits_per_unit, 2 * bits_per_unit), title=f"(d) capacity per unit at depth {max_depth}")
-ax = axes[1]
-for colour, p in zip(palette, dropout_rates):
-    ax.plot(widths, k_best[p], color=colour, marker="o", ms=4, label=f"$p$ = {p:g}")
-ax.set(xlabel="width $m$ (units)", ylabel="best redundancy $k$", title=f"(e) best $k$ at depth {max_depth}")
-ax.legend(fontsize="small")
-fig.tight_layout()
-plt.show()
+plot_capacity_vs_width(widths, k_best, width_sims, bits_per_unit)
 
 # %% [markdown]
 # **Capacity against width (ours; the paper's Fig. 2 shows depth only).** (d) Capacity per unit of the
