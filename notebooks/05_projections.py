@@ -39,41 +39,38 @@ fit_range = [1, 100]
 fit_method = "huber"
 batchnorm = "recalibrated"
 
-# %% tags=["remove-input"]
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-import seaborn as sns
-from myst_nb import glue
-from scipy.stats import spearmanr
+# %% tags=["remove-cell"]
 from tqdm.auto import tqdm
 
-from polycode_utils.activations import record_activations
-from polycode_utils.book.page import provenance_box, set_style
+from polycode_utils.book.page import glue_values, provenance_box, set_style
 from polycode_utils.book.paths import data_dir, network_store
+from polycode_utils.checks import check_choice
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise import NORMALISATIONS, dot_actions, layer_spectra
+from polycode_utils.layerwise import (NORMALISATIONS, action_alpha, action_order, circle_action, dot_actions,
+                                      iid_action, last_dot_pc, layer_spectra, monte_carlo_gap, noise_like_layers,
+                                      rate_label, shown_network, spectra_table, stringer_check)
 from polycode_utils.models import check_layers
+from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_dot_frames,
+                                              plot_trajectories)
 from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.stimuli import moving_dot
 from polycode_utils.training import dropout_grid, load_networks, resolve_device
 
+# %% tags=["remove-cell"]
 IMAGE_SIZE = 32                 # the networks' input size: the stimulus canvas
-
 set_style()
 # Every choice is checked before anything is loaded (a bad value stops here, naming the parameter).
 configs = dropout_grid(dropout_rates, seed=seed, dataset=dataset, width=width, latent_dim=latent_dim, epochs=epochs,
                        n_images=n_patches, batch_size=batch_size, lr=lr)
 layers_used = check_layers(layers)
-if show_dropout not in [float(p) for p in dropout_rates]:
-    raise ValueError(f"show_dropout: must be one of the dropout_rates {dropout_rates}, got {show_dropout!r}")
-if normalise not in NORMALISATIONS:
-    raise ValueError(f"normalise: must be one of {', '.join(NORMALISATIONS)}, got {normalise!r}")
-if fit_method not in FIT_METHODS:
-    raise ValueError(f"fit_method: must be one of {', '.join(FIT_METHODS)}, got {fit_method!r}")
+show = shown_network(show_dropout, dropout_rates)
+check_choice(normalise, "normalise", NORMALISATIONS)
+check_choice(fit_method, "fit_method", FIT_METHODS)
 resolve_device(device)
 frames = moving_dot(n_frames, size=IMAGE_SIZE, radius=radius, dot_radius=dot_radius)
 eval_data = evaluation_images(dataset, n_eval_images, seed=seed, root=data_dir())
+
+# %% tags=["remove-input"]
 provenance_box(profile=profile,
                data=f"a white dot (radius {dot_radius:g} px) moving once round a circle of radius {radius:g} px on a "
                     f"black {IMAGE_SIZE}x{IMAGE_SIZE} canvas, {n_frames} frames (ours: the sources give no sizes); "
@@ -114,29 +111,14 @@ provenance_box(profile=profile,
 # raw activations enter, as in the paper's definition.
 
 # %% tags=["remove-cell"]
-glue("a_circle", float(2 * k * n_frames * np.sin(np.pi / n_frames) ** 2), display=False)
-glue("a_iid", float(k * n_frames), display=False)
-glue("n_frames", int(n_frames), display=False)
-glue("n_projections", int(n_projections), display=False)
-glue("k", int(k), display=False)
+glue_values(dict(a_circle=circle_action(k, n_frames), a_iid=iid_action(k, n_frames), n_frames=int(n_frames),
+                 n_projections=int(n_projections), k=int(k)))
 
 # %% [markdown]
 # ## The stimulus (Fig. 4a)
 
 # %% tags=["hide-input"]
-n_show = min(10, n_frames)
-pick = np.linspace(0, n_frames, n_show, endpoint=False).astype(int)
-fig4a, axes = plt.subplots(1, n_show, figsize=(1.0 * n_show, 1.25))
-for ax, t in zip(np.atleast_1d(axes), pick):
-    ax.imshow(frames[t].transpose(1, 2, 0), interpolation="nearest")
-    ax.set_title(f"t = {t}", fontsize="x-small")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
-fig4a.subplots_adjust(wspace=0.08, left=0.01, right=0.99, top=0.82, bottom=0.02)
-glue("fig4a", fig4a, display=False)
-plt.close(fig4a)
-glue("n_show_frames", int(n_show), display=False)
+glue_values(dict(fig4a=plot_dot_frames(frames, n_show=10), n_show_frames=int(min(10, n_frames))))
 
 # %% [markdown]
 # ```{glue:figure} fig4a
@@ -166,32 +148,7 @@ for net in tqdm(networks, desc="networks"):
                                  n_bootstrap=0, seed=seed))
 
 # %% tags=["hide-input"]
-show = [float(p) for p in dropout_rates].index(float(show_dropout))
-raw_mean = {name: float(np.mean(v)) for name, v in
-            record_activations(networks[show].model, frames, layers_used).items()}
-ncols = 3
-nrows = int(np.ceil(len(layers_used) / ncols))
-fig4b = plt.figure(figsize=(3.3 * ncols, 3.1 * nrows))
-depth_colors = dict(zip(layers_used, sns.color_palette("viridis", len(layers_used))))
-time_colors = plt.cm.twilight(np.linspace(0, 1, n_frames, endpoint=False))
-for i, name in enumerate(layers_used):
-    res = actions[show][name]
-    z = res.trajectories[0]
-    ax = fig4b.add_subplot(nrows, ncols, i + 1, projection="3d")
-    closed = np.concatenate([z, z[:1]])
-    for t in range(n_frames):
-        ax.plot(*closed[t:t + 2].T, color=time_colors[t], lw=1.6)
-    ax.scatter(*z.T, c=time_colors, s=6, depthshade=False)
-    ax.set_title(f"{name} (m = {res.n_units})", color=depth_colors[name], fontsize="small", fontweight="bold")
-    ax.text2D(0.02, 0.92, f"mean activation {raw_mean[name]:.2f}\naction {res.actions[0]:.3g}",
-              transform=ax.transAxes, fontsize="x-small")
-    ax.set_xticklabels([])
-    ax.set_yticklabels([])
-    ax.set_zticklabels([])
-fig4b.tight_layout()
-glue("fig4b", fig4b, display=False)
-plt.close(fig4b)
-glue("show_dropout", float(show_dropout), display=False)
+glue_values(dict(fig4b=plot_trajectories(actions[show]), show_dropout=float(show_dropout)))
 
 # %% [markdown]
 # ```{glue:figure} fig4b
@@ -207,75 +164,15 @@ glue("show_dropout", float(show_dropout), display=False)
 # ## Action against depth (Fig. 4c)
 
 # %% tags=["remove-cell"]
-p_labels = [f"p = {net.dropout:g}" for net in networks]
-mean_action = pd.DataFrame({lab: {name: r.mean for name, r in acts.items()} for lab, acts in zip(p_labels, actions)})
-mean_action.index.name = "depth"
-theory = pd.DataFrame({lab: {name: r.expected for name, r in acts.items()} for lab, acts in zip(p_labels, actions)})
-rel_dev = (mean_action - theory).abs() / theory
-glue("mc_max_rel_pct", float(100 * rel_dev.to_numpy().max()), display=False)
-sem_ratio = max(abs(r.mean - r.expected) / r.sem for acts in actions for r in acts.values() if r.sem > 0)
-glue("mc_max_sem", float(sem_ratio), display=False)
-glue("action_table", mean_action.style.format("{:.3g}"), display=False)
-depth_index = np.arange(len(layers_used))
-rho_depth = [spearmanr(depth_index, mean_action[lab]).statistic if len(layers_used) > 2 else np.nan
-             for lab in p_labels]
-glue("rho_depth_min", float(np.nanmin(rho_depth)), display=False)
-glue("rho_depth_max", float(np.nanmax(rho_depth)), display=False)
-show_lab = p_labels[show]
-glue("show_min_layer", str(mean_action[show_lab].idxmin()), display=False)
-glue("show_min_action", float(mean_action[show_lab].min()), display=False)
-glue("show_max_layer", str(mean_action[show_lab].idxmax()), display=False)
-glue("show_max_action", float(mean_action[show_lab].max()), display=False)
-glue("action_first_layer", layers_used[0], display=False)
-glue("action_last_layer", layers_used[-1], display=False)
-glue("action_first", float(mean_action[show_lab].iloc[0]), display=False)
-glue("action_last", float(mean_action[show_lab].iloc[-1]), display=False)
-if np.all(np.array(rho_depth) > 0):
-    action_direction = "rises with depth in every network"
-elif np.all(np.array(rho_depth) < 0):
-    action_direction = "falls with depth in every network"
-else:
-    action_direction = "is not ordered the same way by depth in every network"
-glue("action_direction", action_direction, display=False)
-noise_like = {lab: [name for name in layers_used
-                    if normalise == "variance" and mean_action.loc[name, lab] > k * n_frames / 2] for lab in p_labels}
-if normalise != "variance":
-    noise_text = "(this comparison needs normalise = 'variance')"
-elif any(noise_like.values()):
-    noise_text = "; ".join(f"{lab}: {', '.join(names)}" for lab, names in noise_like.items()
-                           if names)
-else:
-    noise_text = "none"
-glue("noise_text", noise_text, display=False)
-glue("n_noise_like", int(sum(len(v) for v in noise_like.values())), display=False)
-glue("half_iid", float(k * n_frames / 2), display=False)
-glue("overall_min", float(mean_action.to_numpy().min()), display=False)
-glue("overall_max", float(mean_action.to_numpy().max()), display=False)
+mean_action = spectra_table(actions, dropout_rates, lambda r: r.mean)
+glue_values(dict(action_table=mean_action.style.format("{:.3g}")))
+for part in (monte_carlo_gap(actions), action_order(mean_action, rate_label(dropout_rates[show])),
+             noise_like_layers(mean_action, k=k, n_frames=n_frames, normalise=normalise)):
+    glue_values(vars(part))
 
 # %% tags=["hide-input"]
-net_colors = sns.color_palette("flare", len(networks))
-offsets = np.linspace(-0.2, 0.2, len(networks)) if len(networks) > 1 else [0.0]
-fig4c, ax = plt.subplots(figsize=(7.5, 3.9))
-for net, acts, color, off in zip(networks, actions, net_colors, offsets):
-    m = np.array([r.mean for r in acts.values()])
-    sd = np.array([r.sd for r in acts.values()])
-    ax.errorbar(depth_index + off, m, yerr=sd, fmt="o-", color=color, ms=4, lw=1.2, capsize=2,
-                label=f"p = {net.dropout:g}")
-    ax.plot(depth_index + off, [r.expected for r in acts.values()], "x", color="k", ms=5)
-if normalise == "variance":
-    ax.axhline(k * n_frames, color="0.4", ls=":", lw=1)
-    ax.axhline(2 * k * n_frames * np.sin(np.pi / n_frames) ** 2, color="0.4", ls="--", lw=1)
-ax.set(yscale="log", xticks=depth_index, xticklabels=layers_used, xlabel="depth",
-       ylabel="action" + (" (normalised)" if normalise == "variance" else ""))
-handles, labels = ax.get_legend_handles_labels()
-handles.append(plt.Line2D([], [], color="k", marker="x", ls="none", label="theory (k/m)·½·Σ‖Δa‖²"))
-if normalise == "variance":
-    handles.append(plt.Line2D([], [], color="0.4", ls=":", label="i.i.d. frames, $kT$"))
-    handles.append(plt.Line2D([], [], color="0.4", ls="--", label=r"plane circle, $2kT\sin^2(\pi/T)$"))
-ax.legend(handles=handles, fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
-fig4c.tight_layout()
-glue("fig4c", fig4c, display=False)
-plt.close(fig4c)
+glue_values(dict(fig4c=plot_action_by_depth(actions, dropout_rates, k=k, n_frames=n_frames,
+                                            normalised=normalise == "variance")))
 
 # %% [markdown]
 # ```{glue:figure} fig4c
@@ -311,56 +208,16 @@ plt.close(fig4c)
 # ## Action against the exponent (Fig. 4d)
 
 # %% tags=["remove-cell"]
-alpha_nat = pd.DataFrame({lab: {name: s.alpha for name, s in spec.items()} for lab, spec in zip(p_labels, natural)})
-alpha_dot = pd.DataFrame({lab: {name: (r.dot_fit.alpha if r.dot_fit is not None else np.nan)
-                                for name, r in acts.items()} for lab, acts in zip(p_labels, actions)})
-x_nat, x_dot, y = alpha_nat.to_numpy().ravel(), alpha_dot.to_numpy().ravel(), mean_action.to_numpy().ravel()
-ok_dot = np.isfinite(x_dot)
-glue("rho_nat", float(spearmanr(x_nat, y).statistic) if y.size > 2 else np.nan, display=False)
-glue("rho_dot", float(spearmanr(x_dot[ok_dot], y[ok_dot]).statistic) if ok_dot.sum() > 2 else np.nan,
-     display=False)
-glue("n_points", int(y.size), display=False)
-bound = -(1 + 2 / 1)
-below = ok_dot & (x_dot < bound)
-glue("n_dot_below", int(below.sum()), display=False)
-glue("n_dot", int(ok_dot.sum()), display=False)
-glue("median_action_below", float(np.median(y[below])) if below.any() else np.nan, display=False)
-glue("median_action_above", float(np.median(y[ok_dot & ~below])) if (ok_dot & ~below).any() else np.nan,
-     display=False)
-glue("dot_alpha_min", float(np.nanmin(x_dot)), display=False)
-glue("dot_alpha_max", float(np.nanmax(x_dot)), display=False)
-glue("nat_alpha_min", float(x_nat.min()), display=False)
-glue("nat_alpha_max", float(x_nat.max()), display=False)
-dot_last = [r.dot_fit.fit_range[1] for acts in actions for r in acts.values() if r.dot_fit is not None]
-glue("dot_fit_last", int(max(dot_last)) if dot_last else 0, display=False)
-if not below.any():
-    bound_text = "no layer's dot spectrum decays fast enough for a smooth code by Stringer's criterion"
-elif below.all():
-    bound_text = "every layer's dot spectrum decays fast enough for a smooth code by Stringer's criterion"
-else:
-    bound_text = ("the layers whose dot spectrum passes Stringer's criterion have a median action of "
-                  f"{np.median(y[below]):.3g}, against {np.median(y[ok_dot & ~below]):.3g} for the others")
-glue("bound_text", bound_text, display=False)
+alpha_nat = spectra_table(natural, dropout_rates, lambda s: s.alpha)
+alpha_dot = spectra_table(actions, dropout_rates, lambda r: r.dot_alpha)
+for part in (action_alpha(mean_action, alpha_nat, alpha_dot), stringer_check(mean_action, alpha_dot, d=1)):
+    glue_values(vars(part))
+glue_values(dict(dot_fit_last=last_dot_pc(actions)))
 
 # %% tags=["hide-input"]
-fig4d, (ax_d, ax_e) = plt.subplots(1, 2, figsize=(11, 3.9), sharey=True)
-for net, lab, color in zip(networks, p_labels, net_colors):
-    for ax, xs in ((ax_d, alpha_nat[lab]), (ax_e, alpha_dot[lab])):
-        ax.errorbar(xs, mean_action[lab], yerr=[r.sem for r in actions[p_labels.index(lab)].values()], fmt="o",
-                    color=color, ms=5, capsize=2, label=f"p = {net.dropout:g}")
-        for name, xv, yv in zip(layers_used, xs, mean_action[lab]):
-            if lab == p_labels[show] and np.isfinite(xv):
-                ax.annotate(name, (xv, yv), fontsize=6, xytext=(3, 3), textcoords="offset points")
-ax_d.axvline(-1, color="k", ls="--", lw=1, label=r"$\alpha = -1$ ($d \to \infty$)")
-ax_e.axvline(bound, color="k", ls="--", lw=1, label=r"$\alpha = -(1 + 2/d) = -3$, $d = 1$")
-ax_d.set(yscale="log", xlabel=r"$\alpha$ on natural images (chapter 4)", ylabel="mean action",
-         title="(d) against the chapter-4 exponent")
-ax_e.set(xlabel=r"$\alpha$ of the dot responses", title="(e) against the dot's own exponent (ours)")
-ax_d.legend(fontsize="x-small")
-ax_e.legend(fontsize="x-small")
-fig4d.tight_layout()
-glue("fig4d", fig4d, display=False)
-plt.close(fig4d)
+sem = spectra_table(actions, dropout_rates, lambda r: r.sem)
+glue_values(dict(fig4d=plot_action_against_alpha(mean_action, sem, alpha_nat, alpha_dot, d=1,
+                                                 highlight=rate_label(dropout_rates[show]))))
 
 # %% [markdown]
 # ```{glue:figure} fig4d
