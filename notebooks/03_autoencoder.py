@@ -197,8 +197,8 @@ glue("fig_loss", plots.training_curves(trained, floor=bce_floor(data.images[:N_E
 # while during training it learnt its running mean and variance from dropped-out ones, whose variance is larger:
 # dropout keeps a unit with probability $1-p$ and scales it by $1/(1-p)$. This mismatch between dropout and
 # BatchNorm is known as a *variance shift*; at high $p$ it is large, and the eval-mode network can reconstruct
-# worse than the same network with dropout on (compare the two panels above, and the table below). The authors' network has the same layout, and the
-# sources do not say how they handled it. We keep every network exactly as trained (the checkpoints are
+# worse than the same network with dropout on (compare the two panels above, and the table below). The authors'
+# network has the same layout, and the sources do not say how they handled it. We keep every network exactly as trained (the checkpoints are
 # untouched) and also evaluate a copy whose BatchNorm statistics are re-estimated on
 # {glue:text}`n_recalibrate` training images with dropout off and $z = \mu$, no weight changed
 # (`recalibrate_batchnorm`, ours). Chapters 4 and 5 can measure either.

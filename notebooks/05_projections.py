@@ -48,7 +48,7 @@ from polycode_utils.checks import check_choice
 from polycode_utils.data import evaluation_images
 from polycode_utils.layerwise import (NORMALISATIONS, action_alpha, action_order, circle_action, dot_actions,
                                       iid_action, last_dot_pc, layer_spectra, monte_carlo_gap, noise_like_layers,
-                                      rate_label, shown_network, spectra_table, stringer_check)
+                                      rate_label, shown_network, depth_table, stringer_check)
 from polycode_utils.models import check_layers
 from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_dot_frames,
                                               plot_trajectories)
@@ -164,7 +164,7 @@ glue_values(dict(fig4b=plot_trajectories(actions[show]), show_dropout=float(show
 # ## Action against depth (Fig. 4c)
 
 # %% tags=["remove-cell"]
-mean_action = spectra_table(actions, dropout_rates, lambda r: r.mean)
+mean_action = depth_table(actions, dropout_rates, lambda r: r.mean)
 glue_values(dict(action_table=mean_action.style.format("{:.3g}")))
 for part in (monte_carlo_gap(actions), action_order(mean_action, rate_label(dropout_rates[show])),
              noise_like_layers(mean_action, k=k, n_frames=n_frames, normalise=normalise)):
@@ -208,14 +208,14 @@ glue_values(dict(fig4c=plot_action_by_depth(actions, dropout_rates, k=k, n_frame
 # ## Action against the exponent (Fig. 4d)
 
 # %% tags=["remove-cell"]
-alpha_nat = spectra_table(natural, dropout_rates, lambda s: s.alpha)
-alpha_dot = spectra_table(actions, dropout_rates, lambda r: r.dot_alpha)
+alpha_nat = depth_table(natural, dropout_rates, lambda s: s.alpha)
+alpha_dot = depth_table(actions, dropout_rates, lambda r: r.dot_alpha)
 for part in (action_alpha(mean_action, alpha_nat, alpha_dot), stringer_check(mean_action, alpha_dot, d=1)):
     glue_values(vars(part))
 glue_values(dict(dot_fit_last=last_dot_pc(actions)))
 
 # %% tags=["hide-input"]
-sem = spectra_table(actions, dropout_rates, lambda r: r.sem)
+sem = depth_table(actions, dropout_rates, lambda r: r.sem)
 glue_values(dict(fig4d=plot_action_against_alpha(mean_action, sem, alpha_nat, alpha_dot, d=1,
                                                  highlight=rate_label(dropout_rates[show]))))
 

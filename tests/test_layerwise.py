@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise import dot_actions, layer_spectra, spectrum_of
+from polycode_utils.layerwise import (LayerSpectrum, describe_coverage, depth_trend, dot_actions, dropout_shape,
+                                      format_alpha, layer_spectra, method_spread, power_law_deviations,
+                                      reliable_shares, depth_table, spectrum_of)
+from polycode_utils.layerwise import (LayerAction, action_alpha, action_order, circle_action, iid_action, last_dot_pc,
+                                      monte_carlo_gap, noise_like_layers, shown_network, stringer_bound,
+                                      stringer_check)
 from polycode_utils.models import DEPTH_NAMES, ResNetAutoencoder
-from polycode_utils.spectra import power_law_samples
+from polycode_utils.spectra import fit_power_law, fit_quality, power_law_samples
 from polycode_utils.stimuli import moving_dot
 from polycode_utils.training import dropout_grid, load_networks
 
@@ -95,6 +102,102 @@ def test_spectra_of_the_chapter3_networks(tmp_path) -> None:
                          n_vectors=2, cv=True, noise_model=net.trained.model)
     assert list(spec) == ["stem", "mu"] and spec["stem"].vectors.shape == (2 * 32 * 32, 2)
     assert spec["mu"].fit.fit_range == (1, 3)  # 4 latent units: the 3-PC floor
+
+
+# ---------------------------------------------------------------- summaries of Figs. 3 and 5 (known answers)
+
+
+def exact_spectrum(layer: str, alpha: float, n: int = 60, wiggle: float = 0.0,
+                   alphas: dict | None = None, ci: tuple = (np.nan, np.nan), share: float | None = None
+                   ) -> LayerSpectrum:
+    """A layer whose eigenvalues are exactly n^alpha, times exp(wiggle sin(2 ln n)) (a deviation from the law)."""
+    k = np.arange(1, n + 1, dtype=float)
+    lam = k ** alpha * np.exp(wiggle * np.sin(2 * np.log(k)))
+    fit = fit_power_law(lam, (1, n // 2))
+    cv = None if share is None else share * lam
+    return LayerSpectrum(layer, 1000, n, lam, fit, ci, alphas or {"huber": fit.alpha, "ols": fit.alpha,
+                                                                  "wls": fit.alpha},
+                         fit_quality(lam, fit), np.empty((n, 0)), cv, None if share is None else lam)
+
+
+def grid(alpha_of: Callable[[int, int], float], rates=(0.0, 0.4, 0.8), **kwargs) -> list[dict]:
+    return [{name: exact_spectrum(name, alpha_of(i, j), **kwargs) for i, name in enumerate(DEPTH_NAMES)}
+            for j in range(len(rates))]
+
+
+def test_depth_table_and_formats() -> None:
+    spectra = grid(lambda i, j: -1.0 - 0.1 * i)
+    table = depth_table(spectra, [0.0, 0.4, 0.8], lambda s: s.alpha)
+    assert list(table.columns) == ["p = 0", "p = 0.4", "p = 0.8"] and list(table.index) == list(DEPTH_NAMES)
+    np.testing.assert_allclose(table["p = 0.4"], -1.0 - 0.1 * np.arange(9), atol=1e-9)
+    assert format_alpha(exact_spectrum("x", -1.5, ci=(-1.6, -1.4))) == "-1.50 [-1.60, -1.40]"
+    assert format_alpha(exact_spectrum("x", -1.5)) == "-1.50"
+    with pytest.raises(ValueError, match="rates"):
+        depth_table(spectra, [0.0], lambda s: s.alpha)
+
+
+@pytest.mark.parametrize("slope, direction", [(-0.1, "more negative (steeper) with depth in every network"),
+                                              (0.1, "less negative (flatter) with depth in every network")])
+def test_depth_trend_of_a_planted_trend(slope: float, direction: str) -> None:
+    t = depth_trend(grid(lambda i, j: -1.5 + slope * i), [0.0, 0.4, 0.8])
+    assert t.rho_min == t.rho_max == pytest.approx(np.sign(slope)) and t.alpha_direction == direction
+    assert t.n_steeper == (3 if slope < 0 else 0) and t.n_networks == 3
+    assert (t.alpha_first_layer, t.alpha_last_layer) == ("stem", "mu")
+    assert t.alpha_conv_min == pytest.approx(min(-1.5, -1.5 + 4 * slope))
+    assert t.alpha_dense_max == pytest.approx(max(-1.5 + 5 * slope, -1.5 + 8 * slope))
+    assert t.n_below_m1 == (27 if slope < 0 else 3 * 5) and t.n_alpha == 27  # -1.5 + 0.1 i < -1 for i < 5
+
+
+def test_depth_trend_that_differs_between_networks() -> None:
+    t = depth_trend(grid(lambda i, j: -1.5 + (0.1 if j == 1 else -0.1) * i), [0.0, 0.4, 0.8])
+    assert t.alpha_direction == "not ordered the same way by depth in every network"
+    assert t.rho_mean == pytest.approx(-1 / 3)
+
+
+def test_method_spread() -> None:
+    spectra = [{"a": exact_spectrum("a", -1.0, alphas={"huber": -1.0, "ols": -1.2, "wls": -0.9}),
+                "b": exact_spectrum("b", -1.0, alphas={"huber": -1.0, "ols": -1.1, "wls": -0.98})}]
+    m = method_spread(spectra)
+    assert (m.diff_ols, m.diff_wls) == pytest.approx((0.2, 0.1)) and m.med_ols == pytest.approx(0.15)
+    assert "no interval" in m.ols_beyond_text
+    with_ci = [{"a": exact_spectrum("a", -1.0, alphas={"huber": -1.0, "ols": -1.2, "wls": -1.0}, ci=(-1.1, -0.95))}]
+    assert method_spread(with_ci).ols_beyond_text.startswith("in 1 of the 1 spectra")
+
+
+def test_power_law_deviations_find_the_planted_one() -> None:
+    spectra = grid(lambda i, j: -1.2)
+    spectra[2]["fc2"] = exact_spectrum("fc2", -1.2, wiggle=1.5)
+    d = power_law_deviations(spectra, [0.0, 0.4, 0.8], min_r2=0.9)
+    assert d.n_far == 1 and d.n_spectra == 27 and d.far_text.startswith("fc2 at p = 0.8")
+    assert d.far_summary == "1 of them lie in the later half of the network (fc2 in all)"
+    assert d.cliff_text.startswith("fc2 at p = 0.8") and d.cliff_late >= d.cliff_early
+    clean = power_law_deviations(grid(lambda i, j: -1.2), [0.0, 0.4, 0.8], min_r2=0.9)
+    assert clean.n_far == 0 and clean.far_text == "none"
+    with pytest.raises(ValueError, match="min_r2"):
+        power_law_deviations(spectra, [0.0, 0.4, 0.8], min_r2=2.0)
+
+
+@pytest.mark.parametrize("grow, verdict", [(1.0, "consistent"), (-1.0, "not consistent")])
+def test_dropout_shape_verdict_follows_the_deviation(grow: float, verdict: str) -> None:
+    rates = [0.0, 0.4, 0.8]
+    amp = [0.2 + 0.5 * (r if grow > 0 else 0.8 - r) for r in rates]  # deviation grows (or shrinks) with the rate
+    spectra = [{name: exact_spectrum(name, -1.2, wiggle=a) for name in DEPTH_NAMES} for a in amp]
+    d = dropout_shape(spectra, rates, "layer4")
+    assert d.f5_verdict.startswith(verdict + " with the paper's claim")
+    assert (d.f5_rms_last > d.f5_rms_first) == (grow > 0) and d.rho_f5 == pytest.approx(grow)
+    assert d.n_more_dev == (9 if grow > 0 else 0) and d.n_up_strong == (9 if grow > 0 else 0) and d.p_last == 0.8
+    with pytest.raises(ValueError, match="fig5_layer"):
+        dropout_shape(spectra, rates, "conv9")
+
+
+def test_reliable_shares_and_coverage() -> None:
+    spectra = [{"a": exact_spectrum("a", -1.0, share=1.0), "b": exact_spectrum("b", -1.0, share=1.0)},
+               {"a": exact_spectrum("a", -1.0, share=0.3), "b": exact_spectrum("b", -1.0, share=0.7)}]
+    r = reliable_shares(spectra, [0.0, 0.5])
+    assert (r.cv_rel_min, r.cv_rel_min_layer, r.cv_rel_max, r.cv_rel_max_layer) == pytest.approx((0.3, "a", 0.7, "b"))
+    assert describe_coverage((-1.1, -0.9), -1.0) == "it contains the truth"
+    assert describe_coverage((-0.95, -0.9), -1.0) == "it misses the truth by 0.050"
+    assert describe_coverage((np.nan, np.nan), -1.0).startswith("no interval")
 
 
 # ---------------------------------------------------------------- Fig. 4: actions of a moving dot
@@ -202,3 +305,117 @@ def test_dot_actions_rejects_bad_arguments(frames, kwargs: dict, match: str) -> 
 def test_dot_actions_needs_frames() -> None:
     with pytest.raises(ValueError, match="frames"):
         dot_actions(SmoothAndHash(), np.zeros((1, 3, 32, 32), dtype=np.float32), ["smooth"])
+
+
+# ---------------------------------------------------------------- summaries of Fig. 4 (known answers)
+
+
+def known_action(values: list[float], expected: float, layer: str = "a") -> LayerAction:
+    """A layer whose projections have exactly these actions and whose exact mean is `expected`."""
+    return LayerAction(layer, 8, np.asarray(values, dtype=float), expected, 1.0, np.zeros((1, 4, 3)), None, None,
+                       0.0)
+
+
+def table(columns: dict[str, list[float]], layers: str = "abcd") -> pd.DataFrame:
+    """A mean-action (or alpha) table: layers as rows in depth order, one column per network."""
+    return pd.DataFrame(columns, index=pd.Index(list(layers)[:len(next(iter(columns.values())))], name="depth"))
+
+
+def test_reference_actions_are_a_unit_variance_circle_and_iid_frames() -> None:
+    # A plane circle with per-unit variance 1 (radius sqrt 2): its exact mean action over projections,
+    # (k/m) 1/2 sum ||a_{t+1} - a_t||^2 with m = 2 and the loop closed, is the closed form.
+    theta = 2 * np.pi * np.arange(T) / T
+    a = math.sqrt(2) * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    steps = np.diff(np.concatenate([a, a[:1]]), axis=0)
+    assert circle_action(K, T) == pytest.approx(0.5 * K / 2 * np.sum(steps ** 2), rel=1e-12)
+    assert circle_action(3, 100) == pytest.approx(0.591981, abs=1e-6)
+    assert iid_action(3, 100) == 300.0
+    with pytest.raises(ValueError, match="n_frames"):
+        circle_action(3, 1)
+
+
+def test_stringer_bound_and_shown_network() -> None:
+    assert stringer_bound(1) == -3.0 and stringer_bound(2) == -2.0 and stringer_bound(math.inf) == -1.0
+    with pytest.raises(ValueError, match="d"):
+        stringer_bound(0)
+    assert shown_network(0.4, [0, 0.2, 0.4]) == 2 and shown_network(0, [0, 0.2]) == 0
+    with pytest.raises(ValueError, match="show_dropout"):
+        shown_network(0.3, [0, 0.2, 0.4])
+
+
+def test_monte_carlo_gap() -> None:
+    # Mean 2 against exact 2.5: 20 %; sd 1 over 3 projections, sem 1/sqrt(3): 0.5 sqrt(3) standard errors.
+    # A layer without spread (sem 0) counts for the relative gap only.
+    gap = monte_carlo_gap([{"a": known_action([1, 2, 3], 2.5)}, {"a": known_action([4, 4], 4.4)}])
+    assert gap.mc_max_rel_pct == pytest.approx(20.0)
+    assert gap.mc_max_sem == pytest.approx(0.5 * math.sqrt(3))
+    assert math.isnan(monte_carlo_gap([{"a": known_action([4, 4], 4.0)}]).mc_max_sem)
+    with pytest.raises(ValueError, match="actions"):
+        monte_carlo_gap([])
+
+
+def test_action_order_by_depth() -> None:
+    t = table({"p = 0": [1.0, 2.0, 4.0, 3.0], "p = 0.5": [8.0, 6.0, 5.0, 7.0]})
+    order = action_order(t, "p = 0")
+    assert order.rho_depth_max == pytest.approx(0.8) and order.rho_depth_min == pytest.approx(-0.4)
+    assert order.action_direction == "is not ordered the same way by depth in every network"
+    assert (order.action_first_layer, order.action_first, order.action_last_layer, order.action_last) == \
+        ("a", 1.0, "d", 3.0)
+    assert (order.show_min_layer, order.show_min_action, order.show_max_layer, order.show_max_action) == \
+        ("a", 1.0, "c", 4.0)
+    assert (order.overall_min, order.overall_max) == (1.0, 8.0)
+    assert action_order(table({"x": [1, 2, 3], "y": [0, 5, 9]}), "y").action_direction == \
+        "rises with depth in every network"
+    assert action_order(table({"x": [3, 2, 1]}), "x").action_direction == "falls with depth in every network"
+    two = action_order(table({"x": [1.0, 2.0]}), "x")  # two layers: no correlation
+    assert math.isnan(two.rho_depth_min) and two.action_direction.startswith("is not ordered")
+    with pytest.raises(ValueError, match="show"):
+        action_order(t, "p = 0.2")
+
+
+def test_noise_like_layers() -> None:
+    # k T / 2 = 15 at k = 3, T = 10: only 'b' of p = 0.5 and 'c', 'd' of p = 0.8 exceed it.
+    t = table({"p = 0": [1, 2, 15, 3], "p = 0.5": [1, 16, 2, 3], "p = 0.8": [1, 2, 20, 30]})
+    noise = noise_like_layers(t, k=3, n_frames=10, normalise="variance")
+    assert noise.half_iid == 15.0 and noise.n_noise_like == 3
+    assert noise.noise_text == "p = 0.5: b; p = 0.8: c, d"
+    assert noise_like_layers(t, k=3, n_frames=20, normalise="variance").noise_text == "none"
+    raw = noise_like_layers(t, k=3, n_frames=10, normalise="none")
+    assert raw.n_noise_like == 0 and "needs normalise" in raw.noise_text
+    with pytest.raises(ValueError, match="normalise"):
+        noise_like_layers(t, k=3, n_frames=10, normalise="zscore")
+
+
+def test_action_against_the_two_exponents() -> None:
+    y = table({"p = 0": [1.0, 2.0, 3.0], "p = 0.5": [4.0, 5.0, 6.0]})
+    nat = table({"p = 0": [-3.0, -2.5, -2.0], "p = 0.5": [-1.5, -1.2, -1.0]})  # same order as y: rho 1
+    dot = table({"p = 0": [-1.0, np.nan, -2.0], "p = 0.5": [-3.0, -4.0, -5.0]})  # reversed where finite: rho -1
+    res = action_alpha(y, nat, dot)
+    assert res.rho_nat == pytest.approx(1.0) and res.rho_dot == pytest.approx(-1.0) and res.n_points == 6
+    assert (res.nat_alpha_min, res.nat_alpha_max, res.dot_alpha_min, res.dot_alpha_max) == (-3.0, -1.0, -5.0, -1.0)
+    with pytest.raises(ValueError, match="alpha_dot"):
+        action_alpha(y, nat, dot.iloc[:2])
+
+
+def test_stringer_check_of_the_dot_exponents() -> None:
+    y = table({"p = 0": [1.0, 2.0, 3.0], "p = 0.5": [4.0, 5.0, 6.0]})
+    dot = table({"p = 0": [-4.0, -3.5, np.nan], "p = 0.5": [-3.0, -2.0, -1.0]})  # -3 itself is not below -3
+    res = stringer_check(y, dot, d=1)
+    assert (res.n_dot, res.n_dot_below, res.median_action_below, res.median_action_above) == (5, 2, 1.5, 5.0)
+    assert res.bound_text == ("the layers whose dot spectrum passes Stringer's criterion have a median action of "
+                              "1.5, against 5 for the others")
+    assert stringer_check(y, dot, d=0.5).bound_text.startswith("no layer's dot spectrum")  # bound -5
+    steep = stringer_check(y, table({"p = 0": [-4.0] * 3, "p = 0.5": [-5.0] * 3}))
+    assert steep.bound_text.startswith("every layer's dot spectrum") and math.isnan(steep.median_action_above)
+
+
+def test_dot_action_extras_and_last_fitted_pc(frames) -> None:
+    model = SmoothAndHash()
+    res = dot_actions(model, frames, ["smooth", "hash"], n_projections=5, k=K, seed=0)
+    with torch.no_grad():
+        hashed = model(torch.as_tensor(frames))[1].numpy()
+    assert res["hash"].mean_activation == pytest.approx(float(hashed.mean()), rel=1e-6)
+    assert math.isnan(res["smooth"].dot_alpha) and res["hash"].dot_alpha == res["hash"].dot_fit.alpha
+    # 64 independent frames, centred: rank 63, fitted up to half of it.
+    assert last_dot_pc([res]) == 31
+    assert last_dot_pc([{"smooth": res["smooth"]}]) == 0

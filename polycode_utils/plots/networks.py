@@ -13,16 +13,11 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from polycode_utils.plots import finished
 from polycode_utils.layerwise import LayerSpectrum
 from polycode_utils.training import TrainedModel
 
 Spectra = Sequence[Mapping[str, LayerSpectrum]]
-
-
-def _done(fig: Figure) -> Figure:
-    """Close a finished figure (it is returned, not shown twice by the notebook)."""
-    plt.close(fig)
-    return fig
 
 
 def depth_colours(layers: Sequence[str]) -> dict[str, tuple]:
@@ -55,7 +50,7 @@ def image_grid(images: np.ndarray, n: int = 48, cols: int = 12, seed: int = 0) -
             ax.imshow(images[pick[i]].transpose(1, 2, 0), interpolation="nearest")
         ax.axis("off")
     fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0, right=1, top=1, bottom=0)
-    return _done(fig)
+    return finished(fig)
 
 
 def training_curves(trained: Sequence[TrainedModel], floor: float) -> Figure:
@@ -79,7 +74,7 @@ def training_curves(trained: Sequence[TrainedModel], floor: float) -> Figure:
                 xticks=range(1, len(trained[0].history.eval_loss) + 1))
     ax_eval.legend(title="dropout", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def reconstruction_grid(inputs: np.ndarray, reconstructions: Sequence[np.ndarray], labels: Sequence[str]) -> Figure:
@@ -93,7 +88,7 @@ def reconstruction_grid(inputs: np.ndarray, reconstructions: Sequence[np.ndarray
             _untick(axes[r, c])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
     fig.subplots_adjust(wspace=0.05, hspace=0.08, left=0.1, right=1, top=1, bottom=0)
-    return _done(fig)
+    return finished(fig)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -132,7 +127,7 @@ def spectra_by_depth(spectra: Spectra, rates: Sequence[float], fit_method: str) 
     for ax in axes[n_nets:]:
         ax.axis("off")
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def alpha_by_depth(spectra: Spectra, rates: Sequence[float]) -> Figure:
@@ -151,7 +146,7 @@ def alpha_by_depth(spectra: Spectra, rates: Sequence[float]) -> Figure:
     ax.set(xticks=depth, xticklabels=layers, xlabel="depth", ylabel=r"power-law exponent $\alpha$")
     ax.legend(title="dropout", fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def eigenvector_filters(spectra: Spectra, rates: Sequence[float], shapes: Mapping[str, tuple[int, ...]],
@@ -184,7 +179,7 @@ def eigenvector_filters(spectra: Spectra, rates: Sequence[float], shapes: Mappin
                                 fontsize="x-small")
     fig.subplots_adjust(wspace=0.05, hspace=0.08, left=2.1 / (0.8 * n_ch + 2.2), right=0.99,
                         top=1 - 0.3 / (0.8 * len(rows) + 0.3), bottom=0.01)
-    return _done(fig)
+    return finished(fig)
 
 
 def dropout_and_shape(spectra: Spectra, rates: Sequence[float], layer: str) -> Figure:
@@ -210,7 +205,7 @@ def dropout_and_shape(spectra: Spectra, rates: Sequence[float], layer: str) -> F
     ax_c.set(xlabel="dropout rate $p$", ylabel="curvature $c_2$ (per decade²)", title="(c) curvature")
     ax_b.legend(fontsize="x-small", ncol=2, title="depth")
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def _log_binned(values: np.ndarray, n_bins: int = 18) -> tuple[np.ndarray, np.ndarray]:
@@ -241,4 +236,4 @@ def cross_validated_spectra(spectra: Spectra, rates: Sequence[float], layer: str
     ax_b.set(xticks=depth, xticklabels=layers, xlabel="depth", ylabel="reliable share of variance",
              title="(b) variance reproduced across dropout masks")
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)

@@ -15,12 +15,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from polycode_utils.plots import finished
 from polycode_utils.layerwise import LayerAction, circle_action, iid_action, rate_label, stringer_bound
-
-
-def _done(fig: Figure) -> Figure:
-    plt.close(fig)
-    return fig
 
 
 def plot_dot_frames(frames: np.ndarray, n_show: int = 10) -> Figure:
@@ -36,7 +32,7 @@ def plot_dot_frames(frames: np.ndarray, n_show: int = 10) -> Figure:
         ax.set(xticks=[], yticks=[])
         ax.grid(False)
     fig.subplots_adjust(wspace=0.08, left=0.01, right=0.99, top=0.82, bottom=0.02)
-    return _done(fig)
+    return finished(fig)
 
 
 def plot_trajectories(actions: Mapping[str, LayerAction], ncols: int = 3) -> Figure:
@@ -61,7 +57,7 @@ def plot_trajectories(actions: Mapping[str, LayerAction], ncols: int = 3) -> Fig
                   transform=ax.transAxes, fontsize="x-small")
         ax.set(xticklabels=[], yticklabels=[], zticklabels=[])
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def plot_action_by_depth(actions: Sequence[Mapping[str, LayerAction]], rates: Sequence[float], *, k: int,
@@ -89,7 +85,7 @@ def plot_action_by_depth(actions: Sequence[Mapping[str, LayerAction]], rates: Se
            ylabel="action" + (" (normalised)" if normalised else ""))
     ax.legend(handles=handles, fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def plot_action_against_alpha(table: pd.DataFrame, sem: pd.DataFrame, alpha_nat: pd.DataFrame,
@@ -114,4 +110,4 @@ def plot_action_against_alpha(table: pd.DataFrame, sem: pd.DataFrame, alpha_nat:
     ax_d.legend(fontsize="x-small")
     ax_e.legend(fontsize="x-small")
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)

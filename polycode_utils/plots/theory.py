@@ -17,6 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from polycode_utils.plots import finished
 from polycode_utils.capacity import (CODES, SurvivalEstimate, code_capacity, dropout_capacity_bounds,
                                      dropout_unit_capacity)
 from polycode_utils.codes import dimensions_per_feature, optimal_dims_per_feature
@@ -25,11 +26,6 @@ from polycode_utils.toy_models import STICKY_FRACTIONS
 #: Marker and line style of each code in Fig. 2 (the paper's: circles, stars, squares).
 CODE_STYLE = {"monosemantic": dict(marker="o", ls="-"), "superposition": dict(marker="*", ls="--", ms=8),
               "polysemantic": dict(marker="s", ls="-")}
-
-
-def _done(fig: Figure) -> Figure:
-    plt.close(fig)
-    return fig
 
 
 def _log_ticks(largest: float) -> list[int]:
@@ -65,7 +61,7 @@ def plot_codes(codes: Mapping[str, np.ndarray]) -> Figure:
     for col, (name, E) in enumerate(codes.items()):
         _draw_code(axes[0, col], axes[1, col], np.asarray(E, dtype=float), name)
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def plot_dimensions_vs_sparsity(sparsities: np.ndarray, d_star: np.ndarray, d_feature: np.ndarray,
@@ -91,7 +87,7 @@ def plot_dimensions_vs_sparsity(sparsities: np.ndarray, d_star: np.ndarray, d_fe
     ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small", frameon=False)
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def plot_training_losses(losses: np.ndarray, sparsities: np.ndarray) -> Figure:
@@ -110,7 +106,7 @@ def plot_training_losses(losses: np.ndarray, sparsities: np.ndarray) -> Figure:
     cbar.ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.set(yscale="log", xlabel="training step", ylabel="loss (running mean)")
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def plot_theorem_check(check: pd.DataFrame) -> Figure:
@@ -134,7 +130,7 @@ def plot_theorem_check(check: pd.DataFrame) -> Figure:
     fig.tight_layout()
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=3,
                fontsize="small")
-    return _done(fig)
+    return finished(fig)
 
 
 def plot_capacity_vs_depth(curves: Mapping[tuple[str, float], np.ndarray],
@@ -165,7 +161,7 @@ def plot_capacity_vs_depth(curves: Mapping[tuple[str, float], np.ndarray],
     handles += [plt.Line2D([], [], color="0.3", ls=":", label="Shannon line $(1-p)mC_b$")]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
 
 
 def plot_capacity_vs_width(widths: np.ndarray, k_best: Mapping[float, np.ndarray],
@@ -198,4 +194,4 @@ def plot_capacity_vs_width(widths: np.ndarray, k_best: Mapping[float, np.ndarray
     axes[1].set(xlabel="width $m$ (units)", ylabel="best redundancy $k$", title=f"(e) best $k$ at depth {depth}")
     axes[1].legend(fontsize="small")
     fig.tight_layout()
-    return _done(fig)
+    return finished(fig)
