@@ -16,7 +16,7 @@ import torch
 from scipy import stats
 
 from polycode_utils.checks import check_choice, check_float_in, check_int, check_sequence
-from polycode_utils.language.measure import TextMeasurement, eigenvalues_of
+from polycode_utils.language.measure import TextMeasurement
 from polycode_utils.language.sites import parse_site
 from polycode_utils.spectra import FIT_METHODS, PowerLawFit, clip_fit_range, fit_power_law, fit_quality
 
@@ -75,7 +75,7 @@ def site_spectra(m: TextMeasurement, fit_range: Sequence[int] = (1, 500), method
     check_float_in(confidence, "confidence", 0.0, 1.0)
     out = {}
     for site, acc in m.covariances.items():
-        lam = eigenvalues_of(acc)
+        lam = acc.eigenvalues()
         fit = fit_power_law(lam, clip_fit_range(lam, (first, last), acc.n), method)
         groups = m.group_eigenvalues.get(site, np.zeros((0, lam.size)))
         group_alphas = np.array([fit_power_law(g, clip_fit_range(g, fit.fit_range, int(n)), method).alpha

@@ -8,13 +8,14 @@ Per site it keeps (float64 unless said):
   projection and every neuron follows exactly (``analysis.unit_statistics``);
 - for every neuron and every random direction, the top_k windows by peak value, both signs (``TopContexts``).
 
-Memory: 8 w^2 bytes per site for the covariance, twice that while a window group is open, plus 8 w^2 for the step
-moments. GPT-2 XL at both sites of all 48 layers (w = 1600 and 6400): 16.7 GB of covariances (33 GB with a group
-open, 50 GB with the step moments); measure a subset of layers or sites to use less.
+Memory: 8 w^2 bytes per site for the covariance, twice that while a window group is open (n_groups > 1), plus
+8 w^2 for the step moments. GPT-2 XL at both sites of all 48 layers (w = 1600 and 6400): 16.7 GB of covariances
+(33 GB with a group open, 50 GB with the step moments); measure a subset of layers or sites to use less.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
@@ -157,7 +158,13 @@ class TextMeasurement:
 
     def directions(self, site: str) -> torch.Tensor:
         """The random projections of a site, (n_projections, width, k), entries N(0, 1/width), as drawn."""
-        return projection_matrices(self.covariances[site].dim, self.n_projections, self.k, self.seed)
+        return _projections(self.covariances[site].dim, self.n_projections, self.k, self.seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _projections(width: int, n_projections: int, k: int, seed: int) -> torch.Tensor:
+    """projection_matrices, drawn once per width: every site of one width uses the same R (read-only)."""
+    return projection_matrices(width, n_projections, k, seed)
 
 
 def _check_windows(lm: LanguageModel, windows: torch.Tensor, skip_positions: int) -> torch.Tensor:
@@ -175,13 +182,6 @@ def _check_windows(lm: LanguageModel, windows: torch.Tensor, skip_positions: int
         raise ValueError(f"skip_positions: leaves {windows.shape[1] - skip_positions} positions per window of "
                          f"{windows.shape[1]}; need at least 2")
     return windows.cpu().long()
-
-
-def eigenvalues_of(acc: CovarianceAccumulator) -> np.ndarray:
-    """Descending covariance eigenvalues; on the CPU through numpy (LAPACK), about twice torch's speed there."""
-    if acc.device.type == "cpu":
-        return np.linalg.eigvalsh(acc.covariance())[::-1].copy()
-    return acc.eigenvalues()
 
 
 def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[str] = ("resid", "mlp"),
@@ -208,14 +208,17 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
     if actions:
         m.steps = {s: torch.zeros(width[s], width[s], dtype=torch.float64, device=dev) for s in names}
     if top_k:
-        directions = {s: m.directions(s)[:, :, 0].T.contiguous().to(dev) for s in names}   # (width, P)
+        first = {w: _projections(w, n_projections, k, seed)[:, :, 0].T.contiguous().to(dev)
+                 for w in set(width.values())}
+        directions = {s: first[width[s]] for s in names}   # (width, P): the projections' first coordinates
         m.contexts = {s: TopContexts.empty(top_k, width[s] + n_projections, width[s], dev) for s in names}
     groups = np.array_split(np.arange(n), n_groups)
     bar = tqdm(total=sum(len(g[rank::world]) for g in groups), desc=f"{lm.name}: windows",
                disable=not progress or rank != 0)
     for g, members in enumerate(groups):
         mine = torch.as_tensor(members[rank::world], dtype=torch.long)
-        group = {s: CovarianceAccumulator(width[s], device=dev) for s in names}
+        group = (m.covariances if n_groups == 1 else  # one group: straight into the totals (half the memory)
+                 {s: CovarianceAccumulator(width[s], device=dev) for s in names})
 
         def sink(site: str, act: torch.Tensor, row: int, mine=mine, group=group) -> None:
             a = act[:, skip_positions:, :].float()
@@ -232,8 +235,9 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
         for s in names:
             all_reduce_accumulator(group[s])
             if n_groups > 1 and rank == 0:
-                m.group_eigenvalues.setdefault(s, np.zeros((n_groups, width[s])))[g] = eigenvalues_of(group[s])
-            m.covariances[s].merge(group[s])
+                m.group_eigenvalues.setdefault(s, np.zeros((n_groups, width[s])))[g] = group[s].eigenvalues()
+            if n_groups > 1:
+                m.covariances[s].merge(group[s])
     bar.close()
     if n_groups > 1:
         m.group_tokens = np.array([len(g) * m.positions for g in groups], dtype=np.int64)
