@@ -43,6 +43,7 @@ stats_file = ""
 # %% tags=["remove-input"]
 import time
 
+import pandas as pd
 from myst_nb import glue
 
 from polycode_utils.book.page import provenance_box, set_style
@@ -56,6 +57,7 @@ from polycode_utils.plots import language as plots
 # %% tags=["remove-input"]
 started = time.perf_counter()
 set_style()
+pd.set_option("display.max_colwidth", None)  # the context tables show whole passages
 runs = load_measurements(stats_file) if stats_file else {}  # statistics measured elsewhere (torchrun), if given
 lm = None if runs else load_language_model(model, device=device, cache_dir=cache_dir(), dtype=dtype, seed=seed)
 windows = runs["main"].windows if runs else text_windows(lm.tokenizer, corpus, n_windows, context, seed=seed)
@@ -84,8 +86,8 @@ provenance_box(profile=profile, model=runs["main"].description if runs else lm.d
 #
 # We read two **sites** in every block, by forward hooks on the unmodified model: the **residual stream** (the
 # block's output) and the **MLP hidden activation** (the input of the MLP's output projection). Each window is one
-# passage of {glue:text}`context` tokens; its first {glue:text}`skip_positions` position(s) are left out: the first
-# token of a window carries "massive activations" (Sun et al., 2024), a residual norm a hundred times the others in
+# passage of {glue:text}`context` tokens, measured from position {glue:text}`skip_positions` on: the first token of
+# a window carries "massive activations" (Sun et al., 2024), a residual norm a hundred times the others in
 # SmolLM2's middle layers, which would otherwise put almost all the variance on one principal component [ours]. That
 # leaves {glue:text}`main_resid_tokens` tokens per site, streamed into float64 covariances.
 
@@ -147,9 +149,9 @@ glue("fig_spectra", plots.spectra_by_layer(spectra["main"], title=model), displa
 # $\alpha \pm t \cdot \mathrm{sd}/\sqrt{\text{groups}}$ (batch means, 95 %) [ours]. Two **controls** [ours] ask what the
 # training and the text contribute: the *untrained* model (the same architecture at its initialisation) on the same
 # windows, and the trained model on *shuffled* windows (each window's tokens in random order: the same words, no
-# syntax), measured on every {glue:text}`control_stride`-th layer. **MiniLM** ({glue:text}`compare_name`, a
-# sentence encoder: bidirectional attention, post-LayerNorm, trained for similarity) reads the same passages
-# through its own tokenizer.
+# syntax), measured on one layer in {glue:text}`control_stride` and the last. A second model,
+# {glue:text}`compare_name` (by default MiniLM, a sentence encoder: bidirectional attention, post-LayerNorm, trained
+# for sentence similarity), reads the same passages through its own tokenizer.
 
 # %% tags=["hide-input"]
 glue("fig_alpha", plots.alpha_by_layer(frame, labels), display=False)
@@ -189,7 +191,7 @@ glue("alpha_table", alpha_table(frame, "main"), display=False)
 # ```
 #
 # The worst fit has $R^2$ = {glue:text}`main_resid_r2_min:.3f` (residual) and {glue:text}`main_mlp_r2_min:.3f`
-# (MLP). Even without the first position one direction dominates some layers: PC 1 holds up to
+# (MLP). Even without the first position, PC 1 holds up to
 # {glue:text}`main_resid_pc1_max:.2f` of the residual variance (block {glue:text}`main_resid_pc1_max_layer`) and
 # {glue:text}`main_mlp_pc1_max:.2f` of the MLP's (block {glue:text}`main_mlp_pc1_max_layer`).
 #
@@ -280,11 +282,11 @@ glue("fig_proxy", plots.proxy_by_layer(proxy, chance), display=False)
 #
 # ## What this chapter measured
 #
-# ````{admonition} α by layer of {glue:text}`model_name` (this run)
+# ````{admonition} α by layer of the measured model (this run)
 # :class: important
 # ```{glue:} alpha_table
 # ```
-# $\alpha$ [95 % window-group interval] (R² of the fit), by block.
+# $\alpha$ [95 % window-group interval] (R² of the fit) of {glue:text}`model_name`, by block.
 # ````
 #
 # ```{admonition} The paper's and ours in this chapter

@@ -253,23 +253,24 @@ def proxy_frame(m: TextMeasurement, chance: np.ndarray) -> pd.DataFrame:
 def proxy_verdict(frame: pd.DataFrame, level: float = 0.01) -> str:
     """The honest reading of the proxy by layer [ours]: are random directions above chance, and as good as neurons?"""
     level = check_float_in(level, "level", 0.0, 1.0)
-    parts, supported = [], []
+    parts, readings = [], []
     for kind, sub in frame.groupby("kind", sort=False):
         n = len(sub)
         neu, pro = int((sub.p_neurons_higher < level).sum()), int((sub.p_projections_higher < level).sum())
         above = int((sub.p_projections_above_chance < level).sum())
         parts.append(f"{kind}: random directions beat chance in {above} of {n} layers; neurons score higher than "
                      f"random directions in {neu}, lower in {pro}, no clear difference in {n - neu - pro}")
-        supported.append("not" if above <= n / 2 else "partly" if neu > n / 2 else "yes")
-    if all(s == "yes" for s in supported):
-        overall = ("consistent with the paper's claim: by this proxy random projections are about as explainable "
-                   "as neurons")
-    elif all(s == "not" for s in supported):
+        readings.append("below chance" if above <= n / 2 else "neurons ahead" if neu > n / 2 else "at least as good")
+    if all(r == "at least as good" for r in readings):
+        overall = ("consistent with the paper's claim: by this proxy random directions are above chance and at least "
+                   "as explainable as neurons in most layers")
+    elif all(r == "below chance" for r in readings):
         overall = "does not support the paper's claim: random projections are not above chance by this proxy"
+    elif "below chance" not in readings:
+        overall = ("supports the paper's claim only in part: random projections are above chance but, by this proxy, "
+                   "less token-specific than neurons in most layers of some sites")
     else:
-        overall = ("supports the paper's claim only in part: random projections are above chance but, by this "
-                   "proxy, less token-specific than neurons" if "partly" in supported else
-                   "mixed: the verdict differs between sites")
+        overall = "mixed: the reading differs between sites"
     return f"{'; '.join(parts)} (one-sided Mann-Whitney tests at p < {level:g}). Verdict: {overall}."
 
 

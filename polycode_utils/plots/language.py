@@ -40,7 +40,7 @@ def _depth_axis(ax: plt.Axes) -> None:
 def spectra_by_layer(spectra: Mapping[str, SiteSpectrum], title: str = "") -> Figure:
     """Eigenspectra lambda_n / sum lambda of every measured layer, one panel per site kind, coloured by depth."""
     kinds = [k for k in KIND_TITLES if any(s.kind == k for s in spectra.values())]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 4.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds) + 1, 4.0), squeeze=False, layout="constrained")
     cmap = plt.get_cmap("viridis")
     for ax, kind in zip(axes[0], kinds):
         for s in (s for s in spectra.values() if s.kind == kind):
@@ -50,7 +50,7 @@ def spectra_by_layer(spectra: Mapping[str, SiteSpectrum], title: str = "") -> Fi
         ax.loglog(n, 0.3 * n ** -1.0, color="k", ls=":", lw=1.2, label=r"slope $\alpha = -1$")
         ax.set(xlabel="principal component $n$", ylabel=r"$\lambda_n / \sum \lambda$", title=KIND_TITLES[kind])
         ax.legend(loc="lower left", fontsize="small")
-    fig.colorbar(plt.cm.ScalarMappable(cmap=cmap), ax=axes[0].tolist(), label="relative depth", pad=0.01)
+    fig.colorbar(plt.cm.ScalarMappable(cmap=cmap), ax=axes[0].tolist(), label="relative depth (block / last block)")
     if title:
         fig.suptitle(title)
     plt.close(fig)
@@ -79,7 +79,7 @@ def alpha_by_layer(frame: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
 
 def fit_by_layer(frame: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
     """(a) R^2 of the power-law fit and (b) the share of variance on PC 1, by relative depth, every run and kind."""
-    fig, (ax_r2, ax_pc) = plt.subplots(1, 2, figsize=(11.0, 3.8))
+    fig, (ax_r2, ax_pc) = plt.subplots(1, 2, figsize=(11.0, 4.6), layout="constrained")
     for run, label in labels.items():
         for kind, ls in zip(_kinds(frame), ("-", "--", ":")):
             sub = frame[(frame.run == run) & (frame.kind == kind)].sort_values("depth")
@@ -92,8 +92,9 @@ def fit_by_layer(frame: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
     ax_pc.set(ylabel=r"$\lambda_1 / \sum \lambda$", yscale="log", title="(b) share of variance on PC 1")
     for ax in (ax_r2, ax_pc):
         _depth_axis(ax)
-    ax_r2.legend(fontsize="x-small", ncol=2)
-    return _done(fig)
+    fig.legend(*ax_r2.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize="small")
+    plt.close(fig)
+    return fig
 
 
 def action_by_layer(frame: pd.DataFrame) -> Figure:
