@@ -16,7 +16,7 @@ from pathlib import Path
 
 from polycode_utils.book.execute import (Interrupted, Outcome, cache_key, clean_stale, ensure_kernel, execute,
                                          library_digest, on_sigterm, stored_key, write_atomic)
-from polycode_utils.book.html import build_html
+from polycode_utils.book.html import RenderError, build_html
 from polycode_utils.book.params import (BuildError, Project, check_shared_defaults, notebook_parameters,
                                         resolve_parameters, split_overrides)
 
@@ -152,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = Project.load(Path(args.root).resolve())
         return {"build": cmd_build, "run": cmd_run, "list": cmd_list}[args.command](project, args)
+    except RenderError as exc:
+        print(f"polycode: error: {exc}", file=sys.stderr)
+        return 1
     except BuildError as exc:
         print(f"polycode: error: {exc}", file=sys.stderr)
         return 2

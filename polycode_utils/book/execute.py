@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import sys
@@ -76,6 +77,41 @@ def ensure_kernel() -> None:
             KernelSpecManager().install_kernel_spec(spec, KERNEL_NAME, prefix=sys.prefix)
 
 
+def stderr_to_page(nb: Any, log: Path | None = None) -> int:
+    """What a chapter may print: stdout stays as it is; everything it writes to stderr (warnings, a recovered
+    checkpoint's note) becomes a rendered warning box on its page, so the HTML build (stderr is an error there)
+    never fails on it and the reader sees it; a text progress bar's carriage-return updates are dropped. Every
+    stderr text also goes to the build log `log`. Returns the number of warning boxes made."""
+    import nbformat  # noqa: PLC0415
+
+    boxes, logged = 0, []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for out in cell.outputs:
+            if out.get("output_type") != "stream" or out.get("name") != "stderr":
+                outputs.append(out)
+                continue
+            text = "".join(out.get("text", ""))
+            logged.append(f"--- cell {i} ---\n{text}")
+            lines = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+            lines = [line for line in lines if line.strip() and "it/s]" not in line and "s/it]" not in line]
+            if not lines:
+                continue
+            boxes += 1
+            body = html.escape("\n".join(lines))
+            outputs.append(nbformat.v4.new_output("display_data", {
+                "text/plain": "\n".join(lines),
+                "text/html": '<div class="admonition warning"><p class="admonition-title">The chapter reported'
+                             f'</p><pre style="white-space: pre-wrap">{body}</pre></div>'}))
+        cell.outputs = outputs
+    if log is not None and logged:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(log, "\n".join(logged))
+    return boxes
+
+
 class Interrupted(Exception):
     """SIGTERM received: unwind like Ctrl-C so temporary files are moved aside."""
 
@@ -134,6 +170,7 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
         if cell.cell_type == "code":  # tqdm.auto progress widgets mean something only live: keep the page clean
             cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {})]
     nb.metadata.pop("widgets", None)
+    stderr_to_page(nb, root / "_build" / "logs" / f"{chapter.id}.stderr.log")
     nb.metadata["polycode"] = {"cache_key": key, "profile": profile, "parameters": values,
                                "seconds": round(seconds, 2)}
     nbformat.write(nb, tmp)

@@ -13,6 +13,10 @@ from polycode_utils.book.execute import write_atomic
 from polycode_utils.book.params import BuildError, Project
 
 
+class RenderError(BuildError):
+    """jupyter-book failed on the executed chapters: not a bad parameter (exit status 1, not 2)."""
+
+
 def mathjax_dir() -> Path | None:
     """MathJax shipped by the jupyter-server-mathjax package, so the book renders math offline."""
     import importlib.util  # noqa: PLC0415
@@ -64,7 +68,7 @@ def build_html(project: Project, force: bool) -> str:
         build.mkdir(exist_ok=True)
         write_atomic(log, proc.stdout + proc.stderr)
         tail = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line or "ERROR" in line]
-        raise BuildError("jupyter-book build failed (warnings are errors); the previous HTML is untouched. "
+        raise RenderError("jupyter-book build failed (warnings are errors); the previous HTML is untouched. "
                          f"Full log: {log}. First problems: " + " | ".join(tail[:5]))
     old = build / ".html-old"
     shutil.rmtree(old, ignore_errors=True)

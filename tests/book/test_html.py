@@ -48,3 +48,39 @@ def test_failed_render_keeps_the_previous_html(project):
     assert (old / "index.html").read_text() == "the previous book"
     assert (project / "_build" / "jupyter-book.log").exists()
     assert (project / "book" / "_static" / "mathjax" / "MathJax.js").exists()  # copied for the offline book
+
+
+WARNS = '''
+# %%
+import sys
+import warnings
+warnings.warn("checkpoint x could not be read; moved aside, training from scratch")
+print("a note on stderr", file=sys.stderr)
+'''
+
+
+def test_chapter_stderr_is_a_warning_box_on_the_page_not_a_failed_book(project):
+    """Issue 15 #1: stderr under nb_output_stderr remove-warn and -W failed the book; now it is shown as a box."""
+    from demo_book import executed, polycode  # noqa: PLC0415
+
+    (project / "notebooks" / "01_demo.py").write_text((project / "notebooks" / "01_demo.py").read_text() + WARNS)
+    (project / "_config.yml").write_text("title: demo\nexecute:\n  execute_notebooks: 'off'\nsphinx:\n  config:\n"
+                                         "    nb_output_stderr: remove-warn\n")
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/_generated/01_demo\n")
+    res = polycode(project, "build")
+    assert res.returncode == 0, res.stdout + res.stderr
+    nb = executed(project).read_text()
+    assert '"stderr"' not in nb and "admonition warning" in nb
+    page = (project / "_build" / "html" / "book" / "_generated" / "01_demo.html").read_text()
+    assert "training from scratch" in page and "a note on stderr" in page and "admonition warning" in page
+    assert "training from scratch" in (project / "_build" / "logs" / "01_demo.stderr.log").read_text()
+
+
+def test_a_real_render_problem_still_fails_with_status_1(project):
+    from demo_book import polycode  # noqa: PLC0415
+
+    (project / "_config.yml").write_text("title: demo\nexecute:\n  execute_notebooks: 'off'\n")
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/_generated/01_demo\nchapters:\n"
+                                      "  - file: book/missing\n")
+    res = polycode(project, "build")
+    assert res.returncode == 1 and "jupyter-book build failed" in res.stderr
