@@ -17,6 +17,7 @@ from pathlib import Path
 from polycode_utils.book.execute import (Interrupted, Outcome, cache_key, clean_stale, ensure_kernel, execute,
                                          library_digest, on_sigterm, stored_key, write_atomic)
 from polycode_utils.book.html import RenderError, build_html
+from polycode_utils.book.lock import checkout_lock
 from polycode_utils.book.params import (BuildError, Project, check_shared_defaults, notebook_parameters,
                                         resolve_parameters, split_overrides)
 
@@ -143,6 +144,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="default")
     r.add_argument("-p", "--param", **param)
     r.add_argument("-o", "--output", help="output notebook (default: _build/runs/CHAPTER.ipynb)")
+    for p in (b, r):
+        p.add_argument("--no-wait", action="store_true",
+                       help="refuse, instead of waiting, when another build of this checkout is running")
     sub.add_parser("list", help="chapters, their parameters and the profiles")
     return ap
 
@@ -151,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         project = Project.load(Path(args.root).resolve())
-        return {"build": cmd_build, "run": cmd_run, "list": cmd_list}[args.command](project, args)
+        if args.command == "list":
+            return cmd_list(project, args)
+        with checkout_lock(project.root, wait=not args.no_wait):
+            return {"build": cmd_build, "run": cmd_run}[args.command](project, args)
     except RenderError as exc:
         print(f"polycode: error: {exc}", file=sys.stderr)
         return 1

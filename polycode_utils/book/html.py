@@ -57,25 +57,30 @@ def build_html(project: Project, force: bool) -> str:
         static.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(source, static.with_name(".mathjax-tmp"), dirs_exist_ok=True)
         os.replace(static.with_name(".mathjax-tmp"), static)
-    staging = build / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    for stale in [*build.glob(".staging*"), *build.glob(".html-old*")]:  # left by a killed build (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = build / f".staging-{os.getpid()}"  # this build's own temporaries: cleanup never touches another's
+    old = build / f".html-old-{os.getpid()}"
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(project.root), "--path-output", str(staging),
            "-W", "--keep-going", "-q"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0 or not (staging / "_build" / "html" / "index.html").exists():
-        log = build / "jupyter-book.log"
-        build.mkdir(exist_ok=True)
-        write_atomic(log, proc.stdout + proc.stderr)
-        tail = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line or "ERROR" in line]
-        raise RenderError("jupyter-book build failed (warnings are errors); the previous HTML is untouched. "
-                         f"Full log: {log}. First problems: " + " | ".join(tail[:5]))
-    old = build / ".html-old"
-    shutil.rmtree(old, ignore_errors=True)
-    if html.exists():
-        os.replace(html, old)
-    os.replace(staging / "_build" / "html", html)
-    shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0 or not (staging / "_build" / "html" / "index.html").exists():
+            log = build / "jupyter-book.log"
+            build.mkdir(exist_ok=True)
+            write_atomic(log, proc.stdout + proc.stderr)
+            lines = (proc.stdout + proc.stderr).splitlines()
+            tail = [line for line in lines if "WARNING" in line or "ERROR" in line] or lines[-3:]
+            raise RenderError("jupyter-book build failed (warnings are errors); the previous HTML is untouched. "
+                              f"Full log: {log}. First problems: " + " | ".join(tail[:5]))
+        if html.exists():
+            os.replace(html, old)
+        os.replace(staging / "_build" / "html", html)
+    finally:
+        if old.exists() and not html.exists():  # interrupted between the two renames: the old book goes back
+            os.replace(old, html)
+        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     write_atomic(stamp, digest)
     return "built"
