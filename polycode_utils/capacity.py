@@ -6,15 +6,21 @@ capacity C of m units of C_b bits each under dropout p by
 
     (1-p)·m·(C_b + log2(1 - 2^-C_b))  <=  C  <=  (1-p)·m·C_b.
 
-The depth-wise capacities of the three codes (monosemantic, superposition, polysemantic) through L dropout layers
-are OUR reconstruction from the note's scratch formulas (the book's methods page, chapter 2):
+The depth-wise capacities of three codes through L dropout layers of width m are OUR reconstruction from the note's
+scratch formulas (the book's methods page, chapter 2); the codes are chapter 1's (polycode_utils.codes builds their
+matrices, code_support here gives the same supports):
 
-    monosemantic   C = m·C_b·(1-p)^L
-    superposition  C = m·C_b·(1-p)^(s·L)                 (each feature spread over s units, no redundancy)
-    polysemantic   C = max_k floor(m/k)·C_b·(1-p^k)^L    (k-fold repetition, re-encoded every layer)
+    monosemantic   C = m·C_b·(1-p)^L                       (one feature per unit)
+    polysemantic   C = (m-s+1)·C_b·(1-p)^(s·L)             (chapter 1's overlapping code, feature j on units j..j+s-1,
+                                                            read by a PER-FEATURE decoder that needs all s units)
+    repetition     C = max_k floor(m/k)·C_b·(1-p^k)^L      (k-fold repetition, redundant monosemantic, re-encoded
+                                                            every layer)
 
-The scratch formulas write m/k for the polysemantic code; we write floor(m/k), the number of features that fit when each
+The scratch formulas write m/k for the repetition code; we write floor(m/k), the number of features that fit when each
 needs k whole units, so that the formula is the one the Monte-Carlo simulation realises (equal when k divides m).
+The per-feature curve is a property of that decoder: a JOINT (erasure) decoder of the same overlapping code recovers
+a set of features whenever the surviving units' columns have full rank (recoverable_features, simulate_joint_decoding),
+and a wide maximum-distance-separable erasure code approaches the Shannon line (1-p)·m·C_b (erasure_code_capacity).
 Capacities are in bits; p is the dropout (erasure) probability, never the keep probability.
 """
 
@@ -29,10 +35,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from polycode_utils.checks import (check_array, check_choice, check_float_in, check_int, check_positive_float,
-                                   check_sequence)
+from polycode_utils.checks import (check_array, check_bool, check_choice, check_float_in, check_int,
+                                   check_positive_float, check_sequence)
 
-CODES = ("monosemantic", "superposition", "polysemantic")
+CODES = ("monosemantic", "polysemantic", "repetition")
 DEFAULT_MAX_BYTES = 64 * 2**20  # memory limit of dropout_channel's transition matrix: 64 MiB
 
 
@@ -233,13 +239,13 @@ def _check_code_args(code: object, width: int, bits_per_unit: float, spread: int
     code = str(check_choice(code, "code", CODES))
     m = check_int(width, "width")
     cb = check_positive_float(bits_per_unit, "bits_per_unit")
-    s = check_int(spread, "spread", minimum=2, maximum=m if code == "superposition" else None)
-    if code == "polysemantic":
+    s = check_int(spread, "spread", minimum=2, maximum=m if code == "polysemantic" else None)
+    if code == "repetition":
         if max_redundancy is not None:
             check_int(max_redundancy, "max_redundancy", 1, m)
         if redundancy is not None:
             check_int(redundancy, "redundancy", 1, m)
-    k = int(redundancy) if code == "polysemantic" and redundancy is not None else None
+    k = int(redundancy) if code == "repetition" and redundancy is not None else None
     return code, m, cb, s, k
 
 
@@ -259,7 +265,7 @@ def _poly_table(width: int, depth: NDArray, p: NDArray, ks: NDArray[np.int64]) -
 
 def best_redundancy(width: int, depth: ArrayLike, p: ArrayLike,
                     max_redundancy: int | None = None) -> int | NDArray[np.int64]:
-    """The repetition k in 1..max_redundancy (default m) maximising floor(m/k)·(1-p^k)^L (ours; polysemantic code)."""
+    """The repetition k in 1..max_redundancy (default m) maximising floor(m/k)·(1-p^k)^L (ours; repetition code)."""
     m = check_int(width, "width")
     if max_redundancy is not None:
         check_int(max_redundancy, "max_redundancy", 1, m)
@@ -273,15 +279,16 @@ def code_capacity(code: str, width: int, depth: ArrayLike, p: ArrayLike, bits_pe
                   max_redundancy: int | None = None, redundancy: int | None = None) -> float | NDArray[np.float64]:
     """Capacity in bits of a code of width m after L dropout layers, per our closed forms for Fig. 2b–c (ours).
 
-    monosemantic m·C_b·(1-p)^L; superposition m·C_b·(1-p)^(s·L); polysemantic max_k floor(m/k)·C_b·(1-p^k)^L over
-    k = 1..max_redundancy (default m), or the fixed k = redundancy. depth and p broadcast; depth may be real.
+    monosemantic m·C_b·(1-p)^L; polysemantic (per-feature decoder) (m-s+1)·C_b·(1-p)^(s·L); repetition
+    max_k floor(m/k)·C_b·(1-p^k)^L over k = 1..max_redundancy (default m), or the fixed k = redundancy. depth and p
+    broadcast; depth may be real.
     """
     code, m, cb, s, k = _check_code_args(code, width, bits_per_unit, spread, max_redundancy, redundancy)
     L, p_arr = _depths(depth), _probabilities(p)
     if code == "monosemantic":
         cap = m * cb * np.where(L == 0, 1.0, (1.0 - p_arr) ** L)
-    elif code == "superposition":
-        cap = m * cb * np.where(L == 0, 1.0, (1.0 - p_arr) ** (s * L))
+    elif code == "polysemantic":
+        cap = (m - s + 1) * cb * np.where(L == 0, 1.0, (1.0 - p_arr) ** (s * L))
     else:
         cap = cb * _poly_table(m, L, p_arr, _redundancies(m, max_redundancy, k)).max(axis=0)
     return _out(np.asarray(cap, dtype=float))
@@ -292,17 +299,18 @@ def depth_at_capacity(code: str, width: int, p: float, target_bits: float, bits_
     """The real depth L >= 0 at which a code's closed-form capacity falls to target_bits (ours; Fig. 2b–c read-outs).
 
     Each closed form decreases in L, so this is unique: 0 if the code starts at or below the target, inf if it never
-    falls (p = 0). For the polysemantic code it is the largest such depth over k (capacity is the max over k).
+    falls (p = 0). For the repetition code it is the largest such depth over k (capacity is the max over k).
     """
     code, m, cb, s, _ = _check_code_args(code, width, bits_per_unit, spread, max_redundancy, None)
     p_val = check_float_in(p, "p", 0.0, 1.0)
     target = check_positive_float(target_bits, "target_bits")
-    if code == "polysemantic":
+    if code == "repetition":
         ks = _redundancies(m, max_redundancy, None)
         start, rate = (m // ks) * cb, p_val ** ks
     else:
-        start = np.array([m * cb])
-        rate = np.array([1.0 - (1.0 - p_val) ** (s if code == "superposition" else 1)])
+        poly = code == "polysemantic"
+        start = np.array([(m - s + 1 if poly else m) * cb])
+        rate = np.array([1.0 - (1.0 - p_val) ** (s if poly else 1)])
     depths = np.zeros(start.shape)
     above = start > target
     with np.errstate(divide="ignore"):
@@ -346,7 +354,7 @@ class SurvivalEstimate:
     depths: NDArray[np.int64]        # 0, 1, ..., depth
     capacity: NDArray[np.float64]    # bits: C_b × mean number of features that survived to that depth
     stderr: NDArray[np.float64]      # standard error of the mean over the n_trials independent trials
-    redundancy: NDArray[np.int64]    # repetition k used at each depth (1 for mono- and superposition)
+    redundancy: NDArray[np.int64]    # repetition k used at each depth (1 for the other codes)
     n_trials: int
 
 
@@ -355,23 +363,36 @@ def _check_seed(seed: int | Sequence[int]) -> list[int]:
     return [check_int(i, "seed", minimum=0) for i in items]
 
 
+def code_support(code: str, width: int, spread: int = 2, redundancy: int = 1) -> NDArray[np.bool_]:
+    """Which of m units each feature writes onto, (m, n) booleans: the supports of chapter 1's codes (ours; Fig. 2).
+
+    monosemantic: feature i on unit i (n = m); polysemantic: feature j on units j..j+s-1, neighbours overlapping
+    (n = m-s+1; codes.polysemantic_code); repetition: feature j on units j·k..j·k+k-1, no overlap (n = floor(m/k);
+    codes.repetition_code, the units left over carry nothing).
+    """
+    code, m, _, s, k = _check_code_args(code, width, 1.0, spread, None, redundancy if code == "repetition" else None)
+    if code == "monosemantic":
+        return np.eye(m, dtype=bool)
+    n, step, size = (m - s + 1, 1, s) if code == "polysemantic" else (m // k, k, k)
+    rows = np.arange(m)[:, None]
+    return (rows >= step * np.arange(n)) & (rows < step * np.arange(n) + size)
+
+
 def _survival_counts(code: str, width: int, depth: int, p: float, n_trials: int, spread: int, k: int,
                      rng: np.random.Generator) -> NDArray[np.int64]:
     """Number of features alive after 0..depth layers, per trial: shape (depth + 1, n_trials)."""
-    n_features = width // k if code == "polysemantic" else width
+    support = code_support(code, width, spread, k)
+    n_features = support.shape[1]
     alive = np.ones((n_trials, n_features), dtype=bool)
     counts = np.empty((depth + 1, n_trials), dtype=np.int64)
     counts[0] = n_features
     for layer in range(1, depth + 1):
         kept = rng.random((n_trials, width)) >= p  # this layer's dropout mask: a unit is dropped w.p. p
-        if code == "monosemantic":  # feature i lives on unit i
-            ok = kept
-        elif code == "superposition":  # feature i spread over units i, i+1, ..., i+s-1 (mod m); needs all of them
-            ok = kept.copy()
-            for j in range(1, spread):
-                ok &= np.roll(kept, -j, axis=1)
-        else:  # k copies of feature j on units j·k .. j·k+k-1: it survives if any copy does, then is re-encoded
-            ok = kept[:, : n_features * k].reshape(n_trials, n_features, k).any(axis=2)
+        hits = kept.astype(np.int64) @ support      # surviving units of each feature
+        if code == "repetition":  # any copy carries the feature alone; it is then re-encoded to k copies
+            ok = hits > 0
+        else:                     # the per-feature decoder needs every unit of the feature
+            ok = hits == support.sum(axis=0)
         alive &= ok
         counts[layer] = alive.sum(axis=1)
     return counts
@@ -382,14 +403,15 @@ def simulate_code_survival(code: str, width: int, depth: int, p: float, n_trials
                            max_redundancy: int | None = None, redundancy: int | None = None) -> SurvivalEstimate:
     """Monte-Carlo capacity of a code through `depth` dropout layers, with standard errors (ours; checks Fig. 2b–c).
 
-    Each trial draws fresh independent dropout masks at every layer and tracks which features are still
-    recoverable: a monosemantic feature needs its unit; a superposed one all its s units; a k-fold polysemantic one
-    any of its k copies, after which it is re-encoded to k copies for the next layer. Estimator: C_b × number of
-    surviving features, averaged over trials. The end-to-end channel of the code is an erasure channel whose erasure
-    pattern is independent of the message, so for uniform messages I(X; Y) = C_b · E[#surviving features] exactly:
-    this average is an unbiased estimate of the mutual information per use, and its standard error is the sample
-    standard deviation over the (independent) trials / sqrt(n_trials). The polysemantic code uses, at each depth,
-    the k that our closed form picks (unless redundancy fixes k); the simulated capacity of that code is measured.
+    Each trial draws fresh independent dropout masks at every layer and tracks which features are still recoverable
+    by a per-feature decoder: a monosemantic feature needs its unit; a polysemantic one all its s units; a k-fold
+    repetition one any of its k copies, after which it is re-encoded to k copies for the next layer. Estimator: C_b
+    × number of surviving features, averaged over trials. The end-to-end channel of the code is an erasure channel
+    whose erasure pattern is independent of the message, so for uniform messages I(X; Y) = C_b · E[#surviving
+    features] exactly: this average is an unbiased estimate of the mutual information per use, and its standard
+    error is the sample standard deviation over the (independent) trials / sqrt(n_trials). The repetition code uses,
+    at each depth, the k that our closed form picks (unless redundancy fixes k); the simulated capacity of that code
+    is measured.
     """
     code, m, cb, s, k_fixed = _check_code_args(code, width, bits_per_unit, spread, max_redundancy, redundancy)
     L = check_int(depth, "depth", minimum=0)
@@ -397,7 +419,7 @@ def simulate_code_survival(code: str, width: int, depth: int, p: float, n_trials
     trials = check_int(n_trials, "n_trials", minimum=2)
     entropy = _check_seed(seed)
     depths = np.arange(L + 1)
-    if code == "polysemantic":
+    if code == "repetition":
         ks = (np.full(L + 1, k_fixed) if k_fixed is not None
               else np.asarray(best_redundancy(m, depths, p_val, max_redundancy)).reshape(L + 1))
     else:
@@ -463,3 +485,148 @@ def monte_carlo_agreement(estimates: Sequence[SurvivalEstimate],
         mc_many_max_rel_pct=float(100 * np.max(np.abs(mc[many] - cf[many]) / cf[many])) if many.any() else 0.0,
         mc_exact=int(exact.sum()), mc_unresolved=int(unresolved.sum()),
         mc_unresolved_expected=float(survivors[unresolved].max()) if unresolved.any() else 0.0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# joint (erasure) decoding: what the per-feature curve leaves out (ours)
+
+
+def recoverable_features(W: ArrayLike, kept: ArrayLike, alive: ArrayLike | None = None,
+                         tol: float = 1e-8) -> np.ndarray:
+    """Which features a joint linear decoder recovers from the kept neurons: erasure decoding of a code W (m, n).
+
+    kept (..., m) marks the surviving neurons, alive (..., n) the features still encoded (default all; the others are
+    known to be absent). Feature j is recoverable iff the unit vector e_j lies in the row space of the surviving
+    rows of W (restricted to the alive columns), i.e. iff the projector pinv(A) A onto that row space has
+    P_jj = 1; all alive features are recoverable iff the surviving columns have full rank. Batched over leading axes.
+    """
+    E = check_array(W, "W", ndim=2)
+    if E.ndim != 2:
+        raise ValueError(f"W: expected one code of shape (m, n), got {E.shape}")
+    m, n = E.shape
+    keep = np.asarray(kept, dtype=bool)
+    if keep.shape[-1:] != (m,):
+        raise ValueError(f"kept: expected shape (..., {m}), got {keep.shape}")
+    live = np.ones(keep.shape[:-1] + (n,), dtype=bool) if alive is None else np.asarray(alive, dtype=bool)
+    if live.shape != keep.shape[:-1] + (n,):
+        raise ValueError(f"alive: expected shape {keep.shape[:-1] + (n,)}, got {live.shape}")
+    A = E * keep[..., :, None] * live[..., None, :]
+    proj = np.linalg.pinv(A, rcond=1e-10) @ A
+    return live & (np.abs(np.diagonal(proj, axis1=-2, axis2=-1) - 1.0) < tol)
+
+
+def joint_decode(W: ArrayLike, kept: ArrayLike, activations: ArrayLike) -> np.ndarray:
+    """Least-squares estimate of the features from the kept neurons' activations (erasure decoding of W (m, n)).
+
+    Exact for every feature whenever the kept rows of W have full column rank (recoverable_features).
+    """
+    E = check_array(W, "W", ndim=2)
+    keep = np.asarray(kept, dtype=bool)
+    y = check_array(activations, "activations")
+    if keep.shape != (E.shape[0],) or y.shape[0] != E.shape[0]:
+        raise ValueError(f"kept, activations: expected {E.shape[0]} neurons, got {keep.shape} and {y.shape}")
+    return np.linalg.lstsq(E[keep], y[keep], rcond=None)[0]
+
+
+def simulate_joint_decoding(W: ArrayLike, depth: int, p: float, n_trials: int, seed: int | Sequence[int],
+                            bits_per_unit: float = 1.0, name: str = "joint") -> SurvivalEstimate:
+    """Monte-Carlo capacity of a code W (m, n) read by a joint erasure decoder through `depth` dropout layers (ours).
+
+    Each layer drops each of the m units w.p. p, decodes every feature it can (recoverable_features, given the
+    features still alive) and re-encodes those with W for the next layer; features lost are lost for good.
+    Estimator as in simulate_code_survival: C_b × surviving features, mean and standard error over trials.
+    """
+    E = check_array(W, "W", ndim=2)
+    L = check_int(depth, "depth", minimum=0)
+    p_val = check_float_in(p, "p", 0.0, 1.0)
+    trials = check_int(n_trials, "n_trials", minimum=2)
+    cb = check_positive_float(bits_per_unit, "bits_per_unit")
+    rng = np.random.default_rng(_check_seed(seed))
+    m, n = E.shape
+    alive = np.ones((trials, n), dtype=bool)
+    counts = np.empty((L + 1, trials))
+    counts[0] = n
+    for layer in range(1, L + 1):
+        kept = rng.random((trials, m)) >= p_val
+        todo = alive.any(axis=1) & ~kept.all(axis=1)  # nothing to decode without an erasure, or without a feature
+        alive[todo] = recoverable_features(E, kept[todo], alive[todo])
+        counts[layer] = alive.sum(axis=1)
+    bits = cb * counts
+    return SurvivalEstimate(name, m, p_val, cb, np.arange(L + 1), bits.mean(axis=1),
+                            bits.std(axis=1, ddof=1) / np.sqrt(trials), np.ones(L + 1, dtype=np.int64), trials)
+
+
+def erasure_code_capacity(width: int, depth: ArrayLike, p: float, bits_per_unit: float,
+                          n_features: int | None = None) -> float | NDArray[np.float64]:
+    """Capacity in bits of an MDS erasure code of m units through L layers: max_n n·C_b·P(Bin(m, 1-p) >= n)^L (ours).
+
+    Any n of the m units recover all n features (a Reed–Solomon code over 2^C_b symbols when 2^C_b >= m; a random
+    real code almost surely), decoded and re-encoded in every layer, so all n survive iff every layer keeps n units.
+    As m grows this approaches the Shannon line (1-p)·m·C_b at any fixed depth. n_features fixes n.
+    """
+    from scipy.stats import binom  # noqa: PLC0415
+
+    m = check_int(width, "width")
+    cb = check_positive_float(bits_per_unit, "bits_per_unit")
+    q = check_float_in(p, "p", 0.0, 1.0)
+    L = _depths(depth)
+    ns = np.arange(1, m + 1) if n_features is None else np.array([check_int(n_features, "n_features", 1, m)])
+    survive = binom.sf(ns - 1, m, 1.0 - q)  # P(at least n of m units kept)
+    table = ns[:, None] * cb * survive[:, None] ** L.reshape(1, -1)
+    return _out(table.max(axis=0).reshape(L.shape))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the note's other theorems, as formulas (the book's errata page lists where they depart from the printed note)
+
+
+def theorem3_lower_bounds(n_units: int, bits_per_unit: float, p: ArrayLike) -> CapacityBounds:
+    """Theorem 3's two lower bounds: (proof's form, statement's form) [paper note; the book uses the proof's].
+
+    Proof: (1-p)·m·(C_b + log2(1-2^-C_b)), additive. Statement: (1-p)·m·C_b·(1-eps) with eps = -log2(1-2^-C_b),
+    multiplicative (the note writes log; base 2 read here). Equal for C_b = 1; the statement's is lower above.
+    Returned as CapacityBounds(lower=statement, upper=proof), the statement's being the smaller.
+    """
+    m = check_int(n_units, "n_units")
+    cb = check_positive_float(bits_per_unit, "bits_per_unit")
+    keep = 1.0 - _probabilities(p)
+    eps = -np.log2(1.0 - 2.0 ** (-cb))
+    return CapacityBounds(_out(keep * m * cb * (1.0 - eps)), _out(keep * m * (cb + np.log2(1.0 - 2.0 ** (-cb)))))
+
+
+class PowerLawEntropy(NamedTuple):
+    """Theorem 4's entropy in bits for m units of n bits under a power-law spectrum: exact, corrected, printed."""
+
+    exact: float     # sum_i log2(2^n sigma_i) = m n + a log2(m!)
+    closed: float    # m n + a m log2(m/e) (Stirling), the corrected closed form
+    printed: float   # m n - a m log2(m/e), the note's printed form (exceeds m n for a < 0: impossible)
+
+
+def power_law_entropy(n_units: int, bits: float, alpha: float, variance_exponent: bool = False) -> PowerLawEntropy:
+    """Bits m units of n bits can carry when unit i's scale is sigma_i = i^a, a = alpha (ours; the note's Theorem 4).
+
+    With variance_exponent the eigenvalues (variances) follow i^alpha, so sigma_i = i^(alpha/2): a = alpha/2.
+    """
+    from scipy.special import gammaln  # noqa: PLC0415
+
+    m = check_int(n_units, "n_units")
+    n = check_positive_float(bits, "bits")
+    a = float(alpha) / (2.0 if check_bool(variance_exponent, "variance_exponent") else 1.0)
+    stirling = m * np.log2(m / np.e)
+    return PowerLawEntropy(float(m * n + a * gammaln(m + 1) / np.log(2)), float(m * n + a * stirling),
+                           float(m * n - a * stirling))
+
+
+def power_law_spectrum(n_units: int, alpha: float) -> NDArray[np.float64]:
+    """Eigenvalues lambda_i = i^alpha, i = 1..m (lambda_1 = 1), of a layer with a power-law spectrum (note §2.5)."""
+    return np.arange(1, check_int(n_units, "n_units") + 1, dtype=float) ** float(alpha)
+
+
+def expected_projected_action(eigenvalues: ArrayLike, n_columns: int = 3) -> float:
+    """Mean action 1/2 E||R^T a||^2 of a step a ~ N(0, Sigma) under R (m x k) of N(0, 1/m) entries: (k/2m) tr Sigma.
+
+    The note's §2.5 prints 1/2 tr Sigma, which drops the projection's factor k/m (ours; the book's correction).
+    """
+    lam = check_array(eigenvalues, "eigenvalues", ndim=1)
+    k = check_int(n_columns, "n_columns")
+    return float(k / (2 * lam.size) * lam.sum())

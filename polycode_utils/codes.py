@@ -133,3 +133,76 @@ def superposition_code(n_features: int, n_neurons: int) -> np.ndarray:
     if m % 2:
         rows.append(np.full(n, 1.0 / math.sqrt(m)))
     return np.stack(rows)
+
+
+def repetition_code(n_features: int, copies: int = 2) -> np.ndarray:
+    """k-fold repetition code (redundant monosemantic): feature j written k times on its own units j·k .. j·k+k-1.
+
+    Shape (n_features·k, n_features); entries 0 or 1/sqrt(k) (unit-norm columns). Invariants: every feature drives
+    exactly k neurons and every neuron answers to exactly one feature (no overlap: redundancy without
+    polysemanticity), so D* = k.
+    """
+    n = check_int(n_features, "n_features", 1)
+    k = check_int(copies, "copies", 1)
+    code = np.zeros((n * k, n))
+    for j in range(n):
+        code[j * k:(j + 1) * k, j] = 1.0 / math.sqrt(k)
+    return code
+
+
+def features_per_neuron(W: ArrayLike) -> np.ndarray:
+    """Number of features each neuron answers to (non-zero entries of each row of W (..., m, n)): its overlap.
+
+    At most 1 everywhere for a monosemantic or a repetition code; above 1 somewhere for a polysemantic or a
+    superposition code (Fig. 1b).
+    """
+    return (np.abs(_code_matrix(W)) > 0).sum(axis=-1)
+
+
+def sparse_feature_entropy(sparsity: ArrayLike, bits_per_value: float, n_features: int = 1) -> np.ndarray:
+    """Entropy in bits of n i.i.d. S-sparse features: n [h_b(S) + (1-S) H_elem] (the note's Lemma 2)."""
+    n = check_int(n_features, "n_features", 1)
+    bits = check_positive_float(bits_per_value, "bits_per_value")
+    s = check_array(sparsity, "sparsity")
+    return n * (binary_entropy(s) + (1.0 - s) * bits)
+
+
+def quantised_sparse_samples(n_samples: int, sparsity: float, bits_per_value: int, seed: int) -> np.ndarray:
+    """Samples of one S-sparse feature: 0 w.p. S, else one of 2^H_elem levels of (0, 1], uniformly (Lemma 2)."""
+    size = check_int(n_samples, "n_samples", 1)
+    bits = check_int(bits_per_value, "bits_per_value", 1, 24)
+    s = float(sparsity)
+    if not 0.0 <= s < 1.0:
+        raise ValueError(f"sparsity: must lie in [0, 1), got {sparsity!r}")
+    rng = np.random.default_rng(check_int(seed, "seed", 0))
+    levels = (rng.integers(0, 2**bits, size) + 1) / 2**bits
+    return np.where(rng.random(size) < s, 0.0, levels)
+
+
+def plugin_entropy(samples: ArrayLike) -> float:
+    """Plug-in (empirical) entropy in bits of discrete samples: -sum f log2 f over the observed frequencies f."""
+    arr = check_array(samples, "samples").ravel()
+    if arr.size == 0:
+        raise ValueError("samples: must not be empty")
+    _, counts = np.unique(arr, return_counts=True)
+    f = counts / arr.size
+    return float(-(f * np.log2(f)).sum())
+
+
+def code_spectrum(W: ArrayLike, sparsity: float, n_samples: int, seed: int) -> np.ndarray:
+    """Eigenvalues (descending) of the activation covariance of a code W (m, n) driven by sparse features (Fig. 3a).
+
+    Features are 0 w.p. S, else U[0, 1], independently; activations a = W x. Known answer: the covariance is
+    v W W^T with v = (1-S)/3 - ((1-S)/2)^2 the variance of one feature, so a code with orthonormal columns has n
+    equal eigenvalues v and m - n zeros: flat for the monosemantic code, a plateau of n = m/k and a cliff for a
+    k-fold repetition code.
+    """
+    E = _code_matrix(W)
+    size = check_int(n_samples, "n_samples", 2)
+    s = float(sparsity)
+    if not 0.0 <= s < 1.0:
+        raise ValueError(f"sparsity: must lie in [0, 1), got {sparsity!r}")
+    rng = np.random.default_rng(check_int(seed, "seed", 0))
+    x = np.where(rng.random((size, E.shape[1])) < s, 0.0, rng.random((size, E.shape[1])))
+    eig = np.linalg.eigvalsh(np.cov(x @ E.T, rowvar=False).reshape(E.shape[0], E.shape[0]))
+    return np.clip(eig[::-1], 0.0, None)

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 
 from polycode_utils.capacity import (CODES, SurvivalEstimate, best_redundancy, blahut_arimoto, code_capacity,
-                                     depth_at_capacity, depth_readouts, dropout_capacity_bounds, dropout_channel,
-                                     dropout_unit_capacity, lower_bound_tight_above, monte_carlo_agreement,
-                                     simulate_code_survival, theorem_check, theorem_per_unit_table)
+                                     code_support, depth_at_capacity, depth_readouts, dropout_capacity_bounds,
+                                     dropout_channel, dropout_unit_capacity, erasure_code_capacity,
+                                     expected_projected_action, joint_decode, lower_bound_tight_above,
+                                     monte_carlo_agreement, power_law_entropy, power_law_spectrum,
+                                     recoverable_features, simulate_code_survival, simulate_joint_decoding,
+                                     theorem3_lower_bounds, theorem_check, theorem_per_unit_table)
 
 
 def h2(q: float) -> float:
@@ -150,34 +153,35 @@ def test_theorem_per_unit_table() -> None:
 def test_closed_forms() -> None:
     L = np.arange(6)
     np.testing.assert_allclose(code_capacity("monosemantic", 8, L, 0.3, 2), 16 * 0.7**L)
-    np.testing.assert_allclose(code_capacity("superposition", 8, L, 0.3, 2, spread=3), 16 * 0.7 ** (3 * L))
-    np.testing.assert_allclose(code_capacity("polysemantic", 8, L, 0.3, 2, redundancy=2), 8 * 0.91**L)
-    poly = code_capacity("polysemantic", 8, L, 0.3, 2)
+    np.testing.assert_allclose(code_capacity("polysemantic", 8, L, 0.3, 2, spread=3), 12 * 0.7 ** (3 * L))  # 6 features
+    np.testing.assert_allclose(code_capacity("repetition", 8, L, 0.3, 2, redundancy=2), 8 * 0.91**L)
+    poly = code_capacity("repetition", 8, L, 0.3, 2)
     np.testing.assert_allclose(poly, np.max([(8 // k) * 2 * (1 - 0.3**k) ** L for k in range(1, 9)], axis=0))
-    assert code_capacity("polysemantic", 7, 3, 0.5, 1, redundancy=3) == pytest.approx(2 * 0.875**3)  # floor(7/3)
+    assert code_capacity("repetition", 7, 3, 0.5, 1, redundancy=3) == pytest.approx(2 * 0.875**3)  # floor(7/3)
     assert best_redundancy(12, 0, 0.2) == 1 and best_redundancy(12, 20, 0.2) == 3
-    assert code_capacity("monosemantic", 5, 4, 0.0, 3) == 15.0 and code_capacity("polysemantic", 5, 2, 1.0, 3) == 0.0
+    assert code_capacity("monosemantic", 5, 4, 0.0, 3) == 15.0 and code_capacity("repetition", 5, 2, 1.0, 3) == 0.0
 
 
 @pytest.mark.parametrize("p", [0.05, 0.2, 0.4, 0.6, 0.8, 1.0])
-def test_polysemantic_at_least_monosemantic(p: float) -> None:
+def test_repetition_at_least_monosemantic(p: float) -> None:
     L = np.arange(1, 41)
     for m in (1, 2, 5, 12):
         mono = code_capacity("monosemantic", m, L, p, 2)
-        poly = code_capacity("polysemantic", m, L, p, 2)
+        poly = code_capacity("repetition", m, L, p, 2)
         assert np.all(poly >= mono)
         assert np.all(mono <= (1 - p) * m * 2 + 1e-12) and np.all(poly <= (1 - p) * m * 2 + 1e-12)  # Shannon line
-    assert np.all(code_capacity("polysemantic", 12, L[4:], 0.4, 2) > code_capacity("monosemantic", 12, L[4:], 0.4, 2))
+    assert np.all(code_capacity("repetition", 12, L[4:], 0.4, 2) > code_capacity("monosemantic", 12, L[4:], 0.4, 2))
 
 
 def test_depth_at_capacity() -> None:
     assert depth_at_capacity("monosemantic", 12, 0.2, 12.0, 2) == pytest.approx(np.log(2) / -np.log(0.8))
-    assert depth_at_capacity("superposition", 12, 0.2, 12.0, 2) == pytest.approx(np.log(2) / -np.log(0.8) / 2)
+    # 11 overlapping features of 2 bits, each lost with any of its 2 units: 22·0.64^L = 12
+    assert depth_at_capacity("polysemantic", 12, 0.2, 12.0, 2) == pytest.approx(np.log(12 / 22) / np.log(0.64))
     # the polysemantic half-life equals the monosemantic one: every k >= 2 starts at <= half capacity
-    assert depth_at_capacity("polysemantic", 12, 0.2, 12.0, 2) == pytest.approx(np.log(2) / -np.log(0.8))
-    d = depth_at_capacity("polysemantic", 12, 0.2, 0.4 * 24, 2)
+    assert depth_at_capacity("repetition", 12, 0.2, 12.0, 2) == pytest.approx(np.log(2) / -np.log(0.8))
+    d = depth_at_capacity("repetition", 12, 0.2, 0.4 * 24, 2)
     assert d == pytest.approx(np.log(0.8) / np.log(0.96))
-    assert code_capacity("polysemantic", 12, d, 0.2, 2) == pytest.approx(0.4 * 24)
+    assert code_capacity("repetition", 12, d, 0.2, 2) == pytest.approx(0.4 * 24)
     assert depth_at_capacity("monosemantic", 12, 0.0, 1.0, 2) == np.inf
     assert depth_at_capacity("monosemantic", 12, 1.0, 1.0, 2) == 0.0
     assert depth_at_capacity("monosemantic", 12, 0.5, 30.0, 2) == 0.0
@@ -188,13 +192,13 @@ def test_depth_readouts() -> None:
     out = depth_readouts(12, 0.2, 2, 2, 20)
     assert list(out) == list(CODES)
     assert out["monosemantic"].half_depth == pytest.approx(half_life)
-    assert out["superposition"].half_depth == pytest.approx(half_life / 2)     # spread 2: twice as fast
-    assert out["polysemantic"].half_depth == pytest.approx(half_life)          # k = 1 until half capacity
+    assert out["polysemantic"].half_depth == pytest.approx(np.log(12 / 22) / np.log(0.64))  # 11 features, spread 2
+    assert out["repetition"].half_depth == pytest.approx(half_life)          # k = 1 until half capacity
     # half the Shannon line (1-p)·m·C_b: 24·0.8^L = 9.6, so L = log(0.4)/log(0.8)
     assert out["monosemantic"].half_shannon_depth == pytest.approx(np.log(0.4) / np.log(0.8))
     assert out["monosemantic"].pct_of_shannon == pytest.approx(100 * 0.8**20 / 0.8)
-    assert out["superposition"].pct_of_shannon == pytest.approx(100 * 0.8**40 / 0.8)
-    assert out["polysemantic"].pct_of_shannon == pytest.approx(100 * 4 * (1 - 0.2**3) ** 20 / (0.8 * 12))  # k = 3
+    assert out["polysemantic"].pct_of_shannon == pytest.approx(100 * 22 * 0.8**40 / (0.8 * 24))
+    assert out["repetition"].pct_of_shannon == pytest.approx(100 * 4 * (1 - 0.2**3) ** 20 / (0.8 * 12))  # k = 3
     assert depth_readouts(4, 0.0, 1, 2, 5)["monosemantic"] == (np.inf, np.inf, 100.0)  # nothing is ever lost
 
 
@@ -206,34 +210,34 @@ def test_depth_readouts() -> None:
 def test_monte_carlo_agrees_with_closed_form(code: str, p: float) -> None:
     est = simulate_code_survival(code, 8, 6, p, 4000, seed=1, bits_per_unit=2, spread=2)
     cf = code_capacity(code, 8, est.depths, p, 2, spread=2)
-    assert est.depths.tolist() == list(range(7)) and est.capacity[0] == 16.0 and est.stderr[0] == 0.0
+    assert est.depths.tolist() == list(range(7)) and est.capacity[0] == cf[0] and est.stderr[0] == 0.0
     assert np.all(est.stderr[1:] > 0)
     np.testing.assert_array_less(np.abs(est.capacity - cf), 3 * est.stderr + 1e-12)
-    if code == "polysemantic":
+    if code == "repetition":
         np.testing.assert_array_equal(est.redundancy, best_redundancy(8, est.depths, p))
 
 
 def test_monte_carlo_fixed_redundancy_and_extremes() -> None:
-    est = simulate_code_survival("polysemantic", 9, 5, 0.6, 4000, seed=3, redundancy=3)
-    cf = code_capacity("polysemantic", 9, est.depths, 0.6, 1, redundancy=3)
+    est = simulate_code_survival("repetition", 9, 5, 0.6, 4000, seed=3, redundancy=3)
+    cf = code_capacity("repetition", 9, est.depths, 0.6, 1, redundancy=3)
     np.testing.assert_array_less(np.abs(est.capacity - cf), 3 * est.stderr + 1e-12)
     assert set(est.redundancy.tolist()) == {3}
     for code in CODES:
-        assert np.all(simulate_code_survival(code, 4, 3, 0.0, 10, seed=0).capacity == 4.0)
+        assert np.all(simulate_code_survival(code, 4, 3, 0.0, 10, seed=0).capacity == code_capacity(code, 4, 0, 0, 1))
         assert np.all(simulate_code_survival(code, 4, 3, 1.0, 10, seed=0).capacity[1:] == 0.0)
 
 
-def test_monte_carlo_polysemantic_at_least_monosemantic() -> None:
+def test_monte_carlo_repetition_at_least_monosemantic() -> None:
     for p in (0.2, 0.6):
         mono = simulate_code_survival("monosemantic", 12, 10, p, 3000, seed=(5, 0), bits_per_unit=2)
-        poly = simulate_code_survival("polysemantic", 12, 10, p, 3000, seed=(5, 1), bits_per_unit=2)
+        poly = simulate_code_survival("repetition", 12, 10, p, 3000, seed=(5, 1), bits_per_unit=2)
         assert np.all(poly.capacity[1:] >= mono.capacity[1:] - 3 * np.hypot(poly.stderr[1:], mono.stderr[1:]))
 
 
 def test_monte_carlo_is_reproducible() -> None:
-    a = simulate_code_survival("superposition", 6, 4, 0.3, 500, seed=7)
-    b = simulate_code_survival("superposition", 6, 4, 0.3, 500, seed=7)
-    c = simulate_code_survival("superposition", 6, 4, 0.3, 500, seed=8)
+    a = simulate_code_survival("polysemantic", 6, 4, 0.3, 500, seed=7)
+    b = simulate_code_survival("polysemantic", 6, 4, 0.3, 500, seed=7)
+    c = simulate_code_survival("polysemantic", 6, 4, 0.3, 500, seed=8)
     np.testing.assert_array_equal(a.capacity, b.capacity)
     assert not np.array_equal(a.capacity, c.capacity)
 
@@ -261,8 +265,8 @@ def test_monte_carlo_agreement_known_answers() -> None:
 
 
 def test_monte_carlo_agreement_on_a_simulation() -> None:
-    est = simulate_code_survival("polysemantic", 8, 6, 0.5, 4000, seed=1, bits_per_unit=2)
-    agreement = monte_carlo_agreement([est], [code_capacity("polysemantic", 8, est.depths, 0.5, 2)])
+    est = simulate_code_survival("repetition", 8, 6, 0.5, 4000, seed=1, bits_per_unit=2)
+    agreement = monte_carlo_agreement([est], [code_capacity("repetition", 8, est.depths, 0.5, 2)])
     assert agreement.mc_points == 7 and agreement.mc_resolved == 6 and agreement.mc_exact == 1
     assert agreement.mc_within_3se == 6 and agreement.mc_unresolved == 0
 
@@ -302,14 +306,14 @@ def test_monte_carlo_agreement_rejects_mismatches(estimates: list, closed_forms:
     (lambda: code_capacity("monosemantic", 0, 1, 0.1, 2), "width"),
     (lambda: code_capacity("monosemantic", 4, -1, 0.1, 2), "depth"),
     (lambda: code_capacity("monosemantic", 4, 1, 1.1, 2), "p"),
-    (lambda: code_capacity("superposition", 4, 1, 0.1, 2, spread=5), "spread"),
-    (lambda: code_capacity("polysemantic", 4, 1, 0.1, 2, max_redundancy=5), "max_redundancy"),
+    (lambda: code_capacity("polysemantic", 4, 1, 0.1, 2, spread=5), "spread"),
+    (lambda: code_capacity("repetition", 4, 1, 0.1, 2, max_redundancy=5), "max_redundancy"),
     (lambda: simulate_code_survival("mono", 4, 2, 0.1, 100, 0), "code"),
     (lambda: simulate_code_survival("monosemantic", 4, 2, 0.1, 0, 0), "n_trials"),
     (lambda: simulate_code_survival("monosemantic", -4, 2, 0.1, 100, 0), "width"),
     (lambda: simulate_code_survival("monosemantic", 4, 2, -0.1, 100, 0), "p"),
     (lambda: simulate_code_survival("monosemantic", 4, 2, 0.1, 100, -1), "seed"),
-    (lambda: simulate_code_survival("polysemantic", 4, 2, 0.1, 100, 0, redundancy=0), "redundancy"),
+    (lambda: simulate_code_survival("repetition", 4, 2, 0.1, 100, 0, redundancy=0), "redundancy"),
     (lambda: simulate_code_survival("monosemantic", 4, 2, [0.1, 0.2], 100, 0), "p"),
     (lambda: code_capacity("monosemantic", 4, 1, "high", 2), "p"),
     (lambda: dropout_channel(1, 1, [0.1, 0.2]), "p"),
@@ -323,5 +327,96 @@ def test_bad_input_names_the_argument(call, name: str) -> None:
 
 
 def test_unknown_code_lists_the_allowed_names() -> None:
-    with pytest.raises(ValueError, match="monosemantic, superposition, polysemantic"):
+    with pytest.raises(ValueError, match="monosemantic, polysemantic, repetition"):
         code_capacity("Monosemantic", 4, 1, 0.1, 2)
+
+
+# ---------------------------------------------------------------- codes named as chapter 1 names them (issue: overlap)
+
+
+def test_code_supports_are_chapter_one_codes_with_the_overlap_their_names_say() -> None:
+    from polycode_utils.codes import features_per_neuron, polysemantic_code, repetition_code  # noqa: PLC0415
+
+    poly = code_support("polysemantic", 12, spread=2)
+    rep = code_support("repetition", 12, redundancy=3)
+    np.testing.assert_array_equal(poly, polysemantic_code(11, 2) > 0)
+    np.testing.assert_array_equal(rep, repetition_code(4, 3) > 0)
+    assert features_per_neuron(poly).max() == 2        # polysemantic: units shared by neighbouring features
+    assert features_per_neuron(rep).max() == 1         # repetition: every unit carries one feature
+    assert poly.sum(axis=0).tolist() == [2] * 11 and rep.sum(axis=0).tolist() == [3] * 4
+
+
+def test_joint_decoder_recovers_every_feature_whenever_the_kept_columns_have_full_rank() -> None:
+    from polycode_utils.codes import polysemantic_code  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    for E in (polysemantic_code(6, 2), polysemantic_code(5, 3), rng.normal(size=(8, 5))):
+        x = rng.random(E.shape[1])
+        for _ in range(200):
+            kept = rng.random(E.shape[0]) >= 0.3
+            full = np.linalg.matrix_rank(E[kept]) == E.shape[1] if kept.any() else False
+            rec = recoverable_features(E, kept)
+            assert rec.all() == full
+            if full:
+                np.testing.assert_allclose(joint_decode(E, kept, E @ x), x, atol=1e-9)
+            elif kept.any():  # the recoverable ones are decoded exactly even when others are not
+                np.testing.assert_allclose(joint_decode(E, kept, E @ x)[rec], x[rec], atol=1e-9)
+
+
+def test_recoverable_features_known_cases() -> None:
+    E = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])  # banded, invertible
+    assert recoverable_features(E, [True, False, True]).tolist() == [True, False, False]
+    assert recoverable_features(E, [True, True, False]).tolist() == [True, True, False]
+    # a feature known to be absent (not alive) frees the others
+    assert recoverable_features(E, [False, True, True], alive=[False, True, True]).tolist() == [False, True, True]
+
+
+def test_joint_decoding_beats_the_per_feature_decoder_and_matches_the_erasure_code_formula() -> None:
+    from polycode_utils.codes import polysemantic_code  # noqa: PLC0415
+
+    joint = simulate_joint_decoding(polysemantic_code(11, 2), 8, 0.2, 3000, seed=0, bits_per_unit=2)
+    per_feature = code_capacity("polysemantic", 12, joint.depths, 0.2, 2, spread=2)
+    assert joint.capacity[0] == 22.0 and np.all(joint.capacity[4:] > per_feature[4:])
+    # one layer, known answer: feature j of the chain is recoverable iff units 0..j or units j+1..11 all survive
+    q, j = 0.8, np.arange(11)
+    expected = 2 * np.sum(q ** (j + 1) + q ** (11 - j) - q**12)
+    assert abs(joint.capacity[1] - expected) < 3 * joint.stderr[1]
+    G = np.random.default_rng(1).normal(size=(12, 6))  # any 6 rows invertible: an MDS code
+    est = simulate_joint_decoding(G, 6, 0.3, 4000, seed=2, bits_per_unit=2)
+    cf = erasure_code_capacity(12, est.depths, 0.3, 2, n_features=6)
+    np.testing.assert_array_less(np.abs(est.capacity - cf), 3 * est.stderr + 1e-9)
+
+
+def test_erasure_code_capacity_approaches_the_shannon_line() -> None:
+    assert erasure_code_capacity(10, 1, 0.0, 2) == 20.0
+    assert erasure_code_capacity(3, 2, 0.5, 1, n_features=3) == pytest.approx(3 * 0.125**2)
+    per_unit = [erasure_code_capacity(m, 10, 0.2, 1) / m for m in (10, 100, 1000, 10000)]
+    assert np.all(np.diff(per_unit) > 0) and 0.78 < per_unit[-1] < 0.8
+
+
+# ---------------------------------------------------------------- the note's theorems as formulas
+
+
+def test_theorem3_forms() -> None:
+    statement, proof = theorem3_lower_bounds(10, 1, 0.2)
+    assert statement == pytest.approx(0.0) and proof == pytest.approx(0.0)
+    statement, proof = theorem3_lower_bounds(1, 2, 0.0)
+    assert proof == pytest.approx(np.log2(3)) and statement == pytest.approx(2 * (1 + np.log2(0.75)))
+    assert proof == pytest.approx(dropout_capacity_bounds(1, 2, 0.0).lower)
+
+
+def test_power_law_entropy_known_answers() -> None:
+    exact, closed, printed = power_law_entropy(1000, 32, -1)
+    assert round(exact) == 23471 and round(closed) == 23477 and round(printed) == 40523
+    assert power_law_entropy(1, 8, -2).exact == 8.0                    # log2(1!) = 0
+    half = power_law_entropy(1000, 32, -2, variance_exponent=True)     # eigenvalues i^-2: sigma_i = i^-1
+    assert half.exact == pytest.approx(exact)
+    assert power_law_entropy(4, 1, -1).exact == pytest.approx(4 - np.log2(24))
+
+
+def test_expected_projected_action() -> None:
+    lam = power_law_spectrum(500, -2)
+    assert lam[0] == 1.0 and lam[1] == 0.25
+    assert expected_projected_action(lam, 3) == pytest.approx(3 / 1000 * lam.sum())
+    assert round(expected_projected_action(lam, 3), 5) == 0.00493  # the issue's (k/2m) tr Sigma at alpha = -2
+    assert expected_projected_action(np.ones(4), 4) == pytest.approx(2.0)

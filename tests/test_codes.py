@@ -187,3 +187,34 @@ def test_geometry_rejects_bad_W(fn) -> None:
         fn(np.ones(3))
     with pytest.raises(ValueError, match="^W:"):
         fn(np.array([[1.0, np.nan]]))
+
+
+def test_repetition_code_is_redundant_and_monosemantic() -> None:
+    from polycode_utils.codes import features_per_neuron, repetition_code  # noqa: PLC0415
+
+    E = repetition_code(4, 3)
+    assert E.shape == (12, 4) and features_per_neuron(E).tolist() == [1] * 12
+    assert neurons_per_feature(E).tolist() == [3] * 4 and dimensions_per_feature(E) == pytest.approx(3.0)
+    assert features_per_neuron(polysemantic_code(4, 2)).max() == 2  # the overlapping code shares neurons
+
+
+def test_lemma2_sparse_entropy_against_plugin_entropy() -> None:
+    from polycode_utils.codes import plugin_entropy, quantised_sparse_samples, sparse_feature_entropy  # noqa: PLC0415
+
+    assert plugin_entropy([0, 1, 2, 3]) == pytest.approx(2.0) and plugin_entropy([5, 5]) == 0.0
+    assert sparse_feature_entropy(0.0, 4) == pytest.approx(4.0)
+    assert sparse_feature_entropy(0.5, 3, n_features=2) == pytest.approx(2 * (1 + 1.5))
+    x = quantised_sparse_samples(400_000, 0.8, 3, seed=0)
+    assert np.mean(x == 0) == pytest.approx(0.8, abs=0.003) and len(np.unique(x)) == 9
+    assert plugin_entropy(x) == pytest.approx(sparse_feature_entropy(0.8, 3), abs=0.01)
+
+
+def test_code_spectrum_flat_plateau_and_cliff() -> None:
+    from polycode_utils.codes import code_spectrum, repetition_code  # noqa: PLC0415
+
+    v = 0.5 / 3 - 0.25**2  # variance of a feature at S = 0.5
+    mono = code_spectrum(monosemantic_code(6), 0.5, 40_000, seed=0)
+    np.testing.assert_allclose(mono, v, rtol=0.05)
+    rep = code_spectrum(repetition_code(3, 2), 0.5, 40_000, seed=0)
+    np.testing.assert_allclose(rep[:3], v, rtol=0.05)
+    np.testing.assert_allclose(rep[3:], 0.0, atol=1e-10)

@@ -70,22 +70,43 @@ def test_plot_capacity_vs_depth_and_width() -> None:
     rates, width, depth = [0.2, 0.5], 4, 3
     curves, sims = {}, {}
     for i, p in enumerate(rates):
-        for j, code in enumerate(("monosemantic", "superposition", "polysemantic")):
+        for j, code in enumerate(("monosemantic", "polysemantic", "repetition")):
             curves[code, p] = code_capacity(code, width, np.arange(depth + 1), p, 2)
             sims[code, p] = simulate_code_survival(code, width, depth, p, 50, seed=(i, j), bits_per_unit=2)
     fig = plot_capacity_vs_depth(curves, sims, rates, width, 2)
     b, c = fig.axes
-    assert b.get_title() == "(b) monosemantic and superposition" and c.get_title() == "(c) polysemantic"
+    assert b.get_title() == "(b) monosemantic\nand polysemantic, per-feature decoder"
+    assert c.get_title() == "(c) repetition (redundant monosemantic)"
     # per rate: the Shannon line, then per code its curve and error bars (markers and two caplines)
     assert len(b.lines) == 2 * (1 + 2 * (1 + 3)) and b.get_ylabel() == "capacity (bits)"
     np.testing.assert_allclose(b.lines[0].get_ydata(), [0.8 * 8] * 2)  # the Shannon line at p = 0.2
     np.testing.assert_allclose(b.lines[1].get_ydata(), curves["monosemantic", 0.2])
     widths = np.arange(1, width + 1)
     k_best = {p: np.ones(width, dtype=int) for p in rates}
-    width_sims = {(p, int(w)): simulate_code_survival("polysemantic", int(w), depth, p, 50, seed=0, redundancy=1)
+    width_sims = {(p, int(w)): simulate_code_survival("repetition", int(w), depth, p, 50, seed=0, redundancy=1)
                   for p in rates for w in widths}
     d, e = plot_capacity_vs_width(widths, k_best, width_sims, 2).axes
     assert d.get_title() == "(d) capacity per unit at depth 3" and e.get_ylabel() == "best redundancy $k$"
     np.testing.assert_allclose(e.lines[0].get_ydata(), 1)
     poly = [line for line in d.lines if len(line.get_xdata()) == width][0]
     np.testing.assert_allclose(poly.get_ydata(), 2 * 0.8**3)      # k = 1 is monosemantic: C_b (1-p)^L per unit
+
+
+def test_plot_dimensions_floor_joint_decoding_and_code_spectra() -> None:
+    from polycode_utils.capacity import simulate_joint_decoding  # noqa: PLC0415
+    from polycode_utils.codes import polysemantic_code, repetition_code  # noqa: PLC0415
+    from polycode_utils.plots.theory import (plot_code_spectra, plot_dimensions_vs_sparsity,  # noqa: PLC0415
+                                             plot_joint_decoding)
+
+    s = np.array([0.0, 0.5, 0.9])
+    fig = plot_dimensions_vs_sparsity(s, np.array([1.0, 0.6, 0.3]), np.ones((3, 4)), 32, floor=0.1)
+    assert any(np.allclose(line.get_ydata(), 0.1) and "m/n" in line.get_label() for line in fig.axes[0].lines)
+    joint = {("overlapping", p): simulate_joint_decoding(polysemantic_code(3, 2), 2, p, 50, seed=0, bits_per_unit=2)
+             for p in (0.2, 0.5)}
+    per_feature = {p: code_capacity("polysemantic", 4, np.arange(3), p, 2) for p in (0.2, 0.5)}
+    f, g = plot_joint_decoding(per_feature, joint, np.array([4, 40, 400]), 2).axes
+    assert f.get_title() == "(f) joint decoding, width 4" and g.get_title() == "(g) MDS erasure code at depth 2"
+    np.testing.assert_allclose(g.lines[0].get_ydata(), 0.8 * 2)  # the Shannon line per unit at p = 0.2
+    ax = plot_code_spectra({"monosemantic": np.ones(4), "repetition": np.array([1.0, 1.0, 0.0, 0.0])}).axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), 1.0)
+    assert len(ax.lines[1].get_xdata()) == 2 and ax.get_yscale() == "log"  # the zeros are not drawn: a cliff

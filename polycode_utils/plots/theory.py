@@ -19,13 +19,16 @@ from matplotlib.figure import Figure
 
 from polycode_utils.plots import finished
 from polycode_utils.capacity import (CODES, SurvivalEstimate, code_capacity, dropout_capacity_bounds,
-                                     dropout_unit_capacity)
+                                     dropout_unit_capacity, erasure_code_capacity)
 from polycode_utils.codes import dimensions_per_feature, optimal_dims_per_feature
 from polycode_utils.toy_models import STICKY_FRACTIONS
 
 #: Marker and line style of each code in Fig. 2 (the paper's: circles, stars, squares).
-CODE_STYLE = {"monosemantic": dict(marker="o", ls="-"), "superposition": dict(marker="*", ls="--", ms=8),
-              "polysemantic": dict(marker="s", ls="-")}
+CODE_STYLE = {"monosemantic": dict(marker="o", ls="-"), "polysemantic": dict(marker="*", ls="--", ms=8),
+              "repetition": dict(marker="s", ls="-")}
+#: How Fig. 2 labels each code: the overlapping code's curve is that of a per-feature decoder.
+CODE_LABEL = {"monosemantic": "monosemantic", "polysemantic": "polysemantic, per-feature decoder",
+              "repetition": "repetition (redundant monosemantic)"}
 
 
 def _log_ticks(largest: float) -> list[int]:
@@ -65,8 +68,11 @@ def plot_codes(codes: Mapping[str, np.ndarray]) -> Figure:
 
 
 def plot_dimensions_vs_sparsity(sparsities: np.ndarray, d_star: np.ndarray, d_feature: np.ndarray,
-                                bits_per_value: float) -> Figure:
-    """Fig. 1c: trained D* and per-feature D_i against 1/(1-S), with the optimal D_opt, its limit, sticky fractions."""
+                                bits_per_value: float, floor: float | None = None) -> Figure:
+    """Fig. 1c: trained D* and per-feature D_i against 1/(1-S), with the optimal D_opt, its limit, sticky fractions.
+
+    floor: the model's m/n, below which D* cannot go while every feature is represented (drawn dash-dotted).
+    """
     inv_density = 1.0 / (1.0 - np.asarray(sparsities))
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     green = plt.rcParams["axes.prop_cycle"].by_key()["color"][2]
@@ -77,6 +83,8 @@ def plot_dimensions_vs_sparsity(sparsities: np.ndarray, d_star: np.ndarray, d_fe
     ax.plot(x_fine, optimal_dims_per_feature(1 - 1 / x_fine, bits_per_value), color=green, lw=2,
             label=f"$D_\\mathrm{{opt}}$, $H_\\mathrm{{elem}} = {bits_per_value:g}$ bits (paper's theory)")
     ax.plot(x_fine, 1 / x_fine, ":", color=green, lw=1.5, label="$1-S$ (its limit, $H_\\mathrm{elem} \\to \\infty$)")
+    if floor is not None:
+        ax.axhline(floor, ls="-.", lw=1.5, color="tab:red", label=f"$m/n = {floor:g}$ (floor of a model of this size)")
     for f in STICKY_FRACTIONS:
         ax.axhline(f, ls="--", lw=0.8, color="0.4", zorder=0)
         ax.text(1.01, f, str(Fraction(f).limit_denominator(8)), transform=ax.get_yaxis_transform(),
@@ -143,7 +151,7 @@ def plot_capacity_vs_depth(curves: Mapping[tuple[str, float], np.ndarray],
     palette = sns.color_palette("flare", len(dropout_rates))
     max_depth = max(int(est.depths[-1]) for est in sims.values())
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
-    for ax, codes, panel in zip(axes, (("monosemantic", "superposition"), ("polysemantic",)), "bc"):
+    for ax, codes, panel in zip(axes, (("monosemantic", "polysemantic"), ("repetition",)), "bc"):
         for colour, p in zip(palette, dropout_rates):
             ax.axhline((1 - p) * width * bits_per_unit, color=colour, ls=":", lw=1.2)
             for code in codes:
@@ -153,11 +161,11 @@ def plot_capacity_vs_depth(curves: Mapping[tuple[str, float], np.ndarray],
                 ax.errorbar(est.depths[ok], est.capacity[ok], yerr=est.stderr[ok], color=colour, ls="none",
                             mfc="white", capsize=2, **st)
         ax.set(yscale="log", xlabel="depth $L$ (dropout layers)", xlim=(-0.5, max_depth + 0.5),
-               title=f"({panel}) " + " and ".join(codes))
+               title=f"({panel}) " + "\nand ".join(CODE_LABEL[c] for c in codes))
     axes[0].set_ylabel("capacity (bits)")
     axes[0].set_ylim(1e-3 * width * bits_per_unit, 2 * width * bits_per_unit)
     handles = [plt.Line2D([], [], color=c, lw=2, label=f"$p$ = {p:g}") for c, p in zip(palette, dropout_rates)]
-    handles += [plt.Line2D([], [], color="0.3", label=code, **CODE_STYLE[code]) for code in CODES]
+    handles += [plt.Line2D([], [], color="0.3", label=CODE_LABEL[code], **CODE_STYLE[code]) for code in CODES]
     handles += [plt.Line2D([], [], color="0.3", ls=":", label="Shannon line $(1-p)mC_b$")]
     fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
     fig.tight_layout()
@@ -166,7 +174,7 @@ def plot_capacity_vs_depth(curves: Mapping[tuple[str, float], np.ndarray],
 
 def plot_capacity_vs_width(widths: np.ndarray, k_best: Mapping[float, np.ndarray],
                            sims: Mapping[tuple[float, int], SurvivalEstimate], bits_per_unit: float) -> Figure:
-    """Capacity per unit of the polysemantic code at the sims' depth against width (d), and its best k (e).
+    """Capacity per unit of the repetition code at the sims' depth against width (d), and its best k (e).
 
     k_best: best redundancy per width for each p; sims keyed by (p, width). Lines: closed form; squares:
     Monte-Carlo (±1 s.e.); dash-dotted: the monosemantic code; dotted: the Shannon line per unit (1-p)·C_b.
@@ -181,7 +189,7 @@ def plot_capacity_vs_width(widths: np.ndarray, k_best: Mapping[float, np.ndarray
         mono = code_capacity("monosemantic", int(widths[-1]), depth, p, bits_per_unit) / widths[-1]
         if mono > 0:
             ax.axhline(mono, color=colour, ls="-.", lw=1.2)
-        poly = [code_capacity("polysemantic", int(w), depth, p, bits_per_unit) / w for w in widths]
+        poly = [code_capacity("repetition", int(w), depth, p, bits_per_unit) / w for w in widths]
         ax.plot(widths, poly, color=colour, lw=1.4)
         mc = np.array([sims[p, w].capacity[-1] for w in widths]) / widths
         err = np.array([sims[p, w].stderr[-1] for w in widths]) / widths
@@ -193,5 +201,61 @@ def plot_capacity_vs_width(widths: np.ndarray, k_best: Mapping[float, np.ndarray
         axes[1].plot(widths, k_best[p], color=colour, marker="o", ms=4, label=f"$p$ = {p:g}")
     axes[1].set(xlabel="width $m$ (units)", ylabel="best redundancy $k$", title=f"(e) best $k$ at depth {depth}")
     axes[1].legend(fontsize="small")
+    fig.tight_layout()
+    return finished(fig)
+
+
+def plot_joint_decoding(per_feature: Mapping[float, np.ndarray], joint: Mapping[tuple[str, float], SurvivalEstimate],
+                        widths: np.ndarray, bits_per_unit: float) -> Figure:
+    """Joint erasure decoding (ours): capacity against depth (f) and a wide MDS erasure code's capacity per unit (g).
+
+    per_feature: the overlapping code's per-feature closed form by p; joint: simulations keyed by (name, p);
+    widths: the widths of panel (g), at the simulations' depth. Dotted: the Shannon line, (1-p)·m·C_b or (1-p)·C_b.
+    """
+    rates = list(per_feature)
+    names = sorted({name for name, _ in joint})
+    est0 = next(iter(joint.values()))
+    width, depth = est0.width, int(est0.depths[-1])
+    palette = sns.color_palette("flare", len(rates))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    markers = dict(zip(names, "Dv^<>"))
+    for colour, p in zip(palette, rates):
+        axes[0].axhline((1 - p) * width * bits_per_unit, color=colour, ls=":", lw=1.2)
+        axes[0].plot(est0.depths, per_feature[p], color=colour, ls="--", lw=1.2)
+        for name in names:
+            est = joint[name, p]
+            ok = est.capacity > 0
+            axes[0].errorbar(est.depths[ok], est.capacity[ok], yerr=est.stderr[ok], color=colour, ls="-", lw=0.8,
+                             marker=markers[name], mfc="white", ms=4, capsize=2)
+        axes[1].axhline((1 - p) * bits_per_unit, color=colour, ls=":", lw=1.2)
+        axes[1].plot(widths, [erasure_code_capacity(int(w), depth, p, bits_per_unit) / w for w in widths],
+                     color=colour, lw=1.6, label=f"$p$ = {p:g}")
+    axes[0].set(yscale="log", xlabel="depth $L$ (dropout layers)", ylabel="capacity (bits)",
+                ylim=(1e-3 * width * bits_per_unit, 2 * width * bits_per_unit),
+                title=f"(f) joint decoding, width {width}")
+    axes[1].set(xscale="log", xlabel="width $m$ (units)", ylabel="capacity per unit (bits)",
+                ylim=(0, 1.1 * bits_per_unit), title=f"(g) MDS erasure code at depth {depth}")
+    handles = [plt.Line2D([], [], color="0.3", ls="none", marker=markers[n], mfc="white", label=f"{n}, joint decoder")
+               for n in names]
+    handles += [plt.Line2D([], [], color="0.3", ls="--", label="polysemantic, per-feature decoder"),
+                plt.Line2D([], [], color="0.3", ls=":", label="Shannon line")]
+    axes[0].legend(handles=handles, fontsize="small", loc="lower left")
+    axes[1].legend(fontsize="small", loc="lower right")
+    fig.tight_layout()
+    return finished(fig)
+
+
+def plot_code_spectra(spectra: Mapping[str, np.ndarray]) -> Figure:
+    """Fig. 3a's idealised spectra: each code's activation eigenvalues (name -> descending array) by rank, log-log."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for i, (name, eig) in enumerate(spectra.items()):
+        eig = np.asarray(eig, dtype=float)
+        rank = np.arange(1, eig.size + 1)
+        ok = eig > 1e-12 * eig.max()
+        ax.plot(rank[ok], eig[ok], "o-", ms=4, color=f"C{i}", label=name)
+        if (~ok).any():  # the cliff: eigenvalues that are zero
+            ax.plot([rank[ok][-1], rank[ok][-1]], [eig[ok][-1], eig[ok].min() * 1e-2], color=f"C{i}", ls=":")
+    ax.set(xscale="log", yscale="log", xlabel="rank $n$", ylabel="eigenvalue $\\lambda_n$ of the activations")
+    ax.legend(fontsize="small")
     fig.tight_layout()
     return finished(fig)
