@@ -17,6 +17,7 @@ import copy
 import hashlib
 import json
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -409,6 +410,29 @@ def is_cached(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path)
     return ckpt.get("format") == CHECKPOINT_FORMAT and ckpt.get("epoch") == config.epochs
 
 
+def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """Worker initializer: end this worker as soon as the process that started it is gone (SIGKILL, the OOM killer,
+    a hang-up), so that no orphan keeps training under PID 1; a daemon thread watches the parent's pid."""
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def worker_pool(workers: int):  # -> concurrent.futures.ProcessPoolExecutor
+    """Spawned one-task worker processes that die with this process."""
+    import multiprocessing  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
 def _train_in_worker(config: AutoencoderConfig, data: ImageData, cache_dir: str, threads: int) -> int:
     """Body of one worker process: train (or resume) one network into the cache; returns the epochs it trained."""
     torch.set_num_threads(threads)
@@ -430,12 +454,11 @@ def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: 
     todo = [c for c in dict.fromkeys(configs) if not is_cached(c, data, cache_dir)]
     trained_now: dict[AutoencoderConfig, int] = {}
     if workers > 1 and dev.type == "cpu" and len(todo) > 1:
-        import multiprocessing  # noqa: PLC0415
-        from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
+        from concurrent.futures import as_completed  # noqa: PLC0415
 
         from tqdm.auto import tqdm  # noqa: PLC0415
 
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"))
+        pool = worker_pool(min(workers, len(todo)))
         try:
             futures = {pool.submit(_train_in_worker, c, data, str(cache_dir), 1): c for c in todo}
             done = as_completed(futures)

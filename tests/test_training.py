@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -267,3 +273,42 @@ def test_load_networks_trains_once_then_loads(tmp_path) -> None:
     with pytest.raises(ValueError, match="differ only in their dropout"):
         training.load_networks([configs[0], configs[1].__class__(dropout=0.5, width=3)], cache_dir=tmp_path,
                                data_root=None)
+
+
+_ORPHAN_PARENT = """
+import sys, time
+from polycode_utils.training import worker_pool
+pool = worker_pool(2)
+futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+time.sleep(3)
+print(" ".join(str(p) for p in pool._processes), flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_training_workers_die_with_a_hard_killed_parent():
+    """Issue 15 #3: SIGKILL (the OOM killer) of the process training in workers leaves no orphan worker."""
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHAN_PARENT], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2 and all(_running(p) for p in pids)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.time() + 15
+        while any(_running(p) for p in pids) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any(_running(p) for p in pids), "a worker outlived its parent"
+    finally:
+        proc.kill()
+        for p in pids if "pids" in locals() else []:
+            if _running(p):
+                os.kill(p, signal.SIGKILL)

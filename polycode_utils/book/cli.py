@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from polycode_utils.book.execute import (Interrupted, Outcome, cache_key, clean_stale, ensure_kernel, execute,
-                                         library_digest, on_sigterm, stored_key, write_atomic)
+                                         UNWIND_SIGNALS, exit_status, library_digest, on_signal, stored_key,
+                                         write_atomic)
 from polycode_utils.book.html import RenderError, build_html
 from polycode_utils.book.lock import checkout_lock
 from polycode_utils.book.params import (BuildError, Project, check_shared_defaults, notebook_parameters,
@@ -49,7 +50,6 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
     clean_stale(project.generated)
     lib = library_digest(project.library)
     outcomes: list[Outcome] = []
-    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         for i, (chapter, values) in enumerate(plan, 1):
             out = project.generated / f"{chapter.id}.ipynb"
@@ -66,10 +66,10 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
                 print(f"chapter {chapter.id} FAILED: {outcome.extra.get('error', '')}\n  the notebook with its "
                       f"traceback: {outcome.failed_notebook}\n  the previous executed notebook is untouched: {out}",
                       file=sys.stderr, flush=True)
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Interrupted) as exc:
         print("interrupted: executed notebooks and HTML are as they were before this chapter started",
               file=sys.stderr)
-        return 130
+        return exit_status(exc)
     failed = [o for o in outcomes if o.status == "failed"]
     extra = []
     html_status = "skipped"
@@ -99,14 +99,13 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
     check_shared_defaults(project)
     out = Path(args.output) if args.output else project.root / "_build" / "runs" / f"{chapter.id}.ipynb"
     ensure_kernel()
-    signal.signal(signal.SIGTERM, on_sigterm)
     lib = library_digest(project.library)
     try:
         outcome = execute(chapter, values, out.resolve(), cache_key(chapter, values, lib), args.profile,
                           project.root)
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, Interrupted) as exc:
         print("interrupted; nothing was overwritten", file=sys.stderr)
-        return 130
+        return exit_status(exc)
     if outcome.status == "failed":
         print(f"chapter {chapter.id} FAILED: {outcome.extra.get('error', '')}; notebook with traceback: "
               f"{outcome.failed_notebook}", file=sys.stderr)
@@ -157,8 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         project = Project.load(Path(args.root).resolve())
         if args.command == "list":
             return cmd_list(project, args)
+        for signum in UNWIND_SIGNALS:
+            signal.signal(signum, on_signal)
         with checkout_lock(project.root, wait=not args.no_wait):
             return {"build": cmd_build, "run": cmd_run}[args.command](project, args)
+    except (KeyboardInterrupt, Interrupted) as exc:  # e.g. during the HTML phase: one line, no traceback
+        print("interrupted: the previous HTML is untouched", file=sys.stderr)
+        return exit_status(exc)
     except RenderError as exc:
         print(f"polycode: error: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ import hashlib
 import html
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -113,12 +114,24 @@ def stderr_to_page(nb: Any, log: Path | None = None) -> int:
 
 
 class Interrupted(Exception):
-    """SIGTERM received: unwind like Ctrl-C so temporary files are moved aside."""
+    """SIGTERM or SIGHUP received: unwind like Ctrl-C so temporary files are moved aside."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
 
 
-def on_sigterm(signum, frame):  # pragma: no cover - exercised through a subprocess in tests
-    """Signal handler: turn SIGTERM into Interrupted."""
-    raise Interrupted()
+UNWIND_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # handled like Ctrl-C (a closed terminal, a polite kill)
+
+
+def on_signal(signum, frame):  # pragma: no cover - exercised through a subprocess in tests
+    """Signal handler: turn SIGTERM or SIGHUP into Interrupted."""
+    raise Interrupted(signum)
+
+
+def exit_status(exc: BaseException) -> int:
+    """The shell's convention for a process ended by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM)."""
+    return 128 + (exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT))
 
 
 @dataclass
