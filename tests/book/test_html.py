@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from polycode_utils.book import html
@@ -84,3 +89,28 @@ def test_a_real_render_problem_still_fails_with_status_1(project):
                                       "  - file: book/missing\n")
     res = polycode(project, "build")
     assert res.returncode == 1 and "jupyter-book build failed" in res.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_the_html_phase_exits_cleanly_and_leaves_no_temporaries(project, sig):
+    """Issue 15 #11: one line and 143 (SIGTERM) or 130 (Ctrl-C), the old HTML in place, no .staging or .html-old."""
+    from demo_book import polycode  # noqa: PLC0415
+
+    (project / "_config.yml").write_text("title: demo\nexecute:\n  execute_notebooks: 'off'\n")
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/_generated/01_demo\n")
+    assert polycode(project, "build").returncode == 0
+    page = project / "_build" / "html" / "book" / "_generated" / "01_demo.html"
+    before = page.read_bytes()
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/_generated/01_demo\n\n")  # the HTML is rebuilt
+    proc = subprocess.Popen([sys.executable, "-m", "polycode_utils.book", "--root", str(project), "build"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list((project / "_build").glob(".staging*")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list((project / "_build").glob(".staging*")), "the HTML phase never started"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted")
+    assert not list((project / "_build").glob(".staging*")) and not list((project / "_build").glob(".html-old*"))
+    assert page.read_bytes() == before
