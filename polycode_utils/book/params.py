@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,6 +278,18 @@ def resolve_parameters(project: Project, chapter: Chapter, profile: str,
     return values
 
 
+def check_group_value(project: Project, group: str, name: str, value: str) -> None:
+    """Check a group parameter's value against its declaration, even when no chapter being built uses the group."""
+    for chapter in project.chapters.values():
+        if group in chapter.uses:
+            try:
+                chapter.params[name].coerce(value)
+            except (ValueError, TypeError):
+                raise BuildError(f"parameter {name!r} of group {group} (command line): got {value!r}; allowed: "
+                                 f"{chapter.params[name].allowed()}") from None
+            return
+
+
 def split_overrides(project: Project, chapters: list[Chapter],
                     pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     """Route each -p NAME VALUE: CHAPTER.NAME to one chapter, GROUP.NAME to the chapters sharing that group,
@@ -284,13 +297,20 @@ def split_overrides(project: Project, chapters: list[Chapter],
     routed: dict[str, list[tuple[str, str]]] = {c.id: [] for c in chapters}
     for name, value in pairs:
         prefix, _, pname = name.partition(".")
+        if (pname or prefix) == "profile":
+            raise BuildError("'profile' is set only by --profile (it names the profile the whole run is), not by -p")
         if prefix in project.groups:
             if pname not in project.groups[prefix]:
                 raise BuildError(f"unknown parameter {pname!r} of group {prefix}; its parameters are: "
                                  f"{', '.join(sorted(project.groups[prefix]))}")
-            for c in chapters:
-                if prefix in c.uses:
-                    routed[c.id].append((pname, value))
+            users = [c for c in chapters if prefix in c.uses]
+            for c in users:
+                routed[c.id].append((pname, value))
+            if not users:  # checked all the same, then said to reach nothing
+                check_group_value(project, prefix, pname, value)
+                print(f"polycode: warning: -p {name} {value} reaches no chapter being built (group {prefix} is used "
+                      f"by: {', '.join(c.id for c in project.chapters.values() if prefix in c.uses) or 'none'})",
+                      file=sys.stderr)
             continue
         if "." in name:
             cname, _, pname = name.partition(".")

@@ -109,3 +109,22 @@ def test_console_script_and_module_entry_point():
     res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--help"], capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == 0 and "build" in res.stdout and "run" in res.stdout and "list" in res.stdout
+
+
+def test_profile_is_set_only_by_the_profile_flag(project):
+    """Issue 15 #10: `-p profile paper` made a run's provenance claim a profile it did not use."""
+    for name in ("profile", "01_demo.profile"):
+        res = polycode(project, "build", "--no-html", "-p", name, "smoke")
+        assert res.returncode == 2 and "--profile" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not started(project).exists()
+
+
+def test_group_parameter_is_checked_even_when_no_chapter_being_built_uses_it(tmp_path):
+    """Issue 15 #8: `--only 03_other -p net.width abc` exited 0 without checking the value."""
+    root = grouped_project(tmp_path)
+    res = polycode(root, "build", "--no-html", "--only", "03_other", "-p", "net.width", "abc")
+    assert res.returncode == 2 and "parameter 'width' of group net" in res.stderr and "'abc'" in res.stderr
+    assert not executed(root, "03_other").exists()
+    res = polycode(root, "build", "--no-html", "--only", "03_other", "-p", "net.width", "3")
+    assert res.returncode == 0, res.stderr
+    assert "warning: -p net.width 3 reaches no chapter being built" in res.stderr and "01_train" in res.stderr
