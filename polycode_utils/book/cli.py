@@ -92,12 +92,30 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def output_path(chapter_id: str, output: str, force: bool) -> Path:
+    """Where `polycode run -o OUTPUT` writes: into OUTPUT when it is a folder; never over a file that is not a
+    notebook this tool wrote (a chapter's source, say) unless --force."""
+    out = Path(output)
+    if out.is_dir() or output.endswith(("/", "\\")):
+        out = out / f"{chapter_id}.ipynb"
+    if force:
+        return out
+    if out.suffix != ".ipynb":
+        raise BuildError(f"-o {output}: the output is an executed notebook and must end in .ipynb (or name a "
+                         "folder); --force writes it anyway")
+    if out.exists() and stored_key(out) is None:
+        raise BuildError(f"-o {output}: {out} exists and is not a notebook polycode wrote; refusing to overwrite it "
+                         "(--force overwrites)")
+    return out
+
+
 def cmd_run(project: Project, args: argparse.Namespace) -> int:
     chapter = project.chapter(args.chapter)
     routed = split_overrides(project, [chapter], args.param)
     values = resolve_parameters(project, chapter, args.profile, routed[chapter.id])
     check_shared_defaults(project)
-    out = Path(args.output) if args.output else project.root / "_build" / "runs" / f"{chapter.id}.ipynb"
+    out = output_path(chapter.id, args.output, args.force) if args.output else (
+        project.root / "_build" / "runs" / f"{chapter.id}.ipynb")
     ensure_kernel()
     lib = library_digest(project.library)
     try:
@@ -142,7 +160,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("chapter")
     r.add_argument("--profile", default="default")
     r.add_argument("-p", "--param", **param)
-    r.add_argument("-o", "--output", help="output notebook (default: _build/runs/CHAPTER.ipynb)")
+    r.add_argument("-o", "--output", help="output notebook, or a folder to write CHAPTER.ipynb into "
+                   "(default: _build/runs/CHAPTER.ipynb); never over a file polycode did not write")
+    r.add_argument("--force", action="store_true", help="let -o overwrite any file")
     for p in (b, r):
         p.add_argument("--no-wait", action="store_true",
                        help="refuse, instead of waiting, when another build of this checkout is running")

@@ -128,3 +128,23 @@ def test_group_parameter_is_checked_even_when_no_chapter_being_built_uses_it(tmp
     res = polycode(root, "build", "--no-html", "--only", "03_other", "-p", "net.width", "3")
     assert res.returncode == 0, res.stderr
     assert "warning: -p net.width 3 reaches no chapter being built" in res.stderr and "01_train" in res.stderr
+
+
+def test_run_output_never_overwrites_what_it_did_not_write(project, tmp_path):
+    """Issue 15 #4: `run -o notebooks/02_capacity.py` replaced a chapter's source with notebook JSON."""
+    source = project / "notebooks" / "01_demo.py"
+    text = source.read_text()
+    res = polycode(project, "run", "demo", "-o", str(source))
+    assert res.returncode == 2 and "must end in .ipynb" in res.stderr and source.read_text() == text
+    foreign = tmp_path / "theirs.ipynb"
+    foreign.write_text('{"cells": []}')
+    res = polycode(project, "run", "demo", "-o", str(foreign))
+    assert res.returncode == 2 and "not a notebook polycode wrote" in res.stderr
+    assert foreign.read_text() == '{"cells": []}' and not started(project).exists()  # refused before running
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    assert polycode(project, "run", "demo", "-o", str(folder)).returncode == 0
+    assert "n*rate" in (folder / "01_demo.ipynb").read_text()
+    assert polycode(project, "run", "demo", "-o", str(folder / "01_demo.ipynb")).returncode == 0  # its own: fine
+    assert polycode(project, "run", "demo", "-o", str(foreign), "--force").returncode == 0
+    assert "n*rate" in foreign.read_text()
