@@ -154,6 +154,7 @@ class Chapter:
     budget_s: dict[str, float]
     values: dict[str, dict[str, Any]]  # profile name -> parameter values of that profile
     uses: tuple[str, ...] = ()  # parameter groups it shares with other chapters
+    constraints: tuple[str, ...] = ()  # expressions over its parameters that must hold (profiles.toml)
 
 
 @dataclass
@@ -181,7 +182,9 @@ class Project:
         for cid, spec in cfg.get("chapters", {}).items():
             params = {"profile": Param("profile", "str", choices=tuple(profiles), help="the build profile")}
             values: dict[str, dict[str, Any]] = {}
+            constraints: list[str] = []
             for owner, block in _blocks(cid, spec, groups):
+                constraints += [(owner, c) for c in block.get("constraints", [])]
                 for name, p in block.get("params", {}).items():
                     if name in params:
                         raise BuildError(f"{CONFIG_NAME}: parameter {name!r} of chapter {cid} is declared twice "
@@ -195,8 +198,10 @@ class Project:
                     raise BuildError(f"{CONFIG_NAME}: chapter {cid} names profile {name!r}; profiles are: "
                                      f"{', '.join(profiles)}")
             source = root / book.get("notebooks", "notebooks") / f"{cid}.py"
+            for owner, text in constraints:
+                constraint_names(f"{CONFIG_NAME}: {owner}", text, params)
             chapters[cid] = Chapter(cid, spec.get("title", cid), source, params, budgets, values,
-                                    tuple(spec.get("uses", ())))
+                                    tuple(spec.get("uses", ())), tuple(text for _, text in constraints))
         return cls(root, root / book.get("library", "polycode_utils"),
                    root / book.get("generated", "book/_generated"), chapters, profiles,
                    {g: frozenset(spec.get("params", {})) for g, spec in groups.items()})
@@ -224,6 +229,60 @@ def _blocks(cid: str, spec: dict, groups: dict) -> list[tuple[str, dict]]:
             raise BuildError(f"{CONFIG_NAME}: chapter {cid} uses group {group!r}; groups are: {', '.join(groups)}")
         blocks.insert(0, (f"group {group}", groups[group]))
     return blocks
+
+
+CONSTRAINT_FUNCTIONS = {"len": len, "min": min, "max": max, "abs": abs}
+CONSTRAINT_NODES = (ast.Expression, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
+                    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Name, ast.Load, ast.Constant, ast.Subscript,
+                    ast.Call, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+
+
+def constraint_names(where: str, text: Any, params: dict[str, Param]) -> list[str]:
+    """The parameters a declared constraint reads; a BuildError unless it is a plain expression over parameters
+    (comparisons, arithmetic, `in`, and/or/not, indexing, len/min/max/abs)."""
+    try:
+        tree = ast.parse(text, mode="eval") if isinstance(text, str) else None
+    except SyntaxError:
+        tree = None
+    if tree is None or any(not isinstance(n, CONSTRAINT_NODES) for n in ast.walk(tree)):
+        raise BuildError(f"{where}: constraint {text!r} is not an expression over parameters (comparisons, "
+                         "arithmetic, in, and/or/not, [i], len/min/max/abs)")
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    if any(isinstance(n, ast.Call) and not isinstance(n.func, ast.Name) for n in ast.walk(tree)) or (
+            called - set(CONSTRAINT_FUNCTIONS)):
+        raise BuildError(f"{where}: constraint {text!r} calls something other than {', '.join(CONSTRAINT_FUNCTIONS)}")
+    names = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - called)
+    unknown = [n for n in names if n not in params]
+    if unknown:
+        raise BuildError(f"{where}: constraint {text!r} names {', '.join(unknown)}, not a parameter of the chapter")
+    return names
+
+
+def default_values(chapter: Chapter) -> dict[str, Any]:
+    """The chapter's defaults, from its notebook's parameters cell (the literal ones)."""
+    out = {}
+    for name, text in notebook_parameters(chapter.source).items():
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            continue
+    return out
+
+
+def check_constraints(chapter: Chapter, values: dict[str, Any]) -> None:
+    """Every declared constraint of the chapter on its values (defaults, then the profile's and the command
+    line's), before anything runs: a BuildError naming the constraint and the values it saw."""
+    full = {**default_values(chapter), **values}
+    for text in chapter.constraints:
+        names = constraint_names(f"chapter {chapter.id}", text, chapter.params)
+        try:
+            ok = bool(eval(compile(text, "<constraint>", "eval"), {"__builtins__": {}},  # noqa: S307 - checked AST
+                           {**CONSTRAINT_FUNCTIONS, **{n: full[n] for n in names if n in full}}))
+        except (IndexError, TypeError, ValueError, NameError, ZeroDivisionError):
+            ok = False
+        if not ok:
+            raise BuildError(f"chapter {chapter.id}: the parameters must satisfy {text} ({CONFIG_NAME}); got "
+                             + ", ".join(f"{n} = {full.get(n)!r}" for n in names))
 
 
 def notebook_parameters(source: Path) -> dict[str, str]:
@@ -275,6 +334,7 @@ def resolve_parameters(project: Project, chapter: Chapter, profile: str,
             except (ValueError, TypeError):
                 raise BuildError(f"parameter {name!r} of chapter {chapter.id} ({origin}): got {raw!r}; "
                                  f"allowed: {param.allowed()}") from None
+    check_constraints(chapter, values)
     return values
 
 

@@ -150,3 +150,33 @@ def test_config_mistakes_named(tmp_path):
     assert project.chapter("2").id == project.chapter("measure").id == "02_measure"
     with pytest.raises(BuildError, match="unknown chapter '7'; chapters are: 01_train, 02_measure, 03_other"):
         project.chapter("7")
+
+
+@pytest.mark.parametrize("chapter, overrides, words", [
+    ("05_projections", [("fit_range", "600,10")], ["fit_range[0] < fit_range[1]", "fit_range = [600, 10]"]),
+    ("04_spectra", [("fit_range", "5,5")], ["fit_range[0] < fit_range[1]"]),
+    ("05_projections", [("radius", "14"), ("dot_radius", "2")], ["radius + dot_radius <= 15", "radius = 14.0"]),
+    ("05_projections", [("show_dropout", "0.4"), ("dropout_rates", "0,0.2")], ["show_dropout in dropout_rates"]),
+    ("05_projections", [("show_dropout", "0.3")], ["show_dropout in dropout_rates", "show_dropout = 0.3"]),
+    ("04_spectra", [("fig5_layer", "stem"), ("layers", "layer1,layer2")], ["fig5_layer in layers"]),
+])
+def test_cross_parameter_constraints_of_the_real_book_fail_before_anything_runs(chapter, overrides, words):
+    """Issue 15 #9: these were checked only inside the notebooks, after the networks had loaded or trained."""
+    project = Project.load(ROOT)
+    with pytest.raises(BuildError) as err:
+        params.resolve_parameters(project, project.chapter(chapter), "default", overrides)
+    for w in words:
+        assert w in str(err.value)
+    for c in ("04_spectra", "05_projections"):  # the defaults and every profile satisfy them
+        for prof in project.profiles:
+            params.resolve_parameters(project, project.chapter(c), prof, [])
+
+
+def test_constraint_declarations_are_checked_when_read(tmp_path):
+    for bad, words in (('["__import__(\'os\')"]', "calls something other"), ('["width < nothing"]', "nothing"),
+                       ('["width <"]', "not an expression"), ('["width.real > 0"]', "not an expression")):
+        text = GROUPED.replace('[chapters.01_train]\nuses = ["net"]',
+                               f'[chapters.01_train]\nuses = ["net"]\nconstraints = {bad}')
+        (tmp_path / "profiles.toml").write_text(text)
+        with pytest.raises(BuildError, match=words):
+            Project.load(tmp_path)
