@@ -87,7 +87,7 @@ def test_notebook_parameters_read_with_their_source_text(project):
 def test_real_book_declarations_match_notebooks_and_profiles():
     project = Project.load(ROOT)
     assert list(project.chapters) == ["01_codes", "02_capacity", "03_autoencoder", "04_spectra",
-                                      "05_projections", "06_gpt2"]
+                                      "05_projections", "06_gpt2", "07_error_correction"]
     toc = (ROOT / "_toc.yml").read_text()
     for profile in project.profiles:
         for chapter in project.chapters.values():
