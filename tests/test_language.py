@@ -16,7 +16,7 @@ import torch
 from scipy import stats
 
 from polycode_utils.language import (CORPORA, TextMeasurement, TopContexts, all_reduce_accumulator,
-                                     architecture, chance_scores, context_table, load_language_model,
+                                     architecture, corpus_documents, chance_scores, context_table, load_language_model,
                                      load_measurements, measure_text, proxy_frame, proxy_scores, proxy_verdict,
                                      record_sites, save_measurements, select_units, shuffle_tokens, site_names,
                                      site_spectra, site_width, text_windows, token_concentration, unit_statistics,
@@ -219,6 +219,13 @@ def test_windows_are_disjoint_seeded_and_checked(gpt2, corpus):
     with pytest.raises(ValueError, match="corpus: must be one of shakespeare, python-docs"):
         text_windows(gpt2.tokenizer, "nowhere", n_windows=2)
     assert CORPORA == ("shakespeare", "python-docs")
+
+
+def test_named_corpora(gpt2):
+    plays = corpus_documents("shakespeare")
+    assert len(plays) == 38 and not any("**" in p or p.startswith("#") for p in plays)  # no speakers, no headings
+    docs = text_windows(gpt2.tokenizer, "python-docs", n_windows=4, context=16)
+    assert docs.shape == (4, 16)
 
 
 def test_shuffled_windows_keep_their_tokens(windows):

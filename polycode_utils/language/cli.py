@@ -20,8 +20,8 @@ from polycode_utils.language.models import DTYPES, EMBEDDED_DEFAULT, load_langua
 from polycode_utils.language.sites import SITE_KINDS
 from polycode_utils.language.text import CORPORA, text_windows
 MEMORY_NOTE = ("Memory: 8 w^2 bytes per site (w = its width) for the float64 covariance, twice that while a "
-               "window group is open, plus 8 w^2 for the step moments (actions). GPT-2 XL at both sites of all 48 "
-               "layers: about 16.7 GB of covariances, 50 GB in all; use --layers/--sites for less.")
+               "window group is open (--groups > 1), plus 8 w^2 for the step moments (actions). GPT-2 XL at both "
+               "sites of all 48 layers: about 16.7 GB of covariances, 50 GB in all; use --layers/--sites for less.")
 
 
 def parser() -> argparse.ArgumentParser:
