@@ -206,3 +206,23 @@ def code_spectrum(W: ArrayLike, sparsity: float, n_samples: int, seed: int) -> n
     x = np.where(rng.random((size, E.shape[1])) < s, 0.0, rng.random((size, E.shape[1])))
     eig = np.linalg.eigvalsh(np.cov(x @ E.T, rowvar=False).reshape(E.shape[0], E.shape[0]))
     return np.clip(eig[::-1], 0.0, None)
+
+
+def density_at_optimal_dims(target: float, bits_per_value: float = 32.0) -> float:
+    """1/(1-S) at which D_opt(S) falls to `target` for S >= 1/2, e.g. to a model's floor m/n (ours; Fig. 1c).
+
+    D_opt decreases from D_opt(1/2) towards 0 as S -> 1, so the crossing is unique; inf if target <= 0 is asked,
+    1/(1 - 1/2) = 2 if target >= D_opt(1/2).
+    """
+    goal = float(target)
+    if not np.isfinite(goal):
+        raise ValueError(f"target: must be a finite number, got {target!r}")
+    bits = check_positive_float(bits_per_value, "bits_per_value")
+    if goal <= 0.0:
+        return math.inf
+    if goal >= float(optimal_dims_per_feature(0.5, bits)):
+        return 2.0
+    from scipy.optimize import brentq  # noqa: PLC0415
+
+    s = brentq(lambda q: float(optimal_dims_per_feature(q, bits)) - goal, 0.5, 1.0 - 1e-15, xtol=1e-15)
+    return 1.0 / (1.0 - s)

@@ -218,3 +218,14 @@ def test_code_spectrum_flat_plateau_and_cliff() -> None:
     rep = code_spectrum(repetition_code(3, 2), 0.5, 40_000, seed=0)
     np.testing.assert_allclose(rep[:3], v, rtol=0.05)
     np.testing.assert_allclose(rep[3:], 0.0, atol=1e-10)
+
+
+def test_density_at_optimal_dims() -> None:
+    from polycode_utils.codes import density_at_optimal_dims  # noqa: PLC0415
+
+    assert density_at_optimal_dims(float(optimal_dims_per_feature(0.9, 32))) == pytest.approx(10.0)
+    s = 1 - 1 / density_at_optimal_dims(0.1, 32)                   # m/n = 20/200: D_opt = 0.1 there
+    assert optimal_dims_per_feature(s, 32) == pytest.approx(0.1) and 11 < 1 / (1 - s) < 12
+    assert density_at_optimal_dims(0.9, 32) == 2.0 and density_at_optimal_dims(0.0) == math.inf
+    with pytest.raises(ValueError, match="^target:"):
+        density_at_optimal_dims(float("nan"))

@@ -94,7 +94,7 @@ def test_plot_capacity_vs_depth_and_width() -> None:
 
 def test_plot_dimensions_floor_joint_decoding_and_code_spectra() -> None:
     from polycode_utils.capacity import simulate_joint_decoding  # noqa: PLC0415
-    from polycode_utils.codes import polysemantic_code, repetition_code  # noqa: PLC0415
+    from polycode_utils.codes import polysemantic_code  # noqa: PLC0415
     from polycode_utils.plots.theory import (plot_code_spectra, plot_dimensions_vs_sparsity,  # noqa: PLC0415
                                              plot_joint_decoding)
 
