@@ -267,21 +267,70 @@ def save_atomic(obj: object, path: Path) -> None:
         raise
 
 
-def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict | None:
-    """A checkpoint dict, or None when there is none; an unreadable one is moved aside with a warning."""
+def weights_checksum(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict's names, shapes, dtypes and bytes: a flipped bit in a checkpoint changes it."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}/{tuple(t.shape)}/{t.dtype}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def checkpoint_problem(ckpt: object, config: AutoencoderConfig | None = None, data_key: object = None) -> str | None:
+    """Why a loaded checkpoint must not be used (wrong format, missing key, checksum, non-finite weights, another
+    configuration or data, a tensor of the wrong shape), or None when it is sound."""
+    if not isinstance(ckpt, dict):
+        return f"not a checkpoint ({type(ckpt).__name__})"
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        return f"format {ckpt.get('format')!r}, expected {CHECKPOINT_FORMAT}"
+    missing = [k for k in ("config", "data", "epoch", "model", "optimizer", "history", "seconds") if k not in ckpt]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    model = ckpt["model"]
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        return "its weights are not a state dict of tensors"
+    # checkpoints written before checksums were stored are checked for everything else
+    if "checksum" in ckpt and ckpt["checksum"] != weights_checksum(model):
+        return "its weights do not match their checksum (a damaged file)"
+    if not all(bool(torch.isfinite(v).all()) for v in model.values() if v.is_floating_point()):
+        return "its weights hold NaN or infinite values"
+    if config is not None and ckpt["config"] != asdict(config):
+        return "it belongs to another configuration"
+    if data_key is not None and ckpt["data"] != data_key:
+        return "it belongs to other data"
+    if config is not None:
+        expected = {k: tuple(v.shape) for k, v in config.build_model().state_dict().items()}
+        got = {k: tuple(v.shape) for k, v in model.items()}
+        if got != expected:
+            wrong = sorted(set(got) ^ set(expected)) or sorted(k for k in got if got[k] != expected[k])
+            return f"its tensors do not fit the network ({', '.join(wrong[:3])})"
+    return None
+
+
+def set_aside(path: Path, reason: str) -> None:
+    """Move a checkpoint that must not be used next to itself (.unreadable) and say so in one line."""
+    aside = path.with_name(path.name + ".unreadable")
+    os.replace(path, aside)
+    warnings.warn(f"checkpoint {path.parent.name}/{path.name} set aside as {aside.name} ({reason}); training "
+                  "it again from scratch", stacklevel=3)
+
+
+def load_checkpoint(path: Path, device: str | torch.device = "cpu", config: AutoencoderConfig | None = None,
+                    data_key: object = None) -> dict | None:
+    """A sound checkpoint dict, or None when there is none; one that cannot be read or fails its checks
+    (checkpoint_problem) is set aside with a one-line warning, to be retrained."""
     if not path.exists():
         return None
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
-        if ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"format {ckpt.get('format')!r}, expected {CHECKPOINT_FORMAT}")
-        return ckpt
+        problem = checkpoint_problem(ckpt, config, data_key)
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is set aside, never trusted
-        aside = path.with_name(path.name + ".unreadable")
-        os.replace(path, aside)
-        warnings.warn(f"checkpoint {path} could not be read ({exc}); moved to {aside.name}, training from scratch",
-                      stacklevel=2)
+        problem = f"unreadable: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+    if problem is not None:
+        set_aside(path, problem)
         return None
+    return ckpt
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -321,9 +370,7 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
             tmp = info.with_name(f".config.json.tmp-{os.getpid()}")
             tmp.write_text(json.dumps({"config": asdict(config), "data": asdict(desc)}, indent=1))
             os.replace(tmp, info)
-        ckpt = load_checkpoint(path, dev)
-        if ckpt is not None and (ckpt["config"] != asdict(config) or ckpt["data"] != desc.key()):
-            raise ValueError(f"checkpoint {path} belongs to another configuration or data (hash collision?)")
+        ckpt = load_checkpoint(path, dev, config, desc.key())
 
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
@@ -379,8 +426,9 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
                 history.epoch_seconds.append(elapsed)
                 history.steps_per_epoch = len(batches)
                 if path is not None:
+                    state = model.state_dict()
                     save_atomic({"format": CHECKPOINT_FORMAT, "config": asdict(config), "data": desc.key(),
-                                 "epoch": epoch + 1, "model": model.state_dict(),
+                                 "epoch": epoch + 1, "model": state, "checksum": weights_checksum(state),
                                  "optimizer": optimizer.state_dict(), "history": history.to_dict(),
                                  "seconds": seconds, "device": str(dev)}, path)
                 if callback is not None:
@@ -407,7 +455,7 @@ def is_cached(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path)
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - unreadable: not cached (load_or_train sets it aside)
         return False
-    return ckpt.get("format") == CHECKPOINT_FORMAT and ckpt.get("epoch") == config.epochs
+    return checkpoint_problem(ckpt, config, data.description.key()) is None and ckpt.get("epoch") == config.epochs
 
 
 def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
@@ -452,6 +500,8 @@ def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: 
         raise ValueError(f"workers: must be an integer >= 1, got {workers!r}")
     dev = resolve_device(device)
     todo = [c for c in dict.fromkeys(configs) if not is_cached(c, data, cache_dir)]
+    for c in todo:  # a damaged checkpoint is set aside here, so its warning reaches the caller (the chapter's page)
+        load_checkpoint(cache_folder(c, data, cache_dir) / "checkpoint.pt", "cpu", c, data.description.key())
     trained_now: dict[AutoencoderConfig, int] = {}
     if workers > 1 and dev.type == "cpu" and len(todo) > 1:
         from concurrent.futures import as_completed  # noqa: PLC0415

@@ -200,9 +200,50 @@ def test_an_unreadable_checkpoint_is_set_aside_with_a_warning(tmp_path, patches6
     folder = cache_folder(config, patches64, tmp_path)
     folder.mkdir(parents=True)
     (folder / "checkpoint.pt").write_bytes(b"garbage")
-    with pytest.warns(UserWarning, match="could not be read"):
+    with pytest.warns(UserWarning, match="set aside .*unreadable"):
         trained = load_or_train(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
     assert trained.epochs_trained_now == 1 and (folder / "checkpoint.pt.unreadable").exists()
+
+
+def _flip_a_bit(ckpt: dict) -> None:
+    w = next(v for v in ckpt["model"].values() if v.is_floating_point() and v.numel() > 1)
+    w.view(torch.int32)[(0,) * w.dim()] ^= 1 << 20
+
+
+def _nan(ckpt: dict) -> None:
+    next(v for v in ckpt["model"].values() if v.is_floating_point()).fill_(float("nan"))
+    ckpt.pop("checksum")
+
+
+def _wrong_shape(ckpt: dict) -> None:
+    name = next(k for k, v in ckpt["model"].items() if v.dim() == 4)
+    ckpt["model"][name] = torch.zeros(1, 1, 1, 1)
+    ckpt.pop("checksum")
+
+
+def _other_config(ckpt: dict) -> None:
+    ckpt["config"] = {**ckpt["config"], "lr": 0.5}
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (_flip_a_bit, "checksum"), (_nan, "NaN"), (_wrong_shape, "do not fit the network"),
+    (lambda c: c.pop("optimizer"), "missing optimizer"), (_other_config, "another configuration"),
+])
+def test_a_checkpoint_that_loads_but_is_wrong_is_set_aside_and_retrained(tmp_path, patches64, damage, reason):
+    """Issue 15 #7: a flipped bit was used silently; NaN, a wrong shape, a missing key or another config crashed."""
+    config = AutoencoderConfig(**TINY)
+    first = load_or_train(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
+    path = first.path
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["checksum"] == training.weights_checksum(ckpt["model"])
+    damage(ckpt)
+    torch.save(ckpt, path)
+    assert not training.is_cached(config, patches64, tmp_path)
+    with pytest.warns(UserWarning, match=f"set aside as checkpoint.pt.unreadable .*{reason}.*training it again"):
+        again = load_or_train(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
+    assert again.epochs_trained_now == 1 and path.with_name("checkpoint.pt.unreadable").exists()
+    assert same_weights(weights(again.model), weights(first.model))  # retrained to the same network
+    assert training.is_cached(config, patches64, tmp_path)
 
 
 def test_training_in_worker_processes_gives_the_same_networks(tmp_path, patches64):
