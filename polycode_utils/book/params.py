@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -155,6 +156,7 @@ class Chapter:
     values: dict[str, dict[str, Any]]  # profile name -> parameter values of that profile
     uses: tuple[str, ...] = ()  # parameter groups it shares with other chapters
     constraints: tuple[str, ...] = ()  # expressions over its parameters that must hold (profiles.toml)
+    memory: tuple[tuple[str, str], ...] = ()  # (step, expression of its peak bytes) of its known-heavy steps
 
 
 @dataclass
@@ -200,8 +202,11 @@ class Project:
             source = root / book.get("notebooks", "notebooks") / f"{cid}.py"
             for owner, text in constraints:
                 constraint_names(f"{CONFIG_NAME}: {owner}", text, params)
+            memory = tuple(spec.get("memory", {}).items())
+            for step, text in memory:
+                constraint_names(f"{CONFIG_NAME}: chapter {cid}, memory of {step}", text, params)
             chapters[cid] = Chapter(cid, spec.get("title", cid), source, params, budgets, values,
-                                    tuple(spec.get("uses", ())), tuple(text for _, text in constraints))
+                                    tuple(spec.get("uses", ())), tuple(text for _, text in constraints), memory)
         return cls(root, root / book.get("library", "polycode_utils"),
                    root / book.get("generated", "book/_generated"), chapters, profiles,
                    {g: frozenset(spec.get("params", {})) for g, spec in groups.items()})
@@ -285,6 +290,29 @@ def check_constraints(chapter: Chapter, values: dict[str, Any]) -> None:
                              + ", ".join(f"{n} = {full.get(n)!r}" for n in names))
 
 
+def machine_memory() -> int:
+    """This machine's physical memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _evaluate(chapter: Chapter, text: str, full: dict[str, Any]) -> Any:
+    names = constraint_names(f"chapter {chapter.id}", text, chapter.params)
+    return eval(compile(text, "<declaration>", "eval"), {"__builtins__": {}},  # noqa: S307 - checked AST
+                {**CONSTRAINT_FUNCTIONS, **{n: full[n] for n in names if n in full}})
+
+
+def check_memory(chapter: Chapter, values: dict[str, Any], total: int | None = None) -> None:
+    """Refuse, before anything runs, parameters whose known-heavy steps (declared in profiles.toml: memory =
+    {STEP = "bytes as an expression of the parameters"}) would need more memory than the machine has."""
+    total = machine_memory() if total is None else total
+    full = {**default_values(chapter), **values}
+    for step, text in chapter.memory:
+        need = float(_evaluate(chapter, text, full))
+        if need > total:
+            raise BuildError(f"chapter {chapter.id}: {step} would need about {need / 2**30:.1f} GiB ({text}, "
+                             f"{CONFIG_NAME}) and this machine has {total / 2**30:.1f} GiB; lower the parameters")
+
+
 def notebook_parameters(source: Path) -> dict[str, str]:
     """Names and default source text of the assignments in the cell tagged 'parameters' of a jupytext file."""
     for cell in source.read_text().split("\n# %%"):
@@ -335,6 +363,7 @@ def resolve_parameters(project: Project, chapter: Chapter, profile: str,
                 raise BuildError(f"parameter {name!r} of chapter {chapter.id} ({origin}): got {raw!r}; "
                                  f"allowed: {param.allowed()}") from None
     check_constraints(chapter, values)
+    check_memory(chapter, values)
     return values
 
 

@@ -180,3 +180,18 @@ def test_constraint_declarations_are_checked_when_read(tmp_path):
         (tmp_path / "profiles.toml").write_text(text)
         with pytest.raises(BuildError, match=words):
             Project.load(tmp_path)
+
+
+def test_known_heavy_steps_are_refused_before_anything_runs_when_memory_is_short():
+    """Issue 15 #6: n_projections 100000 with n_frames 10000 met the OOM killer after a minute."""
+    project = Project.load(ROOT)
+    chapter = project.chapter("05_projections")
+    values = params.resolve_parameters(project, chapter, "default", [])  # the defaults fit this machine
+    with pytest.raises(BuildError, match=r"random projections of one layer would need about 67\.1 GiB .* this "
+                                         r"machine has 16\.0 GiB"):
+        params.check_memory(chapter, {**values, "n_projections": 100000, "n_frames": 10000}, total=16 * 2**30)
+    params.check_memory(chapter, {**values, "n_projections": 1000, "n_frames": 1000}, total=16 * 2**30)
+    if params.machine_memory() < 67 * 2**30:
+        with pytest.raises(BuildError, match="would need about 67.1 GiB"):
+            params.resolve_parameters(project, chapter, "default", [("n_projections", "100000"),
+                                                                     ("n_frames", "10000")])
