@@ -31,8 +31,8 @@ import torch
 from myst_nb import glue
 
 from polycode_utils.book.page import glue_values, provenance_box, set_style
-from polycode_utils.codes import (dimensions_per_feature, feature_dimensionality, monosemantic_code,
-                                  neurons_per_feature, optimal_dims_per_feature, polysemantic_code,
+from polycode_utils.codes import (density_at_optimal_dims, dimensions_per_feature, feature_dimensionality,
+                                  monosemantic_code, neurons_per_feature, optimal_dims_per_feature, polysemantic_code,
                                   superposition_code)
 from polycode_utils.plots.theory import plot_codes, plot_dimensions_vs_sparsity, plot_training_losses
 from polycode_utils.toy_models import compare_with_optimum, elhage_sparsities, sticky_plateau, train_toy_models
@@ -199,7 +199,9 @@ glue("plateau_reading",
      "fraction", display=False)
 
 # %% tags=["hide-input"]
-glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_per_value), display=False)
+glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_per_value, floor=n_hidden / n_features),
+     display=False)
+glue("floor_crossing", density_at_optimal_dims(n_hidden / n_features, bits_per_value), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_1c
@@ -211,6 +213,7 @@ glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_p
 # paper's theory of optimal encoding, $D_\mathrm{opt}(S)$, with $H_\mathrm{elem} =$
 # {glue:text}`bits_per_value:g` bits per value, our choice (the sources leave it open); dotted, its limit $1-S$.
 # Dashed: the "sticky" fractions 1, 3/4, 2/3, 1/2, 2/5, 3/8 at which Elhage et al. found $D^*$ to linger.
+# Red dash-dotted: the floor $m/n$ of a model of this size (ours; below).
 # ```
 #
 # **Reading the figure.** At dense inputs, $D^* =$ {glue:text}`d_star_dense:.3f`: the models use
@@ -233,6 +236,14 @@ glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_p
 # {glue:text}`d_ratio_sparsest:.1f` times as many. $D^*$ lies on or above $D_\mathrm{opt}$ at
 # {glue:text}`n_above_opt` of the {glue:text}`n_sparsities` sparsities (smallest ratio
 # $D^*/D_\mathrm{opt} =$ {glue:text}`min_ratio:.2f`), {glue:text}`above_reading`.
+#
+# **A floor the model's size imposes (ours).** $D_\mathrm{opt}$ is the dimensions per feature of a *lossless* code
+# of the features' entropy. The toy model is not that: it writes each represented feature as a direction of
+# roughly unit norm, so a model that represents all $n$ features has $\|W\|_F^2 \approx n$ and
+# $D^* \ge m/n =$ {glue:text}`m_over_n:.3f` however sparse the inputs; it can only go lower by dropping features,
+# a lossy code. $D_\mathrm{opt}$ falls below that floor from $1/(1-S) \approx$
+# {glue:text}`floor_crossing:.1f` on, so in the sparsest settings part of the gap between $D^*$ and
+# $D_\mathrm{opt}$ is forced by the model's size, not by a suboptimal code.
 #
 # On the way down, $D^*$ does not fall smoothly: {glue:text}`plateau_reading`. The paper reads these plateaus as
 # places where the network's code deviates from the optimal one: the geometry of a few features sharing a few
