@@ -113,6 +113,34 @@ def stderr_to_page(nb: Any, log: Path | None = None) -> int:
     return boxes
 
 
+def record_failure(partial: Path, kept: Path, exc: BaseException) -> None:
+    """Keep a run that did not finish as `kept`, with what stopped it (the error and its traceback, or the signal)
+    and when, in a first cell and in its metadata; an interrupted run never replaces a failed one's record."""
+    import traceback  # noqa: PLC0415
+
+    import nbformat  # noqa: PLC0415
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S %z")
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        what = f"interrupted by {exc.args[0] if isinstance(exc, Interrupted) else 'SIGINT'} (Ctrl-C or a signal)"
+        detail = ""
+    else:
+        what = "failed: " + (str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc))
+        detail = "".join(traceback.format_exception(exc))
+    try:
+        nb = nbformat.read(partial, as_version=4)
+    except Exception:  # noqa: BLE001 - no partial notebook: the record alone
+        nb = nbformat.v4.new_notebook()
+    text = f"**This run {what}** at {when}."
+    if detail:
+        text += "\n\n```text\n" + detail + "\n```"
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
+    nb.metadata["polycode_failure"] = {"what": what, "time": when, "traceback": detail}
+    tmp = kept.with_name(f".{kept.name}.tmp-{os.getpid()}")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, kept)
+
+
 class Interrupted(Exception):
     """SIGTERM or SIGHUP received: unwind like Ctrl-C so temporary files are moved aside."""
 
@@ -165,9 +193,11 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
                                    language="python",
                                    cwd=str(chapter.source.parent), progress_bar=sys.stderr.isatty(), log_output=False)
     except BaseException as exc:
-        if tmp.exists():
-            os.replace(tmp, failed)
-        if isinstance(exc, (KeyboardInterrupt, Interrupted)):
+        interrupted = isinstance(exc, (KeyboardInterrupt, Interrupted))
+        kept = out.with_name(f"{out.stem}.interrupted.ipynb") if interrupted else failed  # never over a failure
+        record_failure(tmp if tmp.exists() else src, kept, exc)
+        tmp.unlink(missing_ok=True)
+        if interrupted:
             raise
         return Outcome(chapter.id, "failed", time.perf_counter() - start,
                        failed_notebook=str(failed) if failed.exists() else None,
@@ -189,6 +219,7 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
     nbformat.write(nb, tmp)
     os.replace(tmp, out)
     failed.unlink(missing_ok=True)
+    out.with_name(f"{out.stem}.interrupted.ipynb").unlink(missing_ok=True)
     return Outcome(chapter.id, "executed", seconds)
 
 

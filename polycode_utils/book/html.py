@@ -33,7 +33,7 @@ def html_inputs_digest(project: Project) -> str:
     h = hashlib.sha256()
     files = [project.root / "_config.yml", project.root / "_toc.yml"]
     files += sorted(p for p in (project.root / "book").rglob("*") if p.is_file() and "_static" not in p.parts
-                    and not p.name.startswith(".") and not p.name.endswith(".failed.ipynb")
+                    and not p.name.startswith(".") and not p.name.endswith((".failed.ipynb", ".interrupted.ipynb"))
                     and p.name != "timings.json")
     for path in files:
         h.update(str(path.relative_to(project.root)).encode())

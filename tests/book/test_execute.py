@@ -137,3 +137,31 @@ def _alive(pgid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+def test_failed_and_interrupted_runs_record_what_stopped_them_and_when(project):
+    """Issue 15 #12: an interrupted chapter overwrote an earlier real failure with a notebook saying nothing."""
+    generated = project / "book" / "_generated"
+    assert polycode(project, "build", "--no-html", "-p", "fail", "true").returncode == 1
+    failed = generated / "01_demo.failed.ipynb"
+    record = json.loads(failed.read_text())
+    first = "".join(record["cells"][0]["source"])
+    assert first.startswith("**This run failed") and "the chapter failed on purpose" in first
+    assert record["metadata"]["polycode_failure"]["time"][:4] == time.strftime("%Y")
+    before = failed.read_bytes()
+    started(project).unlink()
+    proc = subprocess.Popen([sys.executable, "-m", "polycode_utils.book", "--root", str(project), "build",
+                             "--no-html", "-p", "sleep", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.time() + 60
+    while not started(project).exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    if _alive(proc.pid):
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert failed.read_bytes() == before  # the real failure's record is kept
+    interrupted = json.loads((generated / "01_demo.interrupted.ipynb").read_text())
+    assert "".join(interrupted["cells"][0]["source"]).startswith("**This run interrupted by SIGTERM")
+    assert polycode(project, "build", "--no-html").returncode == 0  # a good run clears both records
+    assert not failed.exists() and not (generated / "01_demo.interrupted.ipynb").exists()
