@@ -107,7 +107,7 @@ check = init_comparison(config, init_check_steps, cache_dir=cache_dir())
 x_test = uniform_inputs(10_000, 3, seed + 1)
 
 # %% tags=["remove-cell"]
-spread = {i: activation_spread(check[i].config.build_model(), x_test, [config.depth])[0] for i in check}
+spread = {i: float(activation_spread(check[i].config.build_model(), x_test, [config.depth])[0]) for i in check}
 mse = {name: reconstruction_mse(model, x_test, seed=seed, dropout_on=on) for name, model, on in (
     ("mse_learnt", trained.model, True), ("mse_learnt_off", trained.model, False),
     ("mse_untrained", untrained, True))}
@@ -115,9 +115,9 @@ glue_values(dict(depth=config.depth, width=config.width, every=config.dropout_ev
                  batch_size=batch_size, n_samples=n_samples, epochs=epochs, steps=config.steps,
                  train_seconds=trained.seconds, spread_keras=spread["keras"], spread_torch=spread["torch"],
                  check_steps=init_check_steps, zero_mse=1 / 3, **mse,
-                 mse_keras_check=check["keras"].step_loss[-100:].mean(),
-                 mse_main_check=trained.step_loss[:init_check_steps][-100:].mean(),
-                 mse_torch_check=check["torch"].step_loss[-100:].mean()))
+                 mse_keras_check=float(check["keras"].step_loss[-100:].mean()),
+                 mse_main_check=float(trained.step_loss[:init_check_steps][-100:].mean()),
+                 mse_torch_check=float(check["torch"].step_loss[-100:].mean())))
 
 # %% tags=["hide-input"]
 glue("fig_training", plots.training_curves(
@@ -168,8 +168,8 @@ if assert_results:  # the build fails if the estimators miss the known answers
 
 # %% tags=["remove-cell"]
 glue_values(dict(components=decoder_components, h_x=uniform_entropy(3), floor=uniform_decoder_floor(3),
-                 cal_dec_max=calibration.decoder_error.abs().max(), cal_top=calibration.true.max(),
-                 cal_mine_top=calibration.mine.iloc[-1], cal_dec_top=calibration.decoder.iloc[-1],
+                 cal_dec_max=float(calibration.decoder_error.abs().max()), cal_top=float(calibration.true.max()),
+                 cal_mine_top=float(calibration.mine[calibration.true.idxmax()]),
                  calibration_table=calibration.round(3)))
 
 # %% [markdown]

@@ -16,7 +16,9 @@ that after 40 layers the output no longer depends on the input and Adam stays at
 
 Reproducibility [ours]: the weights come from config.seed, the training samples, their order and the dropout masks
 from generators seeded by (seed, purpose); the caller's random state is untouched. A trained network is cached in
-cache_dir/pass_through-<hash>/network.pt (written atomically); the hash covers the whole configuration.
+cache_dir/pass_through-<hash>/network.pt (written atomically, with a checksum of its weights); the hash covers the
+whole configuration. A record that cannot be read, fails its checksum or belongs to another configuration is set
+aside (network.pt.unreadable, with a warning) and the network trained again.
 """
 
 from __future__ import annotations
@@ -39,11 +41,11 @@ from tqdm.auto import tqdm
 from polycode_utils.capacity import dropout_capacity_bounds
 from polycode_utils.checks import check_choice, check_dropout, check_int, check_positive_float, check_sequence
 from polycode_utils.information import decoder_bound, gaussian_decoder_floor, mine, uniform_entropy
-from polycode_utils.training import CHECKPOINT_FORMAT, load_checkpoint, save_atomic, torch_threads
+from polycode_utils.training import save_atomic, set_aside, torch_threads, weights_checksum
 
 INITS = ("keras", "torch")     # Glorot-uniform weights and zero biases (the authors'), or PyTorch's default
 ESTIMATORS = ("decoder", "mine")
-FORMAT = 1                     # bump when the network, its training or the cached record change meaning
+FORMAT = 2                     # bump when the network, its training or the cached record change meaning
 INPUT_LOW, INPUT_HIGH = -1.0, 1.0  # the input's range [note code]
 
 
@@ -166,14 +168,9 @@ def train_pass_through(config: PassThroughConfig, *, cache_dir: str | Path | Non
     path = None
     if cache_dir is not None:
         path = Path(cache_dir) / f"pass_through-{config.key()[:16]}" / "network.pt"
-        ckpt = load_checkpoint(path)
-        if ckpt is not None:
-            if ckpt["config"] != asdict(config):
-                raise ValueError(f"cached network {path} belongs to another configuration (hash collision?)")
-            model = config.build_model()
-            model.load_state_dict(ckpt["model"])
-            return TrainedPassThrough(model.eval(), config, ckpt["step_loss"].double().numpy(), float(ckpt["seconds"]),
-                                      True, path)
+        cached = _load_cached(path, config)
+        if cached is not None:
+            return cached
     start = time.perf_counter()
     model = config.build_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
@@ -195,9 +192,32 @@ def train_pass_through(config: PassThroughConfig, *, cache_dir: str | Path | Non
     seconds = time.perf_counter() - start
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_atomic({"format": CHECKPOINT_FORMAT, "config": asdict(config), "model": model.state_dict(),
+        state = model.state_dict()
+        save_atomic({"format": FORMAT, "config": asdict(config), "model": state, "checksum": weights_checksum(state),
                      "step_loss": losses, "seconds": seconds}, path)
     return TrainedPassThrough(model.eval(), config, losses.double().numpy(), seconds, False, path)
+
+
+def _load_cached(path: Path, config: PassThroughConfig) -> TrainedPassThrough | None:
+    """The cached network of a configuration, or None: none cached, or a record that must not be used (set aside)."""
+    if not path.exists():
+        return None
+    try:
+        record = torch.load(path, weights_only=True)
+        model = config.build_model()
+        model.load_state_dict(record["model"])  # raises on a missing or misshapen tensor
+        problem = (f"format {record['format']!r}, expected {FORMAT}" if record["format"] != FORMAT
+                   else "it belongs to another configuration" if record["config"] != asdict(config)
+                   else "its weights do not match their checksum" if record["checksum"] != weights_checksum(
+                       record["model"])
+                   else None)
+    except Exception as exc:  # noqa: BLE001 - any unreadable record is set aside, never trusted
+        problem = f"unreadable: {type(exc).__name__}"
+    if problem is not None:
+        set_aside(path, problem)
+        return None
+    return TrainedPassThrough(model.eval(), config, record["step_loss"].double().numpy(), float(record["seconds"]),
+                              True, path)
 
 
 def init_comparison(config: PassThroughConfig, steps: int, *, cache_dir: str | Path | None = None,

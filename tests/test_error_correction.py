@@ -96,6 +96,21 @@ def test_training_is_seeded_cached_and_leaves_the_callers_rng_alone(tmp_path) ->
     assert train_pass_through(replace(TINY, seed=4), cache_dir=tmp_path, progress=False).path != first.path
 
 
+def test_a_damaged_record_is_set_aside_and_the_network_trained_again(tmp_path) -> None:
+    first = train_pass_through(TINY, cache_dir=tmp_path, progress=False)
+    record = torch.load(first.path, weights_only=True)
+    record["model"]["readout.bias"] += 1.0  # a flipped bit: the checksum no longer matches
+    torch.save(record, first.path)
+    with pytest.warns(UserWarning, match="checksum"):
+        again = train_pass_through(TINY, cache_dir=tmp_path, progress=False)
+    assert not again.from_cache and (first.path.parent / "network.pt.unreadable").exists()
+    np.testing.assert_array_equal(again.step_loss, first.step_loss)
+    first.path.write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert not train_pass_through(TINY, cache_dir=tmp_path, progress=False).from_cache
+    assert train_pass_through(TINY, cache_dir=tmp_path, progress=False).from_cache
+
+
 def test_training_lowers_the_loss_of_the_untrained_network() -> None:
     config = replace(TINY, n_samples=20_000, epochs=1)
     trained = train_pass_through(config, progress=False)
