@@ -65,7 +65,7 @@ glue_values(dict(thm3_bits=2, thm3_statement=float(thm3.lower), thm3_proof=float
 # most $(1-p)\,m\,C_b$ bits. But the next layer does not know: a dropped unit reads 0, the same as a unit that
 # *sent* 0. The paper's supplementary note bounds what this costs.
 #
-# ````{prf:theorem} Dropout capacity (the note's Theorem 3, in its proof's form)
+# ````{prf:theorem} Dropout capacity — the note's Theorem 3, in its proof's form
 # :label: thm-dropout-capacity
 # A layer of $m$ independent units of capacity $C_b$ bits each, under dropout at rate $p$ (erasure to 0), has
 # capacity
@@ -374,7 +374,7 @@ plot_code_spectra(spectra)
 #
 # ## The note's other theorems, checked
 #
-# ```{prf:lemma} Entropy of a sparsified distribution (the note's Lemma 2)
+# ```{prf:lemma} Entropy of a sparsified distribution — the note's Lemma 2
 # :label: lem-sparse-entropy
 # If each of $n$ independent features is 0 with probability $S$ and otherwise carries a value of $H_\mathrm{elem}$
 # bits of entropy, the features have entropy $H = n\,[h_b(S) + (1-S)\,H_\mathrm{elem}]$.
@@ -404,7 +404,7 @@ glue_values(dict(thm4_m=thm4_m, thm4_n=thm4_n, thm4_alpha=thm4_alpha, thm4_mn=th
                  thm4_half_closed=round(thm4_half.closed)))
 
 # %% [markdown]
-# ````{prf:theorem} Entropy under a power-law spectrum (the note's Theorem 4, corrected)
+# ````{prf:theorem} Entropy under a power-law spectrum — the note's Theorem 4, corrected
 # :label: thm-power-law-entropy
 # Let a layer of $m$ units, each represented to $n$ bits of precision, have unit scales $\sigma_i = i^{\alpha}$
 # ($\alpha < 0$). Then it carries at most
@@ -430,7 +430,7 @@ glue_values(dict(thm4_m=thm4_m, thm4_n=thm4_n, thm4_alpha=thm4_alpha, thm4_mn=th
 # $\alpha$ costs half as much: {glue:text}`thm4_half_exact` bits (closed form {glue:text}`thm4_half_closed`). This
 # book uses the corrected form, with $\alpha$ the eigenvalue exponent and the factor $\tfrac12$.
 #
-# ````{prf:theorem} Action of random projections (the note's §2.5, corrected)
+# ````{prf:theorem} Action of random projections — the note's §2.5, corrected
 # :label: thm-projected-action
 # Let a step $a$ of a layer's trajectory have covariance $\Sigma$, and $R \in \mathbb{R}^{m \times k}$ have
 # independent $N(0, 1/m)$ entries. Then the mean action of the projected step is
@@ -470,7 +470,7 @@ action_check.map(lambda v: f"{v:.5f}")
 # {glue:text}`act_max_rel_pct:.1f` %, and is two orders of magnitude below the printed one. Chapter 5 draws the
 # corrected line.
 #
-# ```{prf:theorem} Optimal codes can be hard to decode (the note's §2.2, as a stated argument)
+# ```{prf:theorem} Optimal codes can be hard to decode — the note's §2.2, as a stated argument
 # :label: thm-hard-decoding
 # Assume the discrete logarithm modulo a prime $q$ is not computable in polynomial time. Then there are layers
 # whose code is optimal (one-to-one, no capacity wasted) and which no polynomial-time decoder can invert: a layer
