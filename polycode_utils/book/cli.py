@@ -154,12 +154,14 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", default="default")
     b.add_argument("--only", nargs="+", metavar="CHAPTER", help="build only these chapters")
     b.add_argument("-p", "--param", **param)
+    b.add_argument(PAIR, dest="param", action="append", type=lambda s: tuple(s.split("=", 1)), help=argparse.SUPPRESS)
     b.add_argument("--force", action="store_true", help="re-execute even when the cache is valid")
     b.add_argument("--no-html", action="store_true", help="execute only; leave the HTML as it is")
     r = sub.add_parser("run", help="execute one chapter with new parameters into a notebook of your choice")
     r.add_argument("chapter")
     r.add_argument("--profile", default="default")
     r.add_argument("-p", "--param", **param)
+    r.add_argument(PAIR, dest="param", action="append", type=lambda s: tuple(s.split("=", 1)), help=argparse.SUPPRESS)
     r.add_argument("-o", "--output", help="output notebook, or a folder to write CHAPTER.ipynb into "
                    "(default: _build/runs/CHAPTER.ipynb); never over a file polycode did not write")
     r.add_argument("--force", action="store_true", help="let -o overwrite any file")
@@ -170,8 +172,25 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+PAIR = "--param-pair"
+
+
+def pair_params(argv: list[str]) -> list[str]:
+    """`-p NAME VALUE` as one `--param-pair=NAME=VALUE` token, so that a VALUE starting with "-" (-inf, -0.5) is
+    a value to check against its declaration, not taken for an option by argparse."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in ("-p", "--param") and i + 2 < len(argv) and "=" not in argv[i + 1]:
+            out.append(f"{PAIR}={argv[i + 1]}={argv[i + 2]}")
+            i += 3
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_args(pair_params(sys.argv[1:] if argv is None else list(argv)))
     try:
         project = Project.load(Path(args.root).resolve())
         if args.command == "list":

@@ -13,6 +13,7 @@ from typing import Any
 
 from polycode_utils.book.paths import CONFIG_NAME
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # every int parameter fits a C long long, declared bounds or not
 TYPES = ("int", "float", "str", "bool", "list[int]", "list[float]", "list[str]")
 DECLARATION_KEYS = ("type", "min", "max", "below", "choices", "choices_from", "min_len", "max_len", "help")
 
@@ -40,7 +41,7 @@ class Param:
         what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}.get(
             self.type, f"a comma-separated list of {self.type[5:-1]}s ("
             + (f"exactly {self.min_len}" if self.max_len == self.min_len else f"at least {self.min_len}"
-               + (f", at most {self.max_len}" if self.max_len else "")) + ")"
+               + (f", at most {self.max_len}" if self.max_len else "")) + ", distinct)"
         )
         each = "each " if self.type.startswith("list") else ""
         if self.choices is not None:
@@ -59,10 +60,18 @@ class Param:
     def coerce(self, value: Any) -> Any:
         """Convert a command-line string or a TOML value to this type and check it, or raise ValueError."""
         if self.type.startswith("list"):
-            items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+            if isinstance(value, str):  # "" is the empty list; an empty item ("0,,1", "0,") is a mistake
+                items = [v.strip() for v in value.split(",")] if value.strip() else []
+                if any(not v for v in items):
+                    raise ValueError
+            else:
+                items = value
             if not isinstance(items, list) or not self.min_len <= len(items) <= (self.max_len or len(items)):
                 raise ValueError
-            return [self._scalar(self.type[5:-1], v) for v in items]
+            out = [self._scalar(self.type[5:-1], v) for v in items]
+            if len(set(out)) != len(out):  # the same item twice (a duplicate network, a layer measured twice)
+                raise ValueError
+            return out
         return self._scalar(self.type, value)
 
     def _scalar(self, kind: str, value: Any) -> Any:
@@ -79,13 +88,15 @@ class Param:
                 raise ValueError
             out: Any = value
         elif kind == "int":
-            if isinstance(value, (bool, float)):
-                raise ValueError
+            if isinstance(value, (bool, float)) or (isinstance(value, str) and not value.strip().isascii()):
+                raise ValueError  # Unicode digits ("٣") are not numbers here
             out = int(value)
-        else:
-            if isinstance(value, bool):
+            if not INT64_MIN <= out <= INT64_MAX:  # a seed of 2**64 overflowed deep in torch
                 raise ValueError
-            out = float(value)
+        else:
+            if isinstance(value, bool) or (isinstance(value, str) and not value.strip().isascii()):
+                raise ValueError
+            out = float(value) + 0.0  # -0.0 is 0.0 (it would label a duplicate network "-0")
             if not math.isfinite(out):
                 raise ValueError
         if self.choices is not None and out not in self.choices:
@@ -350,6 +361,11 @@ def resolve_parameters(project: Project, chapter: Chapter, profile: str,
                          f"(declared but not in the notebook: {missing}; in the notebook but not declared: {extra})")
     values: dict[str, Any] = {"profile": profile}
     project.profile(profile)
+    given = [name for name, _ in overrides]
+    twice = sorted({n for n in given if given.count(n) > 1})
+    if twice:
+        raise BuildError(f"parameter {twice[0]!r} of chapter {chapter.id} is given more than once on the command line "
+                         "(directly or through its group); give it once")
     profile_values = chapter.values.get(profile, {})
     for origin, items in ((f"profile {profile!r}", list(profile_values.items())), ("command line", overrides)):
         for name, raw in items:

@@ -154,7 +154,7 @@ def test_config_mistakes_named(tmp_path):
 
 @pytest.mark.parametrize("chapter, overrides, words", [
     ("05_projections", [("fit_range", "600,10")], ["fit_range[0] < fit_range[1]", "fit_range = [600, 10]"]),
-    ("04_spectra", [("fit_range", "5,5")], ["fit_range[0] < fit_range[1]"]),
+    ("04_spectra", [("fit_range", "9,5")], ["fit_range[0] < fit_range[1]"]),
     ("05_projections", [("radius", "14"), ("dot_radius", "2")], ["radius + dot_radius <= 15", "radius = 14.0"]),
     ("05_projections", [("show_dropout", "0.4"), ("dropout_rates", "0,0.2")], ["show_dropout in dropout_rates"]),
     ("05_projections", [("show_dropout", "0.3")], ["show_dropout in dropout_rates", "show_dropout = 0.3"]),
