@@ -228,7 +228,7 @@ glue("fig_information", plots.information_by_layer(table, necessary=uniform_entr
 # untrained one by the decoder bound and {glue:text}`mine_gap_last:.2f` by MINE; the chapter does not build if these
 # fall below {glue:text}`min_gap:g` and {glue:text}`min_gap_mine:g` nats{glue:text}`checked`. Both networks start
 # high, where the first layers still determine $x$. From layer {glue:text}`second_layer` to the read-out the
-# untrained network loses {glue:text}`untrained_drop:.2f` nats, a little at every mask, like chapter 2's
+# untrained network loses {glue:text}`untrained_drop:.2f` nats, some at every mask, like chapter 2's
 # monosemantic code, and the trained one {glue:text}`learnt_drop:.2f`: training has found a code that the masks
 # erase far less.
 #
