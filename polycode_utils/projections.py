@@ -38,7 +38,13 @@ def random_projections(activations: ArrayLike, n_projections: int = 1000, k: int
     if a.ndim < 2 or a.shape[0] < 1 or a[0].numel() < 1:
         raise ValueError(f"activations: expected shape (T, m) or (T, ...) with T, m >= 1, got {tuple(a.shape)}")
     n_projections, k = check_int(n_projections, "n_projections"), check_int(k, "k")
+    check_int(seed, "seed", 0)
+    if a.is_complex():
+        raise ValueError("activations: complex values are not supported")
     a = a.reshape(a.shape[0], -1)
+    if k > a.shape[1]:
+        raise ValueError(f"k: a projection of {a.shape[1]} units onto k = {k} > {a.shape[1]} dimensions adds nothing; "
+                         f"need k <= m")
     if not a.is_floating_point():
         a = a.to(torch.float32)
     if not bool(torch.isfinite(a).all()):
@@ -58,7 +64,9 @@ def action(trajectories: ArrayLike, closed: bool = False) -> ArrayLike:
     z = trajectories.detach() if is_torch else torch.as_tensor(np.asarray(trajectories))
     if z.ndim < 2 or z.shape[-2] < 2:
         raise ValueError(f"trajectories: expected shape (..., T, k) with T >= 2, got {tuple(z.shape)}")
-    if not z.is_floating_point():
+    if z.is_complex():
+        raise ValueError("trajectories: complex values are not supported")
+    if not z.is_floating_point() or z.dtype in (torch.float16, torch.bfloat16):  # half precision overflows
         z = z.to(torch.float64)
     if not bool(torch.isfinite(z).all()):
         raise ValueError("trajectories: contains NaN or inf; all entries must be finite")

@@ -22,8 +22,18 @@ FIT_METHODS = ("huber", "ols", "wls")
 INTERVALS = ("basic", "percentile")
 
 
-def _to_tensor(x: ArrayLike) -> torch.Tensor:
-    return x.detach() if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))
+def _to_tensor(x: ArrayLike, name: str = "X") -> torch.Tensor:
+    t = x.detach() if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))
+    if t.is_complex():  # the imaginary part would be dropped silently by the float64 conversion
+        raise ValueError(f"{name}: complex values are not supported; pass real activations")
+    return t
+
+
+def _check_no_overflow(t: torch.Tensor, name: str) -> torch.Tensor:
+    """t itself, or a ValueError when a product of finite inputs overflowed float64 to inf or NaN."""
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name}: the covariance overflows float64 (entries too large); rescale the data")
+    return t
 
 
 def _as_samples(X: ArrayLike | Sequence[ArrayLike], name: str, min_samples: int = 2) -> torch.Tensor:
@@ -31,12 +41,12 @@ def _as_samples(X: ArrayLike | Sequence[ArrayLike], name: str, min_samples: int 
     if isinstance(X, (list, tuple)):
         if len(X) == 0:
             raise ValueError(f"{name}: expected at least one chunk of samples, got an empty sequence")
-        chunks = [_to_tensor(c) for c in X]
+        chunks = [_to_tensor(c, name) for c in X]
         if any(c.ndim != 2 for c in chunks) or len({c.shape[1] for c in chunks}) != 1:
             raise ValueError(f"{name}: chunks must all be 2-D (samples x dims) with the same number of dims, "
                              f"got shapes {[tuple(c.shape) for c in chunks]}")
         X = torch.cat([c.cpu().double() for c in chunks], dim=0)
-    t = _to_tensor(X).cpu().double()
+    t = _to_tensor(X, name).cpu().double()
     if t.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D (samples x dims) array, got shape {tuple(t.shape)}")
     if t.shape[0] < min_samples:
@@ -68,7 +78,7 @@ class CovarianceAccumulator:
 
     def update(self, batch: ArrayLike) -> CovarianceAccumulator:
         """Add a batch of samples (n x dim, numpy or torch) to the running sums; returns self."""
-        t = _to_tensor(batch)
+        t = _to_tensor(batch, "batch")
         if t.ndim != 2 or t.shape[1] != self.dim:
             raise ValueError(f"batch: expected shape (n, {self.dim}), got {tuple(t.shape)}")
         if t.shape[0] == 0:
@@ -78,9 +88,10 @@ class CovarianceAccumulator:
         col_sums = xc.sub_(shift).sum(dim=0)
         if not bool(torch.isfinite(col_sums).all()):  # a NaN or inf anywhere reaches its column's sum
             raise ValueError("batch: contains NaN or inf (or overflows float64); all entries must be finite")
+        outer = _check_no_overflow(self._outer.addmm(xc.T, xc), "batch")  # huge finite entries overflow here
         self._shift = shift
         self._sum += col_sums
-        self._outer.addmm_(xc.T, xc)
+        self._outer = outer
         self.n += int(t.shape[0])
         return self
 
@@ -110,7 +121,7 @@ class CovarianceAccumulator:
     def _covariance_t(self) -> torch.Tensor:
         self._require(2)
         cov = (self._outer - torch.outer(self._sum, self._sum) / self.n) / (self.n - 1)
-        return (cov + cov.T) / 2
+        return _check_no_overflow((cov + cov.T) / 2, "accumulator")
 
     def covariance(self) -> np.ndarray:
         """Unbiased covariance (dim x dim), equal to numpy.cov(X, rowvar=False)."""
@@ -123,7 +134,10 @@ class CovarianceAccumulator:
     def eigenvectors(self, k: int) -> np.ndarray:
         """Top-k principal directions as columns (dim x k), descending eigenvalue (Fig. 3d filters)."""
         check_int(k, "k", 1, self.dim)
-        _, vecs = torch.linalg.eigh(self._covariance_t())
+        vals, vecs = torch.linalg.eigh(self._covariance_t())
+        lam = vals.flip(0).cpu().numpy()
+        if _n_positive(lam) < k:  # a direction of zero variance is arbitrary: never return one silently
+            raise ValueError(f"k: only {_n_positive(lam)} directions have non-zero variance, asked for {k}")
         return vecs[:, -int(k):].flip(1).cpu().numpy()
 
     def state_dict(self) -> dict:
@@ -137,10 +151,16 @@ class CovarianceAccumulator:
             raise ValueError(f"state: expected keys dim, n, shift, sum, outer, got {sorted(state)}")
         if state["dim"] != self.dim:
             raise ValueError(f"state: dim {state['dim']} does not match accumulator dim {self.dim}")
-        if int(state["n"]) < 0:
-            raise ValueError(f"state: n must be >= 0, got {state['n']}")
+        if isinstance(state["n"], bool) or not isinstance(state["n"], (int, np.integer)) or int(state["n"]) < 0:
+            raise ValueError(f"state: n must be an integer >= 0, got {state['n']!r}")
+        tensors = {key: _to_tensor(state[key], f"state[{key!r}]") for key in ("shift", "sum", "outer")}
+        for key, shape in (("shift", (self.dim,)), ("sum", (self.dim,)), ("outer", (self.dim, self.dim))):
+            if tuple(tensors[key].shape) != shape:
+                raise ValueError(f"state: {key} must have shape {shape}, got {tuple(tensors[key].shape)}")
+            if not bool(torch.isfinite(tensors[key]).all()):
+                raise ValueError(f"state: {key} contains NaN or inf; all entries must be finite")
         self.n = int(state["n"])
-        self._shift, self._sum, self._outer = (torch.as_tensor(state[key]).to(self.device, self.dtype).clone()
+        self._shift, self._sum, self._outer = (tensors[key].to(self.device, self.dtype).clone()
                                                for key in ("shift", "sum", "outer"))
         return self
 
@@ -169,7 +189,10 @@ class PowerLawFit:
 
 def _as_spectrum(eigenvalues: ArrayLike) -> np.ndarray:
     """Eigenvalues as a non-empty 1-D float64 numpy array, or ValueError."""
-    lam = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues, dtype=np.float64)
+    raw = np.asarray(eigenvalues.detach().cpu() if torch.is_tensor(eigenvalues) else eigenvalues)
+    if np.iscomplexobj(raw):
+        raise ValueError("eigenvalues: complex values are not supported")
+    lam = np.asarray(raw, dtype=np.float64)
     if lam.ndim != 1 or lam.size == 0:
         raise ValueError(f"eigenvalues: expected a non-empty 1-D array, got shape {lam.shape}")
     return lam
@@ -186,8 +209,11 @@ def _check_fit_args(fit_range: tuple[int, int], method: str) -> tuple[int, int]:
     check_choice(method, "method", FIT_METHODS)
     try:
         first, last = (int(v) for v in fit_range)
-    except (TypeError, ValueError):
-        raise ValueError(f"fit_range: must be a pair (first, last) of integers, got {fit_range!r}") from None
+        whole = all(not isinstance(v, bool) and float(v) == int(v) for v in fit_range)  # 1.5 is not truncated to 1
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole:
+        raise ValueError(f"fit_range: must be a pair (first, last) of integers, got {fit_range!r}")
     if not 1 <= first <= last:
         raise ValueError(f"fit_range: need 1 <= first <= last (1-based PCs, inclusive), got {fit_range!r}")
     return first, last
@@ -215,6 +241,9 @@ def fit_power_law(eigenvalues: ArrayLike, fit_range: tuple[int, int] = (1, 500),
     if not np.all(np.isfinite(lam)):
         raise ValueError("eigenvalues: contains NaN or inf; all entries must be finite")
     used_last = min(last, _n_positive(lam))
+    if used_last > first and lam[used_last - 1] > lam[first - 1]:  # reversed: alpha would come out positive
+        raise ValueError("eigenvalues: rise over the fit range; an eigenspectrum comes in descending order "
+                         "(lambda_1 >= lambda_2 >= ...): reverse it")
     if used_last - first + 1 < 3:
         raise ValueError(f"fit_range: {fit_range!r} leaves {max(used_last - first + 1, 0)} usable points "
                          f"({_n_positive(lam)} positive eigenvalues); need at least 3")
@@ -289,7 +318,7 @@ def bootstrap_alpha(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, fit_r
 def _gram(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Centred samples and their Gram matrix xc xc^T / (N - 1), float64."""
     xc = t - t.mean(dim=0)
-    return xc, (xc @ xc.T) / (t.shape[0] - 1)
+    return xc, _check_no_overflow((xc @ xc.T) / (t.shape[0] - 1), "X")
 
 
 def _fix_signs(vecs: np.ndarray) -> np.ndarray:

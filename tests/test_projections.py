@@ -152,3 +152,23 @@ def test_moving_dot_changes_smoothly_round_the_loop() -> None:
 def test_moving_dot_rejects_bad_parameters(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         moving_dot(**kwargs)
+
+
+# ---------------------------------------------------------------- edge cases (issue 15 #15)
+
+def test_random_projections_checks_seed_and_k_at_most_m() -> None:
+    a = np.random.default_rng(0).normal(size=(5, 4))
+    for seed in (-1, 1.5, "0", True):
+        with pytest.raises(ValueError, match="seed"):
+            random_projections(a, 3, 2, seed=seed)
+    with pytest.raises(ValueError, match="need k <= m"):
+        random_projections(a, 3, 5)
+    assert random_projections(a, 3, 4).shape == (3, 5, 4)
+    with pytest.raises(ValueError, match="complex"):
+        random_projections(a + 1j, 3, 2)
+
+
+def test_action_does_not_overflow_in_half_precision() -> None:
+    z = torch.tensor([[0.0, 0.0], [300.0, 0.0], [0.0, 400.0]], dtype=torch.float16)
+    assert float(action(z)) == pytest.approx(0.5 * (300.0**2 + 300.0**2 + 400.0**2))
+    assert np.isfinite(action(z.numpy()))

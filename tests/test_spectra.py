@@ -322,3 +322,64 @@ def test_power_law_samples_have_the_planted_spectrum() -> None:
     np.testing.assert_allclose(eigenspectrum(x), np.arange(1, 31) ** -2.0, rtol=0.1)
     with pytest.raises(ValueError, match="alpha"):
         power_law_samples(10, 10, 0.5)
+
+
+# ---------------------------------------------------------------- edge cases (issue 15 #15)
+
+def test_load_state_dict_refuses_wrong_shapes_nan_and_bad_counts() -> None:
+    from polycode_utils.spectra import CovarianceAccumulator  # noqa: PLC0415
+
+    good = CovarianceAccumulator(3).update(np.random.default_rng(0).normal(size=(10, 3))).state_dict()
+    for key, bad, words in (("outer", torch.zeros(2, 2), "outer must have shape (3, 3)"),
+                            ("sum", torch.zeros(4), "sum must have shape (3,)"),
+                            ("shift", torch.tensor([0.0, float("nan"), 0.0]), "shift contains NaN"),
+                            ("n", 2.5, "n must be an integer"), ("n", -1, "n must be an integer >= 0")):
+        with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+            CovarianceAccumulator(3).load_state_dict({**good, key: bad})
+    assert CovarianceAccumulator(3).load_state_dict(good).n == 10
+
+
+def test_huge_finite_inputs_are_refused_not_turned_into_inf() -> None:
+    from polycode_utils.spectra import CovarianceAccumulator, eigenspectrum  # noqa: PLC0415
+
+    x = np.array([[1e200, 0.0], [-1e200, 1.0], [3e200, 2.0]])
+    with pytest.raises(ValueError, match="overflows float64"):
+        CovarianceAccumulator(2).update(x)
+    acc = CovarianceAccumulator(2)
+    with pytest.raises(ValueError, match="overflows float64"):
+        acc.update(x)
+    assert acc.n == 0  # a refused batch leaves the accumulator as it was
+    with pytest.raises(ValueError, match="overflows float64"):
+        eigenspectrum(np.column_stack([x, x, x]).T)  # dims > samples: the Gram form
+
+
+def test_constant_data_have_no_principal_direction() -> None:
+    from polycode_utils.spectra import CovarianceAccumulator, principal_components  # noqa: PLC0415
+
+    x = np.ones((20, 4))
+    with pytest.raises(ValueError, match="only 0 directions have non-zero variance"):
+        CovarianceAccumulator(4).update(x).eigenvectors(1)
+    with pytest.raises(ValueError, match="non-zero variance"):
+        principal_components(x, 1)
+
+
+def test_complex_input_is_refused() -> None:
+    from polycode_utils.spectra import CovarianceAccumulator, eigenspectrum  # noqa: PLC0415
+
+    z = np.random.default_rng(0).normal(size=(8, 3)) * (1 + 1j)
+    with pytest.raises(ValueError, match="complex"):
+        eigenspectrum(z)
+    with pytest.raises(ValueError, match="complex"):
+        CovarianceAccumulator(3).update(torch.as_tensor(z))
+    with pytest.raises(ValueError, match="complex"):
+        fit_power_law(np.arange(1, 20) ** -1.0 + 0j, (1, 10), "ols")
+
+
+def test_fit_power_law_refuses_ascending_spectra_and_fractional_ranges() -> None:
+    lam = np.arange(1, 101, dtype=float) ** -1.0
+    with pytest.raises(ValueError, match="rise over the fit range"):
+        fit_power_law(lam[::-1], (1, 50), "ols")  # was alpha = +1, silently
+    for bad in ((1.5, 50), (1, 49.9), (True, 50)):
+        with pytest.raises(ValueError, match="pair \\(first, last\\) of integers"):
+            fit_power_law(lam, bad, "ols")
+    assert fit_power_law(lam, (1.0, 50.0), "ols").fit_range == (1, 50)
