@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from polycode_utils.book.execute import (Interrupted, Outcome, cache_key, clean_stale, ensure_kernel, execute,
-                                         UNWIND_SIGNALS, exit_status, library_digest, on_signal, stored_key,
-                                         write_atomic)
+from polycode_utils.book.execute import (UNWIND_SIGNALS, Interrupted, Outcome, cache_key, clean_stale, code_digest,
+                                         ensure_kernel, execute, exit_status, on_signal, remember, restore,
+                                         stored_key, write_atomic)
 from polycode_utils.book.html import RenderError, build_html
 from polycode_utils.book.lock import checkout_lock
-from polycode_utils.book.params import (BuildError, Project, check_shared_defaults, notebook_parameters,
-                                        resolve_parameters, split_overrides)
+from polycode_utils.book.params import (BuildError, Project, check_shared_defaults, default_values,
+                                        notebook_parameters, resolve_parameters, split_overrides)
 
 
 def summary(outcomes: list[Outcome], extra_lines: list[str]) -> str:
@@ -48,18 +48,21 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
     ensure_kernel()
     project.generated.mkdir(parents=True, exist_ok=True)
     clean_stale(project.generated)
-    lib = library_digest(project.library)
     outcomes: list[Outcome] = []
     try:
         for i, (chapter, values) in enumerate(plan, 1):
             out = project.generated / f"{chapter.id}.ipynb"
-            key = cache_key(chapter, values, lib)
-            if not args.force and stored_key(out) == key:
+            key = cache_key(chapter, {**default_values(chapter), **values},
+                            code_digest(chapter.source, project.library))
+            store = project.root / "_build" / "executed" / chapter.id
+            if not args.force and (stored_key(out) == key or restore(store, key, out)):
                 outcome = Outcome(chapter.id, "cached", 0.0)
             else:
                 print(f"[{i}/{len(plan)}] executing {chapter.id} (profile {args.profile})", file=sys.stderr,
                       flush=True)
                 outcome = execute(chapter, values, out, key, args.profile, project.root)
+                if outcome.status == "executed":
+                    remember(store, out, key)
             outcome.budget_s = chapter.budget_s.get(args.profile)
             outcomes.append(outcome)
             if outcome.status == "failed":
@@ -117,10 +120,9 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
     out = output_path(chapter.id, args.output, args.force) if args.output else (
         project.root / "_build" / "runs" / f"{chapter.id}.ipynb")
     ensure_kernel()
-    lib = library_digest(project.library)
+    key = cache_key(chapter, {**default_values(chapter), **values}, code_digest(chapter.source, project.library))
     try:
-        outcome = execute(chapter, values, out.resolve(), cache_key(chapter, values, lib), args.profile,
-                          project.root)
+        outcome = execute(chapter, values, out.resolve(), key, args.profile, project.root)
     except (KeyboardInterrupt, Interrupted) as exc:
         print("interrupted; nothing was overwritten", file=sys.stderr)
         return exit_status(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import html
 import json
@@ -19,28 +20,72 @@ from polycode_utils.book.paths import ROOT_VARIABLE
 
 KERNEL_NAME = "polycode"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-BOOK_PACKAGE = "book"
-KERNEL_SIDE = ("__init__.py", "page.py", "paths.py")  # the book modules a chapter imports; the rest is the tool
 # The kernel's own warnings (e.g. about its unencrypted local connection) would clutter every build's output; the
 # debugger that ipykernel loads wants frozen modules off (as `ipykernel install` sets it).
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
-def library_digest(library: Path) -> str:
-    """Content hash of what a chapter can import from the library: the science modules and the book's page kit and
-    paths, not the build tool (editing it re-executes nothing). jupyter-cache misses these (jupyter-book #1633)."""
+def _imported_modules(tree: ast.Module, package: str, current: str) -> set[str]:
+    """Dotted names of the package's modules a parsed file imports (absolute and relative imports; a name imported
+    from a package may be a submodule, so it is listed too and dropped later if no such file exists)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == package}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = current.split(".")[:len(current.split(".")) - node.level]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module.split(".")[0] == package:
+                found.add(module)
+                found |= {f"{module}.{a.name}" for a in node.names}
+    return found
+
+
+def _module_file(library: Path, dotted: str) -> Path | None:
+    parts = dotted.split(".")[1:]
+    for candidate in (library.joinpath(*parts).with_suffix(".py") if parts else None,
+                      library.joinpath(*parts, "__init__.py")):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
+def import_closure(source: Path, library: Path) -> list[Path]:
+    """The library files a chapter can run: the modules it imports, theirs, and so on (with their packages'
+    __init__ files), never the rest of the library; the build tool only where a chapter imports it."""
+    package = library.name
+    todo, seen = [(source, "__chapter__")], {}
+    while todo:
+        path, dotted = todo.pop()
+        for module in _imported_modules(ast.parse(path.read_bytes(), filename=str(path)), package,
+                                        dotted if path.name != "__init__.py" else dotted + ".__init__"):
+            parts = module.split(".")
+            for i in range(1, len(parts) + 1):  # the module and every package above it
+                name = ".".join(parts[:i])
+                file = _module_file(library, name)
+                if file is not None and file not in seen:
+                    seen[file] = name
+                    todo.append((file, name))
+    return sorted(seen)
+
+
+def code_digest(source: Path, library: Path) -> str:
+    """Hash of the code of a chapter's import closure, comments and formatting left out (the syntax tree), so
+    that a comment edited in the library re-executes nothing and an edit to a module re-executes only the chapters
+    that import it (jupyter-cache misses library changes altogether: jupyter-book #1633)."""
     h = hashlib.sha256()
-    for path in sorted(library.rglob("*.py")):
-        rel = path.relative_to(library)
-        if rel.parts[0] == BOOK_PACKAGE and (len(rel.parts) > 2 or rel.name not in KERNEL_SIDE):
-            continue
-        h.update(str(rel).encode())
-        h.update(path.read_bytes())
+    for path in import_closure(source, library):
+        h.update(str(path.relative_to(library)).encode())
+        h.update(ast.dump(ast.parse(path.read_bytes(), filename=str(path))).encode())
     return h.hexdigest()
 
 
 def cache_key(chapter: Chapter, values: dict[str, Any], lib_digest: str) -> str:
-    """What an executed chapter depends on: its source, its parameters, the library's source."""
+    """What an executed chapter depends on: its source, its resolved parameters (defaults included, so an explicit
+    default is the same run), the code it imports."""
     h = hashlib.sha256(chapter.source.read_bytes())
     h.update(json.dumps(values, sort_keys=True).encode())
     h.update(lib_digest.encode())
@@ -60,6 +105,27 @@ def stored_key(path: Path) -> str | None:
         return json.loads(path.read_text())["metadata"]["polycode"]["cache_key"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+KEEP_PER_CHAPTER = 3  # executed notebooks kept per chapter, so that reverting a change executes nothing
+
+
+def remember(store: Path, out: Path, key: str) -> None:
+    """Keep a copy of an executed notebook under its cache key (the newest few per chapter)."""
+    store.mkdir(parents=True, exist_ok=True)
+    write_atomic(store / f"{key}.ipynb", out.read_text())
+    for old in sorted(store.glob("*.ipynb"), key=lambda p: p.stat().st_mtime_ns)[:-KEEP_PER_CHAPTER]:
+        old.unlink(missing_ok=True)
+
+
+def restore(store: Path, key: str, out: Path) -> bool:
+    """Put back the executed notebook kept under this key, if there is one; whether it was there."""
+    kept = store / f"{key}.ipynb"
+    if stored_key(kept) != key:
+        return False
+    write_atomic(out, kept.read_text())
+    os.utime(kept)  # recently used: kept longest
+    return True
 
 
 def ensure_kernel() -> None:

@@ -41,6 +41,15 @@ def html_inputs_digest(project: Project) -> str:
     return h.hexdigest()
 
 
+def html_digest(html: Path) -> str:
+    """Hash of the rendered book: every page's content, and the name and size of every other file."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in html.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(html)).encode())
+        h.update(path.read_bytes() if path.suffix == ".html" else str(path.stat().st_size).encode())
+    return h.hexdigest()
+
+
 def build_html(project: Project, force: bool) -> str:
     """jupyter-book build with warnings as errors into a staging folder, then swap it in for _build/html."""
     build = project.root / "_build"
@@ -48,8 +57,8 @@ def build_html(project: Project, force: bool) -> str:
     stamp = build / ".html-inputs"
     static = project.root / "book" / "_static" / "mathjax"
     digest = html_inputs_digest(project)
-    if not force and html.exists() and stamp.exists() and stamp.read_text() == digest:
-        return "cached"
+    if not force and html.exists() and stamp.exists() and stamp.read_text() == f"{digest}\n{html_digest(html)}":
+        return "cached"  # the same inputs, and the HTML as it was written (a damaged page is rebuilt)
     source = mathjax_dir()
     if source is None:
         raise BuildError("the package jupyter-server-mathjax is not installed: it provides MathJax for offline math")
@@ -82,5 +91,5 @@ def build_html(project: Project, force: bool) -> str:
             os.replace(old, html)
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
-    write_atomic(stamp, digest)
+    write_atomic(stamp, f"{digest}\n{html_digest(html)}")
     return "built"

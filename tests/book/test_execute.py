@@ -17,19 +17,29 @@ from polycode_utils.book import execute
 from polycode_utils.book.params import Project
 
 
-def test_library_digest_covers_science_and_page_kit_not_the_build_tool(project):
+def test_code_digest_covers_the_chapter_s_import_closure_not_comments_or_the_rest(project):
+    """Issue 15 #13: a comment edited anywhere in the library re-executed every chapter."""
     lib = project / "lib"
-    before = execute.library_digest(lib)
-    (lib / "book" / "cli.py").write_text("# the build tool changed\n")
-    (lib / "book" / "new_tool_module.py").write_text("# so did this\n")
-    assert execute.library_digest(lib) == before
-    for changed in ("science.py", "book/page.py", "book/paths.py", "book/__init__.py"):
-        (lib / changed).write_text((lib / changed).read_text() + "# changed\n")
-        assert execute.library_digest(lib) != before, changed
-        before = execute.library_digest(lib)
-    (lib / "plots").mkdir()  # a science sub-package counts too
-    (lib / "plots" / "theory.py").write_text("Y = 1\n")
-    assert execute.library_digest(lib) != before
+    (lib / "__init__.py").write_text("")
+    (lib / "helper.py").write_text("Y = 2\n")
+    (lib / "science.py").write_text("from lib.helper import Y\nX = 1\n")
+    (lib / "unused.py").write_text("Z = 3\n")
+    (lib / "book" / "page.py").write_text("from . import paths\n")
+    source = project / "notebooks" / "01_demo.py"
+    source.write_text(source.read_text() + "\n# %%\nfrom lib import science\nfrom lib.book.page import x\n")
+    closure = [p.relative_to(lib).as_posix() for p in execute.import_closure(source, lib)]
+    assert closure == ["__init__.py", "book/__init__.py", "book/page.py", "book/paths.py", "helper.py",
+                       "science.py"]
+    before = execute.code_digest(source, lib)
+    for untouched in ("unused.py", "book/cli.py"):  # not imported by the chapter: the build tool, another module
+        (lib / untouched).write_text((lib / untouched).read_text() + "A = 1\n")
+        assert execute.code_digest(source, lib) == before, untouched
+    (lib / "helper.py").write_text("# a comment\nY = 2  # and another\n\n")
+    assert execute.code_digest(source, lib) == before
+    for changed in ("helper.py", "science.py", "book/paths.py"):
+        (lib / changed).write_text((lib / changed).read_text() + "W = 0\n")
+        assert execute.code_digest(source, lib) != before, changed
+        before = execute.code_digest(source, lib)
 
 
 def test_cache_key_changes_with_source_parameters_and_library(project):
@@ -71,6 +81,11 @@ def test_cache_reexecutes_only_on_change(project):
     assert statuses(project) == ["executed"]
     assert polycode(project, "build", "--no-html").returncode == 0
     assert statuses(project) == ["cached"]
+    source = project / "notebooks" / "01_demo.py"
+    source.write_text(source.read_text() + "\n# %%\ntry:\n    from lib import science\nexcept ImportError:\n"
+                      "    pass\n")
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert statuses(project) == ["executed"]
     (project / "lib" / "science.py").write_text("X = 2\n")  # the library changed: jupyter-cache would miss this
     assert polycode(project, "build", "--no-html").returncode == 0
     assert statuses(project) == ["executed"]
@@ -129,6 +144,19 @@ def test_interrupted_chapter_keeps_previous_notebook(project, sig):
     res = polycode(project, "build", "--no-html")
     assert res.returncode == 0 and statuses(project) == ["cached"]
     assert not list((project / "book" / "_generated").glob(".*partial*"))
+
+
+def test_cache_keys_on_resolved_parameters_and_keeps_a_few_runs_per_chapter(project):
+    """Issue 15 #13: an explicit default re-executed; reverting a change re-executed (one entry per chapter)."""
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert polycode(project, "build", "--no-html", "-p", "n", "3").returncode == 0  # n = 3 is the default
+    assert statuses(project) == ["cached"]
+    assert polycode(project, "build", "--no-html", "-p", "n", "5").returncode == 0
+    assert statuses(project) == ["executed"] and "n*rate = 2.5" in executed(project).read_text()
+    assert polycode(project, "build", "--no-html").returncode == 0  # reverted: the earlier run comes back
+    assert statuses(project) == ["cached"] and "n*rate = 1.5" in executed(project).read_text()
+    assert polycode(project, "build", "--no-html", "-p", "n", "5").returncode == 0
+    assert statuses(project) == ["cached"] and "n*rate = 2.5" in executed(project).read_text()
 
 
 def _alive(pgid: int) -> bool:

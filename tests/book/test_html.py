@@ -114,3 +114,19 @@ def test_a_signal_during_the_html_phase_exits_cleanly_and_leaves_no_temporaries(
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted")
     assert not list((project / "_build").glob(".staging*")) and not list((project / "_build").glob(".html-old*"))
     assert page.read_bytes() == before
+
+
+def test_damaged_html_is_rebuilt(project):
+    """Issue 15 #13: HTML damaged after a build was never detected (the inputs had not changed)."""
+    from demo_book import polycode  # noqa: PLC0415
+
+    (project / "_config.yml").write_text("title: demo\nexecute:\n  execute_notebooks: 'off'\n")
+    (project / "_toc.yml").write_text("format: jb-book\nroot: book/_generated/01_demo\n")
+    assert polycode(project, "build").returncode == 0
+    page = project / "_build" / "html" / "book" / "_generated" / "01_demo.html"
+    good = page.read_text()
+    res = polycode(project, "build")
+    assert res.returncode == 0 and "html               cached" in res.stdout
+    page.write_text(good[: len(good) // 2])
+    res = polycode(project, "build")
+    assert res.returncode == 0 and "html               built" in res.stdout and page.read_text() == good
