@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 from polycode_utils.book.execute import write_atomic
-from polycode_utils.book.params import BuildError, Project
+from polycode_utils.book.params import BuildError, Project, default_values
 
 
 class RenderError(BuildError):
@@ -50,12 +51,60 @@ def html_digest(html: Path) -> str:
     return h.hexdigest()
 
 
+ASSEMBLY_TAG = "polycode-assembly"
+
+
+def assembly_mismatches(project: Project) -> list[str]:
+    """Where the executed pages of the book come from different runs: different profiles, or different values of a
+    parameter group shared by several chapters (chapters 3-5 describing different networks), one line each."""
+    runs = {}
+    for cid, chapter in project.chapters.items():
+        try:
+            meta = json.loads((project.generated / f"{cid}.ipynb").read_text())["metadata"]["polycode"]
+        except (OSError, ValueError, KeyError):
+            continue
+        runs[cid] = (meta.get("profile"), {**default_values(chapter), **meta.get("parameters", {})})
+    lines = []
+    if len({profile for profile, _ in runs.values()}) > 1:
+        lines.append("profiles differ: " + ", ".join(f"{cid} {profile}" for cid, (profile, _) in runs.items()))
+    for group, names in project.groups.items():
+        users = [cid for cid in runs if group in project.chapters[cid].uses]
+        for name in sorted(names):
+            seen = {cid: runs[cid][1].get(name) for cid in users}
+            if len({json.dumps(v, sort_keys=True) for v in seen.values()}) > 1:
+                lines.append(f"group {group}, {name} differs: " + ", ".join(f"{c} {v}" for c, v in seen.items()))
+    return lines
+
+
+def mark_assembly(project: Project, lines: list[str]) -> None:
+    """Put a warning at the top of every executed page saying which runs the book mixes (none when it mixes
+    none), replacing the previous one; the build prints the same lines."""
+    for cid in project.chapters:
+        path = project.generated / f"{cid}.ipynb"
+        if not path.exists():
+            continue
+        nb = json.loads(path.read_text())
+        cells = [c for c in nb["cells"] if ASSEMBLY_TAG not in c.get("metadata", {}).get("tags", [])]
+        if lines:
+            text = ("```{warning}\nThis book was assembled from different runs (built with `--only`): "
+                    + "; ".join(lines) + ". Rebuild without `--only` for one consistent book.\n```")
+            cells.insert(0, {"cell_type": "markdown", "id": ASSEMBLY_TAG, "metadata": {"tags": [ASSEMBLY_TAG]},
+                             "source": text})
+        if cells != nb["cells"]:
+            nb["cells"] = cells
+            write_atomic(path, json.dumps(nb, indent=1))
+
+
 def build_html(project: Project, force: bool) -> str:
     """jupyter-book build with warnings as errors into a staging folder, then swap it in for _build/html."""
     build = project.root / "_build"
     html = build / "html"
     stamp = build / ".html-inputs"
     static = project.root / "book" / "_static" / "mathjax"
+    mixed = assembly_mismatches(project)
+    mark_assembly(project, mixed)
+    if mixed:
+        print("polycode: warning: the book's pages come from different runs: " + "; ".join(mixed), file=sys.stderr)
     digest = html_inputs_digest(project)
     if not force and html.exists() and stamp.exists() and stamp.read_text() == f"{digest}\n{html_digest(html)}":
         return "cached"  # the same inputs, and the HTML as it was written (a damaged page is rebuilt)

@@ -130,3 +130,29 @@ def test_damaged_html_is_rebuilt(project):
     page.write_text(good[: len(good) // 2])
     res = polycode(project, "build")
     assert res.returncode == 0 and "html               built" in res.stdout and page.read_text() == good
+
+
+def test_a_book_assembled_from_different_runs_says_so_on_its_pages(tmp_path):
+    """Issue 15 #16: --only could leave chapters sharing networks describing different ones, without a word."""
+    from demo_book import grouped_project, polycode  # noqa: PLC0415
+
+    root = grouped_project(tmp_path)
+    for source in (root / "notebooks").glob("*.py"):
+        source.write_text(f"# %% [markdown]\n# # {source.stem}\n\n" + source.read_text())
+    (root / "_config.yml").write_text("title: demo\nexecute:\n  execute_notebooks: 'off'\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/_generated/01_train\nchapters:\n"
+                                   "  - file: book/_generated/02_measure\n  - file: book/_generated/03_other\n")
+    assert polycode(root, "build").returncode == 0
+    res = polycode(root, "build", "--only", "01_train", "-p", "net.width", "5")
+    assert res.returncode == 0, res.stderr
+    assert "pages come from different runs" in res.stderr and "group net, width differs: 01_train 5, 02_measure 8" \
+        in res.stderr
+    html = root / "_build" / "html" / "book" / "_generated"
+    for page in ("01_train", "02_measure", "03_other"):
+        assert "assembled from different runs" in (html / f"{page}.html").read_text()
+    res = polycode(root, "build", "--only", "03_other", "--profile", "smoke")
+    assert "profiles differ" in res.stderr and "03_other smoke" in res.stderr
+    res = polycode(root, "build", "--profile", "smoke", "-p", "net.width", "5")  # one consistent book again
+    assert res.returncode == 0 and "different runs" not in res.stderr
+    for page in ("01_train", "02_measure", "03_other"):
+        assert "assembled from different runs" not in (html / f"{page}.html").read_text()
