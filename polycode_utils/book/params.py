@@ -22,6 +22,11 @@ class BuildError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
+def _num(value: float) -> str:
+    """A bound as a person writes it: 4294967295, not 4.29497e+09; 0.5 as 0.5."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e16 else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Param:
     """One declared chapter parameter: type, allowed range (min, max inclusive; below exclusive) or choices."""
@@ -47,14 +52,14 @@ class Param:
         if self.choices is not None:
             return f"{what}, {each}one of {', '.join(map(str, self.choices))}"
         if self.min is not None and self.below is not None:
-            return f"{what}, {each}in [{self.min:g}, {self.below:g})"
+            return f"{what}, {each}in [{_num(self.min)}, {_num(self.below)})"
         bounds = []
         if self.min is not None:
-            bounds.append(f">= {self.min:g}")
+            bounds.append(f">= {_num(self.min)}")
         if self.max is not None:
-            bounds.append(f"<= {self.max:g}")
+            bounds.append(f"<= {_num(self.max)}")
         if self.below is not None:
-            bounds.append(f"< {self.below:g}")
+            bounds.append(f"< {_num(self.below)}")
         return what + (f", {each}{' and '.join(bounds)}" if bounds else "")
 
     def coerce(self, value: Any) -> Any:
