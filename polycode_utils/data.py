@@ -160,9 +160,14 @@ def cifar10(root: str | Path | None, train: bool = True, n: int | None = None) -
     try:
         ds = CIFAR10(root=str(root), train=train, download=False)
     except RuntimeError as exc:
+        folder = root.resolve() / "cifar-10-batches-py"
+        if folder.is_dir():  # torchvision checks every file's MD5: present but not the published files
+            raise ValueError(f"CIFAR-10 ({split} split) under {folder} is corrupt or incomplete: its files do not "
+                             "match the published checksums (data_batch_1..5, test_batch); extract "
+                             "cifar-10-python.tar.gz there again") from exc
         raise FileNotFoundError(
             f"CIFAR-10 ({split} split) not found under {root.resolve()}: put the extracted python version there, "
-            f"i.e. {root.resolve() / 'cifar-10-batches-py'}/ with data_batch_1..5 and test_batch (from "
+            f"i.e. {folder}/ with data_batch_1..5 and test_batch (from "
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz). Nothing is downloaded automatically. "
             "The book's default profile does not need it: it trains on the photographs shipped with "
             "scikit-learn and scikit-image (dataset='patches')."

@@ -109,3 +109,12 @@ def test_evaluation_images_are_held_out() -> None:
         evaluation_images("imagenet", 10)
     with pytest.raises(ValueError, match="root"):
         evaluation_images("cifar10", 10)  # CIFAR-10 needs its folder: no default that points anywhere
+
+
+def test_corrupt_cifar10_is_reported_as_corrupt_not_missing(tmp_path) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+        (folder / name).write_bytes(b"not a pickle")
+    with pytest.raises(ValueError, match="corrupt or incomplete"):
+        cifar10(tmp_path, train=True, n=10)
