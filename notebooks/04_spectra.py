@@ -48,9 +48,9 @@ from polycode_utils.book.page import glue_values, message_figure, provenance_box
 from polycode_utils.book.paths import data_dir, network_store
 from polycode_utils.checks import check_choice
 from polycode_utils.data import EVAL_SEED_OFFSET, evaluation_images
-from polycode_utils.layerwise import (depth_trend, describe_coverage, dropout_shape, format_alpha, format_quality,
-                                      layer_spectra, method_spread, power_law_deviations, reliable_shares,
-                                      depth_table, spectrum_of)
+from polycode_utils.layerwise import (bits_lost, depth_table, depth_trend, describe_coverage, dropout_shape,
+                                      format_alpha, format_quality, layer_spectra, method_spread,
+                                      power_law_deviations, reliable_shares, spectrum_of)
 from polycode_utils.models import check_layers
 from polycode_utils.plots import networks as plots
 from polycode_utils.spectra import FIT_METHODS, power_law_samples
@@ -373,6 +373,33 @@ else:
 # ({glue:text}`cv_rel_min_layer`) to {glue:text}`cv_rel_max:.2f` ({glue:text}`cv_rel_max_layer`). A share near 1
 # means the layer's activity along its leading PCs is the same whichever units dropout removes, which is what a
 # redundant code (chapter 2) would do.
+#
+# ## Bits lost to the power law (the note's Theorem 4, corrected)
+#
+# The note bounds what a layer with a decaying spectrum can carry: if unit $i$'s scale is $\sigma_i$ relative to the
+# first and each unit resolves $n$ bits at scale 1, the layer holds about $\sum_i \log_2(2^n \sigma_i)$ bits, so it
+# loses $-\sum_i \log_2 \sigma_i$ bits to the decay. For eigenvalues (variances) $\lambda_i \propto i^{\alpha}$, the
+# scales are $\sigma_i = i^{\alpha/2}$ and the loss over $m$ PCs is $-\tfrac{\alpha}{2}\log_2 m!$ (chapter 2 derives it
+# and corrects the note's sign; the book's errata page lists the correction). We compare that prediction, with each
+# layer's fitted $\alpha$, to the loss measured from the spectrum itself, $-\tfrac12\sum_{i \le m}
+# \log_2(\lambda_i/\lambda_1)$ over the fit range, both per unit [ours].
+
+# %% tags=["remove-cell"]
+lost = depth_table(spectra, rates, lambda s: "{:.2f} / {:.2f}".format(*bits_lost(s)))
+lost.index.name = "depth: measured / Theorem 4 (bits per unit)"
+ratio = np.array([bits_lost(s)[0] / bits_lost(s)[1] for spec in spectra for s in spec.values()])
+glue_values(dict(bits_lost_table=lost, bits_ratio_median=float(np.median(ratio)), bits_ratio_min=float(ratio.min()),
+                 bits_ratio_max=float(ratio.max())))
+
+# %% [markdown]
+# ```{glue:} bits_lost_table
+# ```
+#
+# **Bits per unit lost to the spectrum's decay over each fit range**: measured from the eigenvalues / predicted by
+# the corrected Theorem 4 from the fitted $\alpha$ (ours). The measured loss is {glue:text}`bits_ratio_median:.2f`
+# times the prediction at the median (from {glue:text}`bits_ratio_min:.2f` to {glue:text}`bits_ratio_max:.2f`):
+# where a spectrum bends away from its power law (the table of fit quality above), the theorem's closed form
+# misjudges the loss, since it assumes the law holds exactly.
 #
 # ## What this chapter measured
 #

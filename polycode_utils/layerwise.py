@@ -20,6 +20,7 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from polycode_utils.activations import record_activations
+from polycode_utils.capacity import power_law_entropy
 from polycode_utils.checks import check_bool, check_choice, check_float_in, check_int, check_sequence
 from polycode_utils.models import CONV_DEPTHS, dropout_noise_copy
 from polycode_utils.projections import action, random_projections
@@ -370,6 +371,20 @@ def dropout_shape(spectra: Spectra, rates: Sequence[float], layer: str) -> Dropo
         rho_cliff=_spearman(rates, mean_cliff) if n >= 3 else np.nan, n_c2_pos=n_pos,
         c2_text="where our spectra bend, most flatten after a steep head" if n_pos > n_all / 2 else
         "where our spectra bend, most bend down", f5_verdict=verdict)
+
+
+def bits_lost(s: LayerSpectrum) -> tuple[float, float]:
+    """Bits per unit a layer loses to its decaying spectrum over its fit range, measured and by Theorem 4 (corrected).
+
+    With unit i's scale sigma_i = sqrt(lambda_i / lambda_1), n bits at the top unit leave n + log2 sigma_i at unit i
+    (the note's Theorem 4); the loss over PCs 1..m is -1/2 sum log2(lambda_i / lambda_1) measured, and
+    -(alpha/2) log2(m!) for an exact power law of eigenvalue exponent alpha (capacity.power_law_entropy) [ours].
+    """
+    m = s.fit.fit_range[1]
+    lam = s.eigenvalues[:m]
+    measured = -0.5 * float(np.sum(np.log2(lam / lam[0])))
+    predicted = m - power_law_entropy(m, 1.0, s.alpha, variance_exponent=True).exact  # n = 1 bit: it cancels
+    return measured / m, predicted / m
 
 
 @dataclass(frozen=True)

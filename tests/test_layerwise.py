@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise import (LayerSpectrum, describe_coverage, depth_trend, dot_actions, dropout_shape,
-                                      format_alpha, layer_spectra, method_spread, power_law_deviations,
-                                      reliable_shares, depth_table, spectrum_of)
+from polycode_utils.layerwise import (LayerSpectrum, bits_lost, depth_table, depth_trend, describe_coverage,
+                                      dot_actions, dropout_shape, format_alpha, layer_spectra, method_spread,
+                                      power_law_deviations, reliable_shares, spectrum_of)
 from polycode_utils.layerwise import (LayerAction, action_alpha, action_order, circle_action, iid_action, last_dot_pc,
                                       monte_carlo_gap, noise_like_layers, shown_network, stringer_bound,
                                       stringer_check)
@@ -419,3 +419,12 @@ def test_dot_action_extras_and_last_fitted_pc(frames) -> None:
     # 64 independent frames, centred: rank 63, fitted up to half of it.
     assert last_dot_pc([res]) == 31
     assert last_dot_pc([{"smooth": res["smooth"]}]) == 0
+
+
+def test_bits_lost_match_theorem_4_on_an_exact_power_law() -> None:
+    s = exact_spectrum("x", -1.5, n=120)
+    measured, predicted = bits_lost(s)
+    m = s.fit.fit_range[1]
+    assert measured == pytest.approx(0.75 * np.sum(np.log2(np.arange(1, m + 1))) / m)  # -1/2 sum log2 i^-1.5
+    assert predicted == pytest.approx(measured, rel=1e-6)
+    assert bits_lost(exact_spectrum("flat", -1e-9))[0] == pytest.approx(0.0, abs=1e-6)
