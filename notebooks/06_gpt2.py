@@ -49,7 +49,8 @@ from myst_nb import glue
 from polycode_utils.book.page import provenance_box, set_style
 from polycode_utils.book.paths import cache_dir
 from polycode_utils.language import (action_frame, alpha_table, chance_scores, context_table, control_verdict,
-                                     corpus_description, headline_numbers, layers_at_depths, load_language_model,
+                                     corpus_description, first_position_ratio, headline_numbers, layers_at_depths,
+                                     load_language_model,
                                      load_measurements, measure_runs, proxy_frame, proxy_verdict, select_units,
                                      site_spectra, spectra_frame, text_windows, unit_statistics)
 from polycode_utils.plots import language as plots
@@ -87,9 +88,10 @@ provenance_box(profile=profile, model=runs["main"].description if runs else lm.d
 # We read two **sites** in every block, by forward hooks on the unmodified model: the **residual stream** (the
 # block's output) and the **MLP hidden activation** (the input of the MLP's output projection). Each window is one
 # passage of {glue:text}`context` tokens, measured from position {glue:text}`skip_positions` on: the first token of
-# a window carries "massive activations" (Sun et al., 2024), a residual norm a hundred times the others in
-# SmolLM2's middle layers, which would otherwise put almost all the variance on one principal component [ours]. That
-# leaves {glue:text}`main_resid_tokens` tokens per site, streamed into float64 covariances.
+# a window carries "massive activations" (Sun et al., 2024), a mean residual norm up to
+# {glue:text}`first_ratio:.0f` times that of the other positions here (block {glue:text}`first_ratio_layer`), which
+# would otherwise dominate the covariance [ours]. That leaves {glue:text}`main_resid_tokens` tokens per site,
+# streamed into float64 covariances.
 
 # %%
 if not runs:
@@ -115,8 +117,9 @@ for key, value in headline_numbers(frame, actions, proxy, chance).items():
 names = {"main": model, "untrained": f"{model}, untrained", "shuffled": f"{model}, shuffled tokens",
          "compare": compare_model}
 labels = {key: name for key, name in names.items() if key in runs}
+ratio, ratio_layer = first_position_ratio(main, "resid")
 texts = dict(model_name=model, compare_name=compare_model or "none", verdict=proxy_verdict(proxy),
-             controls_text=control_verdict(frame))
+             controls_text=control_verdict(frame), first_ratio=ratio, first_ratio_layer=ratio_layer)
 for key, value in dict(texts, context=main.windows.shape[1], skip_positions=main.skip_positions, n_groups=n_groups,
                        n_projections=main.n_projections, k=main.k, top_k=top_k, control_stride=control_stride,
                        fit_first=fit_range[0], fit_last=fit_range[1]).items():

@@ -15,12 +15,12 @@ import pytest
 import torch
 from scipy import stats
 
-from polycode_utils.language import (CORPORA, TextMeasurement, TopContexts, all_reduce_accumulator,
-                                     architecture, corpus_documents, chance_scores, context_table, load_language_model,
-                                     load_measurements, measure_text, proxy_frame, proxy_scores, proxy_verdict,
-                                     record_sites, save_measurements, select_units, shuffle_tokens, site_names,
-                                     site_spectra, site_width, text_windows, token_concentration, unit_statistics,
-                                     untrained_copy, window_group_interval)
+from polycode_utils.language import (
+    CORPORA, TextMeasurement, TopContexts, all_reduce_accumulator, architecture, chance_scores, context_table,
+    corpus_documents, first_position_ratio, load_language_model, load_measurements, measure_text, proxy_frame,
+    proxy_scores, proxy_verdict, record_sites, save_measurements, select_units, shuffle_tokens, site_names,
+    site_spectra, site_width, text_windows, token_concentration, unit_statistics, untrained_copy,
+    window_group_interval)
 from polycode_utils.language.models import LanguageModel, _from_config
 from polycode_utils.language.sites import blocks_of, run_sites
 from polycode_utils.projections import action
@@ -96,6 +96,16 @@ def test_streamed_covariance_equals_in_memory(name, corpus):
         rows = a[:, skip:, :].reshape(-1, a.shape[-1]).double().numpy()
         assert streamed[site].n == rows.shape[0] == 10 * (20 - skip)  # position skipping removes exactly those rows
         assert _rel(streamed[site].covariance(), np.cov(rows, rowvar=False)) < 1e-10
+
+
+def test_position_norms_and_first_position_ratio(gpt2, windows):
+    m = measure_text(gpt2, windows, actions=False, top_k=0, progress=False)
+    acts = _in_memory(gpt2, windows)
+    norms = acts["resid.1"].norm(dim=-1).mean(dim=0).double().numpy()   # every position, the skipped one too
+    np.testing.assert_allclose(m.position_norms["resid.1"], norms, rtol=1e-6)
+    ratio, layer = first_position_ratio(m, "resid")
+    ratios = [m.position_norms[f"resid.{i}"][0] / m.position_norms[f"resid.{i}"][1:].mean() for i in range(3)]
+    assert layer == int(np.argmax(ratios)) and ratio == pytest.approx(max(ratios))
 
 
 @pytest.mark.parametrize("name", ["tiny-gpt2", "tiny-llama"])

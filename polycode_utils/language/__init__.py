@@ -8,9 +8,8 @@ the command-line tool ``python -m polycode_utils.language`` (``torchrun --nproc-
 
 from polycode_utils.language.analysis import (
     SiteSpectrum, Unit, UnitStatistics, action_frame, alpha_table, chance_scores, context_table, control_verdict,
-    headline_numbers,
-    layers_at_depths, proxy_frame, proxy_scores, proxy_verdict, select_units, site_spectra, spectra_frame,
-    token_concentration, unit_statistics, window_group_interval)
+    first_position_ratio, headline_numbers, layers_at_depths, proxy_frame, proxy_scores, proxy_verdict,
+    select_units, site_spectra, spectra_frame, token_concentration, unit_statistics, window_group_interval)
 from polycode_utils.language.measure import (
     CONTROLS, TextMeasurement, TopContexts, all_reduce_accumulator, load_measurements, measure_runs, measure_text,
     record_sites, save_measurements)
@@ -24,8 +23,8 @@ __all__ = [
     "CONTROLS", "CORPORA", "EMBEDDED_DEFAULT", "NAMED_MODELS", "SITE_KINDS", "LanguageModel", "SiteSpectrum",
     "TextMeasurement", "TopContexts", "Unit", "UnitStatistics", "action_frame", "all_reduce_accumulator",
     "alpha_table", "architecture", "chance_scores", "context_table", "control_verdict", "corpus_description",
-    "corpus_documents", "headline_numbers", "layers_at_depths", "load_language_model", "load_measurements",
-    "measure_runs", "measure_text", "proxy_frame", "proxy_scores", "proxy_verdict", "record_sites",
+    "corpus_documents", "first_position_ratio", "headline_numbers", "layers_at_depths", "load_language_model",
+    "load_measurements", "measure_runs", "measure_text", "proxy_frame", "proxy_scores", "proxy_verdict", "record_sites",
     "save_measurements", "select_units", "shuffle_tokens", "site_names", "site_spectra", "site_width",
     "spectra_frame", "text_windows", "token_concentration", "unit_statistics", "untrained_copy",
     "window_group_interval",

@@ -274,6 +274,17 @@ def proxy_verdict(frame: pd.DataFrame, level: float = 0.01) -> str:
     return f"{'; '.join(parts)} (one-sided Mann-Whitney tests at p < {level:g}). Verdict: {overall}."
 
 
+def first_position_ratio(m: TextMeasurement, kind: str = "resid") -> tuple[float, int]:
+    """The largest ratio, over the measured layers of one site kind, of the mean activation norm at a window's
+    first position to the mean norm at the other positions (massive activations, Sun et al. 2024), and its layer."""
+    ratios = {parse_site(s)[1]: norms[0] / norms[1:].mean() for s, norms in m.position_norms.items()
+              if parse_site(s)[0] == kind}
+    if not ratios:
+        return float("nan"), -1
+    layer = max(ratios, key=ratios.get)
+    return float(ratios[layer]), layer
+
+
 def layers_at_depths(m: TextMeasurement, depths: Sequence[float]) -> list[int]:
     """The measured layers nearest to relative depths (0: first block, 1: last), e.g. early, middle and late."""
     measured = sorted({parse_site(s)[1] for s in m.sites})

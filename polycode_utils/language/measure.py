@@ -130,6 +130,7 @@ class TextMeasurement:
     steps: dict[str, torch.Tensor] = field(default_factory=dict)             # (width, width), {} if no actions
     contexts: dict[str, TopContexts] = field(default_factory=dict)
     token_text: dict[int, str] = field(default_factory=dict)                 # each token id's text, for tables
+    position_norms: dict[str, np.ndarray] = field(default_factory=dict)      # mean L2 norm at every position
     n_projections: int = 0
     k: int = 0
     seed: int = 0
@@ -207,6 +208,7 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
                         n_projections=n_projections, k=k, seed=seed)
     if actions:
         m.steps = {s: torch.zeros(width[s], width[s], dtype=torch.float64, device=dev) for s in names}
+    norms = {s: torch.zeros(windows.shape[1], dtype=torch.float64, device=dev) for s in names}
     if top_k:
         first = {w: _projections(w, n_projections, k, seed)[:, :, 0].T.contiguous().to(dev)
                  for w in set(width.values())}
@@ -221,6 +223,7 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
                  {s: CovarianceAccumulator(width[s], device=dev) for s in names})
 
         def sink(site: str, act: torch.Tensor, row: int, mine=mine, group=group) -> None:
+            norms[site] += act.float().norm(dim=-1).sum(dim=0).double()   # every position, the skipped ones too
             a = act[:, skip_positions:, :].float()
             group[site].update(a.reshape(-1, a.shape[-1]))
             if actions:
@@ -242,6 +245,9 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
     if n_groups > 1:
         m.group_tokens = np.array([len(g) * m.positions for g in groups], dtype=np.int64)
     for s in names:
+        if world > 1:
+            dist.all_reduce(norms[s])
+        m.position_norms[s] = (norms[s] / n).cpu().numpy()
         if actions and world > 1:
             dist.all_reduce(m.steps[s])
         if top_k:
@@ -294,6 +300,7 @@ def _to_state(m: TextMeasurement) -> dict:
             "group_tokens": torch.from_numpy(m.group_tokens), "steps": {s: t.cpu() for s, t in m.steps.items()},
             "contexts": {s: c.state_dict() for s, c in m.contexts.items()},
             "token_ids": torch.tensor(list(m.token_text), dtype=torch.long), "token_text": list(m.token_text.values()),
+            "position_norms": {s: torch.from_numpy(v) for s, v in m.position_norms.items()},
             "n_projections": m.n_projections, "k": m.k, "seed": m.seed}
 
 
@@ -306,6 +313,7 @@ def _from_state(state: dict) -> TextMeasurement:
                            {s: v.numpy() for s, v in state["group_eigenvalues"].items()},
                            state["group_tokens"].numpy(), dict(state["steps"]), contexts,
                            dict(zip(state["token_ids"].tolist(), state["token_text"])),
+                           {s: v.numpy() for s, v in state["position_norms"].items()},
                            int(state["n_projections"]), int(state["k"]), int(state["seed"]))
 
 
