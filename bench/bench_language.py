@@ -1,4 +1,4 @@
-"""Benchmark of chapter 6's language-model measurement (issue 12); not a test. Every ratio is measured within this
+"""Benchmark of chapter 7's language-model measurement (issue 12); not a test. Every ratio is measured within this
 one process, against a baseline timed in the same process.
 
 1. CPU: SmolLM2's forward pass (the body, up to the last block) in tokens/s, as a fraction of its FLOP limit:

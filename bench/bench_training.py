@@ -1,4 +1,4 @@
-"""Benchmark of chapter-3 training (issue 7); not a test. Numbers depend on the machine and on its other load.
+"""Benchmark of chapter-4 training (issue 7); not a test. Numbers depend on the machine and on its other load.
 
 1. Data: time to make the default profile's patches (natural_image_patches), once per chapter run.
 2. Training throughput (images/s) of the default network (width 8, latent 32, batch 50) on this CPU, split per

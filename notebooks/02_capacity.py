@@ -348,7 +348,7 @@ glue_values(dict(
 #
 # ## The codes' idealised spectra (Fig. 3a)
 #
-# Chapter 4 reads the eigenspectra of real layers. The known answers that ground that reading: drive each code of
+# Chapter 5 reads the eigenspectra of real layers. The known answers that ground that reading: drive each code of
 # chapter 1 with sparse features (zero with probability {glue:text}`spectrum_sparsity`, else uniform on $[0, 1]$,
 # independent) and take the eigenvalues of the activations' covariance, $v\,E E^\top$ for a feature variance $v$.
 
@@ -467,7 +467,7 @@ action_check.map(lambda v: f"{v:.5f}")
 # %% [markdown]
 # Mean action per step over projections (Monte-Carlo) against the corrected $\frac{k}{2m}\operatorname{tr}\Sigma$
 # and the printed $\frac12\operatorname{tr}\Sigma$: the Monte-Carlo agrees with the corrected formula to within
-# {glue:text}`act_max_rel_pct:.1f` %, and is two orders of magnitude below the printed one. Chapter 5 draws the
+# {glue:text}`act_max_rel_pct:.1f` %, and is two orders of magnitude below the printed one. Chapter 6 draws the
 # corrected line.
 #
 # ```{prf:theorem} Optimal codes can be hard to decode — the note's §2.2, as a stated argument

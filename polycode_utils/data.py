@@ -1,4 +1,4 @@
-"""Images for the chapter-3 autoencoder: offline natural-image patches (our default) or CIFAR-10 (the paper's).
+"""Images for the chapter-4 autoencoder: offline natural-image patches (our default) or CIFAR-10 (the paper's).
 
 The paper trains on CIFAR-10 [paper]. Offline, the book's default [ours] is random 32x32 crops of the colour
 photographs shipped inside scikit-learn and scikit-image (no download), rescaled and mirrored for variety.

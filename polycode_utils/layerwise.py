@@ -140,7 +140,7 @@ def layer_spectra(model: nn.Module, images: np.ndarray | torch.Tensor, layers: S
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Summaries of Figs. 3 and 5: the numbers and verdicts chapter 4 states, computed from its spectra.
+# Summaries of Figs. 3 and 5: the numbers and verdicts chapter 5 states, computed from its spectra.
 # `spectra` is one {layer: LayerSpectrum} per network (depth order), `rates` the networks' dropout rates.
 
 Spectra = Sequence[Mapping[str, LayerSpectrum]]
@@ -168,7 +168,7 @@ def format_alpha(s: LayerSpectrum) -> str:
 
 
 def describe_coverage(ci: tuple[float, float], truth: float) -> str:
-    """Whether an interval contains a known exponent, and by how much it misses (the calibration of chapter 4)."""
+    """Whether an interval contains a known exponent, and by how much it misses (the calibration of chapter 5)."""
     if not np.isfinite(ci[0]):
         return "no interval: no bootstrap in this run"
     miss = max(ci[0] - truth, truth - ci[1], 0.0)
@@ -253,7 +253,7 @@ class MethodSpread:
 
 
 def method_spread(spectra: Spectra) -> MethodSpread:
-    """The spread of alpha between Huber, OLS and WLS fits of the same spectra (chapter 4's methods table)."""
+    """The spread of alpha between Huber, OLS and WLS fits of the same spectra (chapter 5's methods table)."""
     all_s = [s for spec in spectra for s in spec.values()]
     ols = np.array([abs(s.alphas["huber"] - s.alphas["ols"]) for s in all_s])
     wls = np.array([abs(s.alphas["huber"] - s.alphas["wls"]) for s in all_s])
@@ -485,7 +485,7 @@ def dot_actions(model: nn.Module, frames: np.ndarray | torch.Tensor, layers: Seq
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Summaries of Fig. 4: the numbers and verdicts chapter 5 states, computed from its actions and spectra.
+# Summaries of Fig. 4: the numbers and verdicts chapter 6 states, computed from its actions and spectra.
 # `actions` is one {layer: LayerAction} per network (depth order); tables are depth_table's (layers x networks).
 
 Actions = Sequence[Mapping[str, LayerAction]]

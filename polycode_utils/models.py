@@ -1,4 +1,4 @@
-"""The ResNet autoencoder of chapter 3 (the network behind Figs. 3-5), with dropout after every encoder ReLU.
+"""The ResNet autoencoder of chapter 4 (the network behind Figs. 3-5), with dropout after every encoder ReLU.
 
 The authors' network [paper code] is a ResNet-18 VAE: torchvision's ``resnet18`` with every ``nn.ReLU`` replaced by
 ``ReLU -> Dropout(p)`` (so a BasicBlock, which applies its one ``relu`` twice, drops out twice), two fully
@@ -205,7 +205,7 @@ class ResNetAutoencoder(nn.Module):
 
 
 def architecture_table(model: ResNetAutoencoder) -> pd.DataFrame:
-    """The network part by part (chapter 3's table): role, output per image, parameters, dropout sites."""
+    """The network part by part (chapter 4's table): role, output per image, parameters, dropout sites."""
     rate = f" (p = {model.dropout:g})"
     return pd.DataFrame([{"part": r.name, "what": r.role, "output per image": " × ".join(map(str, r.output_shape)),
                           "parameters": f"{r.parameters:,}", "dropout": r.dropout.replace(rate, "")}
@@ -213,7 +213,7 @@ def architecture_table(model: ResNetAutoencoder) -> pd.DataFrame:
 
 
 def n_features(shape: tuple[int, ...]) -> int:
-    """Number of activations per image of a layer with this output shape (flattened, as chapters 4-5 use them)."""
+    """Number of activations per image of a layer with this output shape (flattened, as chapters 5-6 use them)."""
     return math.prod(shape)
 
 

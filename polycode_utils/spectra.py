@@ -310,7 +310,7 @@ def bootstrap_alpha(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, fit_r
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Layers wider than the number of images (chapter 4). The covariance of N samples in d > N dimensions has rank
+# Layers wider than the number of images (chapter 5). The covariance of N samples in d > N dimensions has rank
 # at most N - 1, and its non-zero eigenvalues are those of the N x N Gram matrix of the centred samples: the
 # "Gram form" below gives the same spectrum as the dims x dims covariance at O(N^2 d) cost instead of O(d^3).
 

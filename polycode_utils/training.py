@@ -1,4 +1,4 @@
-"""Training the chapter-3 autoencoders, cached by configuration so that chapters 4-5 measure the same networks.
+"""Training the chapter-4 autoencoders, cached by configuration so that chapters 5-6 measure the same networks.
 
 The authors' recipe [paper code]: loss = BCE(reconstruction, input) + KL(q(z|x) || N(0, I)), summed over pixels and
 latent units; Adam, lr 1e-3, batch 50, 200 epochs, dropout p in {0, .2, .4, .6, .8}. We report both terms per
@@ -44,7 +44,7 @@ BATCHNORM_MODES = ("recalibrated", "as_trained")
 
 @dataclass(frozen=True)
 class AutoencoderConfig:
-    """Everything that determines a trained chapter-3 network; equal configs (and data) share one checkpoint."""
+    """Everything that determines a trained chapter-4 network; equal configs (and data) share one checkpoint."""
 
     dropout: float = 0.0
     width: int = 64
@@ -347,7 +347,7 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.
 def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: str | Path | None = None,
                       device: str = "auto", progress: bool = True,
                       callback: Callable[[int, LossHistory], None] | None = None) -> TrainedModel:
-    """Train one network of chapter 3 (Adam, BCE + KL); with cache_dir, checkpoint every epoch and resume.
+    """Train one network of chapter 4 (Adam, BCE + KL); with cache_dir, checkpoint every epoch and resume.
 
     callback(epoch, history) runs after each epoch's checkpoint is written (an exception there stops training
     with that checkpoint intact: this is how the tests interrupt a run).
@@ -529,7 +529,7 @@ def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The dropout grid of networks, as chapters 3-5 use it
+# The dropout grid of networks, as chapters 4-6 use it
 
 
 def dropout_grid(dropout_rates: Sequence[float], **config: object) -> list[AutoencoderConfig]:
@@ -539,7 +539,7 @@ def dropout_grid(dropout_rates: Sequence[float], **config: object) -> list[Autoe
 
 
 def cpu_threads(device: str | torch.device) -> int:
-    """Intra-op threads for the small convolutions of chapter 3: 1 on a CPU (the cores go to networks trained side by
+    """Intra-op threads for the small convolutions of chapter 4: 1 on a CPU (the cores go to networks trained side by
     side in processes, bench/bench_training.py), torch's current setting on a GPU."""
     dev = torch.device(device) if not isinstance(device, str) else resolve_device(device)
     return 1 if dev.type == "cpu" else torch.get_num_threads()
@@ -601,7 +601,7 @@ def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Chapter 3's tables: the paper's recipe beside this run's, and the losses of the trained grid
+# Chapter 4's tables: the paper's recipe beside this run's, and the losses of the trained grid
 
 PAPER_RECIPE = {  # the authors' code [paper]
     "data": "CIFAR-10, upsampled to 224×224", "base width w (channels of the first stage)": "64 (ResNet-18)",
@@ -611,7 +611,7 @@ PAPER_RECIPE = {  # the authors' code [paper]
 
 
 def recipe_table(config: AutoencoderConfig, dropout_rates: Sequence[float], profile: str) -> pd.DataFrame:
-    """The paper's training recipe beside this run's, row by row (chapter 3)."""
+    """The paper's training recipe beside this run's, row by row (chapter 4)."""
     ours = {"data": "CIFAR-10 at 32×32" if config.dataset == "cifar10" else "shipped photographs, 32×32 patches",
             "base width w (channels of the first stage)": f"{config.width}",
             "fully connected width / latent dimensions": f"{config.build_model().fc_hidden} / {config.latent_dim}",
@@ -627,7 +627,7 @@ def recipe_table(config: AutoencoderConfig, dropout_rates: Sequence[float], prof
 def final_losses(trained: Sequence[TrainedModel], recalibrated: Sequence[ResNetAutoencoder], images: np.ndarray
                  ) -> pd.DataFrame:
     """Per-image losses of each network at the end of training: with dropout, in eval mode with BatchNorm as trained
-    and re-estimated, the BCE above the images' floor, KL, pixel MSE and training time (chapter 3's table)."""
+    and re-estimated, the BCE above the images' floor, KL, pixel MSE and training time (chapter 4's table)."""
     floor = bce_floor(images)
     rows = []
     for t, model in zip(trained, recalibrated, strict=True):
@@ -641,7 +641,7 @@ def final_losses(trained: Sequence[TrainedModel], recalibrated: Sequence[ResNetA
 
 @dataclass(frozen=True)
 class LossSummary:
-    """What chapter 3 states about its losses; field names are the chapter's glue names."""
+    """What chapter 4 states about its losses; field names are the chapter's glue names."""
 
     eval_loss_first: float      # eval loss (BatchNorm re-estimated) at the lowest and the highest dropout rate
     eval_loss_last: float

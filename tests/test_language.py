@@ -1,4 +1,4 @@
-"""Chapter 6's language-model library on tiny random GPT-2 and Llama models (no download), MiniLM, and a
+"""Chapter 7's language-model library on tiny random GPT-2 and Llama models (no download), MiniLM, and a
 two-process gloo run of the command-line tool."""
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ class KnownSpectrum(nn.Module):
         return self.linear(x)
 
 
-# ---------------------------------------------------------------- the chapter-4 path on a known network
+# ---------------------------------------------------------------- the chapter-5 path on a known network
 
 
 @pytest.mark.parametrize("alpha", [-1.0, -2.0])

@@ -1,4 +1,4 @@
-"""Chapter 6's figures (polycode_utils.plots.language): what each draws, from constructed results."""
+"""Chapter 7's figures (polycode_utils.plots.language): what each draws, from constructed results."""
 
 from __future__ import annotations
 

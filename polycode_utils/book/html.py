@@ -56,7 +56,7 @@ ASSEMBLY_TAG = "polycode-assembly"
 
 def assembly_mismatches(project: Project) -> list[str]:
     """Where the executed pages of the book come from different runs: different profiles, or different values of a
-    parameter group shared by several chapters (chapters 3-5 describing different networks), one line each."""
+    parameter group shared by several chapters (chapters 4-6 describing different networks), one line each."""
     runs = {}
     for cid, chapter in project.chapters.items():
         try:

@@ -33,6 +33,6 @@ def data_dir() -> Path:
 
 
 def network_store() -> dict[str, Path]:
-    """The keyword arguments through which chapters 3, 4 and 5 find chapter 3's networks:
+    """The keyword arguments through which chapters 4, 5 and 6 find chapter 4's networks:
     ``load_networks(configs, **network_store(), ...)``."""
     return {"cache_dir": cache_dir(), "data_root": data_dir()}

@@ -1,4 +1,4 @@
-"""Chapter 6's language models: spectra, alpha by layer and random projections over text, streamed through forward
+"""Chapter 7's language models: spectra, alpha by layer and random projections over text, streamed through forward
 hooks on raw transformers modules (GPT-2 XL [paper]; the embedded SmolLM2 and MiniLM offline [ours]).
 
 Modules: ``models`` (loading, offline), ``text`` (corpora and token windows), ``sites`` (where activations are

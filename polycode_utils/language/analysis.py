@@ -1,4 +1,4 @@
-"""What chapter 6 reads off a measurement: spectra and alpha by layer with window-group intervals, the PC-1 share,
+"""What chapter 7 reads off a measurement: spectra and alpha by layer with window-group intervals, the PC-1 share,
 the action of random projections and of neurons, top contexts, and a local interpretability proxy.
 
 Conventions as in METHODS.md: alpha is the signed log-log slope (alpha < 0, critical line -1); a random projection

@@ -1,7 +1,7 @@
 """The measurement as a tool: ``torchrun --nproc-per-node N -m polycode_utils.language --model gpt2-xl ...``.
 
 Windows are sharded by rank, the sums all-reduced (gloo on CPUs, NCCL on GPUs), and rank 0 writes the statistics
-file that chapter 6 reads instead of measuring (its parameter ``stats_file``). Runs on one process too
+file that chapter 7 reads instead of measuring (its parameter ``stats_file``). Runs on one process too
 (``python -m polycode_utils.language``). Point it at any Hugging Face model (name in the local cache, or a folder)
 and any folder of .txt files.
 """

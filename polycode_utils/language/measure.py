@@ -1,4 +1,4 @@
-"""One streamed pass of a language model over token windows: everything chapter 6 measures, in memory independent
+"""One streamed pass of a language model over token windows: everything chapter 7 measures, in memory independent
 of the number of tokens, on one process or many (``torch.distributed``: windows sharded by rank, sums all-reduced).
 
 Per site it keeps (float64 unless said):

@@ -1,4 +1,4 @@
-"""Language models for chapter 6: GPT-2 XL [paper] from the Hugging Face cache, the embedded SmolLM2 [ours, offline],
+"""Language models for chapter 7: GPT-2 XL [paper] from the Hugging Face cache, the embedded SmolLM2 [ours, offline],
 MiniLM (an encoder to compare), and tiny randomly initialised GPT-2 and Llama models for the tests.
 
 Everything loads offline (``local_files_only``): nothing is downloaded. SmolLM2-135M-Instruct ships as a 4-bit GGUF

@@ -1,4 +1,4 @@
-"""Figures of chapter 6: spectra and alpha by layer of a language model, its controls and a second model, and the
+"""Figures of chapter 7: spectra and alpha by layer of a language model, its controls and a second model, and the
 random projections over text (action and interpretability proxy), projections vs neurons.
 
 Results in, a Matplotlib figure out: each function takes what ``polycode_utils.language`` measured (site spectra,

@@ -1,4 +1,4 @@
-"""Figures of chapters 3 and 4: the autoencoders' data, training and reconstructions; spectra by depth (Figs. 3, 5).
+"""Figures of chapters 4 and 5: the autoencoders' data, training and reconstructions; spectra by depth (Figs. 3, 5).
 
 Results in, a Matplotlib figure out: each function takes what the library measured (training records, layer
 spectra) and draws it with the book's labels; none computes a number that the text states.
@@ -37,7 +37,7 @@ def _untick(ax: plt.Axes) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Chapter 3
+# Chapter 4
 
 
 def image_grid(images: np.ndarray, n: int = 48, cols: int = 12, seed: int = 0) -> Figure:
@@ -92,7 +92,7 @@ def reconstruction_grid(inputs: np.ndarray, reconstructions: Sequence[np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Chapter 4: Figs. 3b-d and 5
+# Chapter 5: Figs. 3b-d and 5
 
 
 def _fit_line(ax: plt.Axes, s: LayerSpectrum, scale: float, **style: object) -> None:

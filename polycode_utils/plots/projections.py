@@ -104,8 +104,8 @@ def plot_action_against_alpha(table: pd.DataFrame, sem: pd.DataFrame, alpha_nat:
                     ax.annotate(name, (xv, yv), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax_d.axvline(-1, color="k", ls="--", lw=1, label=r"$\alpha = -1$ ($d \to \infty$)")
     ax_e.axvline(bound, color="k", ls="--", lw=1, label=rf"$\alpha = -(1 + 2/d) = {bound:g}$, $d = {d:g}$")
-    ax_d.set(yscale="log", xlabel=r"$\alpha$ on natural images (chapter 4)", ylabel="mean action",
-             title="(d) against the chapter-4 exponent")
+    ax_d.set(yscale="log", xlabel=r"$\alpha$ on natural images (chapter 5)", ylabel="mean action",
+             title="(d) against the chapter-5 exponent")
     ax_e.set(xlabel=r"$\alpha$ of the dot responses", title="(e) against the dot's own exponent (ours)")
     ax_d.legend(fontsize="x-small")
     ax_e.legend(fontsize="x-small")

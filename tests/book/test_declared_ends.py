@@ -1,4 +1,4 @@
-"""Issue 15 #5: every end of chapter 5's declared ranges runs (on the smoke profile), so a declared-valid value
+"""Issue 15 #5: every end of chapter 6's declared ranges runs (on the smoke profile), so a declared-valid value
 never crashes the chapter late. Slow: it executes the chapter (and trains the smoke networks once)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ HIGH = dict(n_frames="64", radius="max", dot_radius="0.5", n_projections="2000",
 
 
 def _ends(which: dict[str, str]) -> list[str]:
-    params = Project.load(ROOT).chapter("05_projections").params
+    params = Project.load(ROOT).chapter("06_projections").params
     out = []
     for name, end in which.items():
         value = getattr(params[name], end) if end in ("min", "max") else end
@@ -40,6 +40,6 @@ def test_chapter_5_runs_at_the_ends_of_its_declared_ranges(tmp_path, which):
         shutil.copytree(cache, tmp_path / "_build" / "cache",
                         ignore=lambda d, names: [n for n in names if "-w2-" not in n and d == str(cache)])
     res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--root", str(tmp_path), "run",
-                          "05_projections", "--profile", "smoke", *_ends(which)],
+                          "06_projections", "--profile", "smoke", *_ends(which)],
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]

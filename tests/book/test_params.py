@@ -86,8 +86,8 @@ def test_notebook_parameters_read_with_their_source_text(project):
 
 def test_real_book_declarations_match_notebooks_and_profiles():
     project = Project.load(ROOT)
-    assert list(project.chapters) == ["01_codes", "02_capacity", "03_autoencoder", "04_spectra",
-                                      "05_projections", "06_gpt2", "07_error_correction"]
+    assert list(project.chapters) == ["01_codes", "02_capacity", "03_error_correction", "04_autoencoder",
+                                      "05_spectra", "06_projections", "07_gpt2"]
     toc = (ROOT / "_toc.yml").read_text()
     for profile in project.profiles:
         for chapter in project.chapters.values():
@@ -99,7 +99,7 @@ def test_depth_names_and_dropout_range_declared_once():
     project = Project.load(ROOT)
     depth_names = params.literal_from_source(ROOT, "polycode_utils/models.py:DEPTH_NAMES")
     assert depth_names[0] == "stem" and all(isinstance(n, str) for n in depth_names)
-    spectra, projections = project.chapter("04_spectra"), project.chapter("05_projections")
+    spectra, projections = project.chapter("05_spectra"), project.chapter("06_projections")
     assert spectra.params["layers"].choices == spectra.params["fig5_layer"].choices == depth_names
     assert projections.params["layers"].choices == depth_names
     assert '"layer4", "pooled"' not in (ROOT / "profiles.toml").read_text()  # the list is not repeated there
@@ -153,12 +153,12 @@ def test_config_mistakes_named(tmp_path):
 
 
 @pytest.mark.parametrize("chapter, overrides, words", [
-    ("05_projections", [("fit_range", "600,10")], ["fit_range[0] < fit_range[1]", "fit_range = [600, 10]"]),
-    ("04_spectra", [("fit_range", "9,5")], ["fit_range[0] < fit_range[1]"]),
-    ("05_projections", [("radius", "14"), ("dot_radius", "2")], ["radius + dot_radius <= 15", "radius = 14.0"]),
-    ("05_projections", [("show_dropout", "0.4"), ("dropout_rates", "0,0.2")], ["show_dropout in dropout_rates"]),
-    ("05_projections", [("show_dropout", "0.3")], ["show_dropout in dropout_rates", "show_dropout = 0.3"]),
-    ("04_spectra", [("fig5_layer", "stem"), ("layers", "layer1,layer2")], ["fig5_layer in layers"]),
+    ("06_projections", [("fit_range", "600,10")], ["fit_range[0] < fit_range[1]", "fit_range = [600, 10]"]),
+    ("05_spectra", [("fit_range", "9,5")], ["fit_range[0] < fit_range[1]"]),
+    ("06_projections", [("radius", "14"), ("dot_radius", "2")], ["radius + dot_radius <= 15", "radius = 14.0"]),
+    ("06_projections", [("show_dropout", "0.4"), ("dropout_rates", "0,0.2")], ["show_dropout in dropout_rates"]),
+    ("06_projections", [("show_dropout", "0.3")], ["show_dropout in dropout_rates", "show_dropout = 0.3"]),
+    ("05_spectra", [("fig5_layer", "stem"), ("layers", "layer1,layer2")], ["fig5_layer in layers"]),
 ])
 def test_cross_parameter_constraints_of_the_real_book_fail_before_anything_runs(chapter, overrides, words):
     """Issue 15 #9: these were checked only inside the notebooks, after the networks had loaded or trained."""
@@ -167,7 +167,7 @@ def test_cross_parameter_constraints_of_the_real_book_fail_before_anything_runs(
         params.resolve_parameters(project, project.chapter(chapter), "default", overrides)
     for w in words:
         assert w in str(err.value)
-    for c in ("04_spectra", "05_projections"):  # the defaults and every profile satisfy them
+    for c in ("05_spectra", "06_projections"):  # the defaults and every profile satisfy them
         for prof in project.profiles:
             params.resolve_parameters(project, project.chapter(c), prof, [])
 
@@ -185,7 +185,7 @@ def test_constraint_declarations_are_checked_when_read(tmp_path):
 def test_known_heavy_steps_are_refused_before_anything_runs_when_memory_is_short():
     """Issue 15 #6: n_projections 100000 with n_frames 10000 met the OOM killer after a minute."""
     project = Project.load(ROOT)
-    chapter = project.chapter("05_projections")
+    chapter = project.chapter("06_projections")
     values = params.resolve_parameters(project, chapter, "default", [])  # the defaults fit this machine
     with pytest.raises(BuildError, match=r"random projections of one layer would need about 67\.1 GiB .* this "
                                          r"machine has 16\.0 GiB"):

@@ -89,7 +89,7 @@ def test_empty_text_is_the_empty_list_where_allowed():
 def test_seeds_epochs_steps_and_batch_sizes_are_bounded_in_the_book():
     for chapter in BOOK.chapters.values():
         for name in ("seed", "epochs", "steps", "batch_size"):
-            if name in chapter.params and chapter.id in ("01_codes", "02_capacity", "03_autoencoder"):
+            if name in chapter.params and chapter.id in ("01_codes", "02_capacity", "04_autoencoder"):
                 assert chapter.params[name].max is not None, (chapter.id, name)
 
 

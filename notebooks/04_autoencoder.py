@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 3. A ResNet autoencoder trained with dropout
+# # 4. A ResNet autoencoder trained with dropout
 
 # %% tags=["parameters", "remove-cell"]
 profile = "default"
@@ -65,7 +65,7 @@ provenance_box(profile=profile, data=data.description.summary(),
 # {cite}`marshall2024polysemanticity` then looks for that redundancy in a real network: an autoencoder whose
 # encoder is a ResNet {cite}`he2016deep`, trained to reproduce natural images while dropout
 # {cite}`srivastava2014dropout` erases a fraction $p$ of its units at random. This chapter trains that network at
-# the paper's five dropout rates; chapters 4 and 5 open them up and measure their code.
+# the paper's five dropout rates; chapters 5 and 6 open them up and measure their code.
 #
 # ## The network
 #
@@ -107,7 +107,7 @@ glue_values(dict(arch_table=architecture_table(model), n_params=model.n_paramete
 # in all, and nowhere else: not in the fully connected layers, not in the decoder. In all
 # {glue:text}`n_params:,` parameters.
 #
-# The places marked in the first column, from `stem` to `mu`, are the depths at which chapters 4 and 5 record the
+# The places marked in the first column, from `stem` to `mu`, are the depths at which chapters 5 and 6 record the
 # network's activity (`model.depth_layers()`).
 #
 # ## The data
@@ -153,7 +153,7 @@ glue_values(dict(setting_table=recipe_table(configs[0], dropout_rates, profile),
 #
 # Training is seeded: the same configuration gives the same network, bit for bit on a CPU. Each network is
 # written to a checkpoint after every epoch, under a name derived from its configuration and its data, so a
-# rebuild loads it instead of training again, an interrupted build resumes where it stopped, and chapters 4 and 5
+# rebuild loads it instead of training again, an interrupted build resumes where it stopped, and chapters 5 and 6
 # get the very same networks by asking for the same configuration.
 
 # %%
@@ -198,10 +198,10 @@ glue("fig_loss", plots.training_curves(trained, floor=bce_floor(data.images[:N_E
 # dropout keeps a unit with probability $1-p$ and scales it by $1/(1-p)$. This mismatch between dropout and
 # BatchNorm is known as a *variance shift*; at high $p$ it is large, and the eval-mode network can reconstruct
 # worse than the same network with dropout on (compare the two panels above, and the table below). The authors'
-# network has the same layout, and the sources do not say how they handled it. We keep every network exactly as trained (the checkpoints are
-# untouched) and also evaluate a copy whose BatchNorm statistics are re-estimated on
+# network has the same layout, and the sources do not say how they handled it. We keep every network exactly as
+# trained (the checkpoints are untouched) and also evaluate a copy whose BatchNorm statistics are re-estimated on
 # {glue:text}`n_recalibrate` training images with dropout off and $z = \mu$, no weight changed
-# (`recalibrate_batchnorm`, ours). Chapters 4 and 5 can measure either.
+# (`recalibrate_batchnorm`, ours). Chapters 5 and 6 can measure either.
 
 # %%
 recalibrated = [recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]) for t in trained]
@@ -234,7 +234,7 @@ glue_values(dict(n_recalibrate=min(N_RECALIBRATE, len(data)), p_first=float(drop
 # {glue:text}`excess_first:.0f` of the network trained without dropout. The KL, the information the encoder sends
 # through $z$, is {glue:text}`kl_first:.1f` nats at $p =$ {glue:text}`p_first:g` and {glue:text}`kl_last:.1f` at
 # $p =$ {glue:text}`p_last:g`. What the paper measures in these networks is not their loss but their code: that is
-# chapter 4.
+# chapter 5.
 
 # %% tags=["hide-input"]
 n_show = 8
@@ -257,8 +257,8 @@ glue("fig_rec", plots.reconstruction_grid(data.images[pick], [reconstruct(r, dat
 # %% [markdown]
 # ## What the next chapters take from here
 #
-# Chapter 4 records these networks' activations at each depth (`stem`, `layer1` to `layer4`, `pooled`, `fc1`,
-# `fc2`, `mu`) and reads their eigenspectra; chapter 5 sends a moving dot through them. Both rebuild the same
+# Chapter 5 records these networks' activations at each depth (`stem`, `layer1` to `layer4`, `pooled`, `fc1`,
+# `fc2`, `mu`) and reads their eigenspectra; chapter 6 sends a moving dot through them. Both rebuild the same
 # `AutoencoderConfig` and call `load_or_train(config, data)`, which finds the checkpoints written here (and
 # `recalibrate_batchnorm` gives the re-estimated copies).
 #

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 5. Random projections of a moving dot
+# # 6. Random projections of a moving dot
 
 # %% tags=["parameters", "remove-cell"]
 profile = "default"
@@ -74,8 +74,8 @@ eval_data = evaluation_images(dataset, n_eval_images, seed=seed, root=data_dir()
 provenance_box(profile=profile,
                data=f"a white dot (radius {dot_radius:g} px) moving once round a circle of radius {radius:g} px on a "
                     f"black {IMAGE_SIZE}x{IMAGE_SIZE} canvas, {n_frames} frames (ours: the sources give no sizes); "
-                    f"for alpha, the held-out evaluation images of chapter 4: {eval_data.description.summary()}",
-               model=f"the chapter-3 autoencoders (base width {width}, latent {latent_dim}, {epochs} epochs on "
+                    f"for alpha, the held-out evaluation images of chapter 5: {eval_data.description.summary()}",
+               model=f"the chapter-4 autoencoders (base width {width}, latent {latent_dim}, {epochs} epochs on "
                      f"{n_patches} images), one per dropout rate, BatchNorm statistics {batchnorm.replace('_', ' ')}",
                embedded_default=dataset == "patches",
                parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, width=width,
@@ -86,7 +86,7 @@ provenance_box(profile=profile,
                                fit_method=fit_method, batchnorm=batchnorm))
 
 # %% [markdown]
-# An eigenspectrum (chapter 4) says how a layer spreads its variance over dimensions, not how its activity moves
+# An eigenspectrum (chapter 5) says how a layer spreads its variance over dimensions, not how its activity moves
 # when the input moves a little. The paper {cite}`marshall2024polysemanticity` asks the second question directly.
 # Feed the network a stimulus with one degree of freedom, a dot going once round a circle, and follow the layer's
 # activity $a_t \in \mathbb{R}^m$ frame by frame. A smooth code traces a smooth closed curve; a code that
@@ -101,7 +101,7 @@ provenance_box(profile=profile,
 # projections show its spread and what single trajectories look like. Second, Stringer et al.
 # {cite}`stringer2019high` proved that a code for a $d$-dimensional stimulus can only be smooth if its eigenspectrum
 # decays faster than $n^{-(1 + 2/d)}$: $\alpha < -3$ for our dot ($d = 1$), $\alpha < -1$ for the high-dimensional
-# natural images of chapter 4.
+# natural images of chapter 5.
 #
 # Two choices are ours. The loop is closed: the step from the last frame back to the first counts too, since the
 # dot's path is a circle. And with `normalise = "variance"` (the default) each layer's activity is rescaled so that
@@ -131,10 +131,10 @@ glue_values(dict(fig4a=plot_dot_frames(frames, n_show=10), n_show_frames=int(min
 #
 # ## Trajectories
 #
-# Every network of chapter 3 sees the {glue:text}`n_frames` frames in eval mode (dropout off, $z = \mu$); at
+# Every network of chapter 4 sees the {glue:text}`n_frames` frames in eval mode (dropout off, $z = \mu$); at
 # every depth we project the activity on {glue:text}`n_projections` random {glue:text}`k`-dimensional
 # projections (the same random draws at every depth of the same width) and compute the actions. For the
-# comparison with chapter 4, the same call as chapter 4 re-measures $\alpha$ on its held-out images with the same
+# comparison with chapter 5, the same call as chapter 5 re-measures $\alpha$ on its held-out images with the same
 # fit range and method (without the bootstrap), and we also measure $\alpha$ of the dot's own responses: the
 # eigenspectrum of the {glue:text}`n_frames` frames at each layer.
 
@@ -225,7 +225,7 @@ glue_values(dict(fig4d=plot_action_against_alpha(mean_action, sem, alpha_nat, al
 #
 # **Fig. 4d, regenerated, and a companion (ours).** Mean action of each layer of each network (colour: dropout
 # rate; labels: the layers of the network at $p =$ {glue:text}`show_dropout:g`; error bars: standard error over
-# projections) against (d) the exponent $\alpha$ of the layer on natural images, measured as in chapter 4, with the
+# projections) against (d) the exponent $\alpha$ of the layer on natural images, measured as in chapter 5, with the
 # line $\alpha = -1$, Stringer's bound for a high-dimensional stimulus; (e) the exponent of the layer's responses
 # to the dot itself (PCs 1 to at most {glue:text}`dot_fit_last` of the {glue:text}`n_frames` frames), with the bound
 # $\alpha = -3$ that applies to a one-dimensional stimulus. Panel d is the paper's comparison; panel e and all
@@ -249,5 +249,5 @@ glue_values(dict(fig4d=plot_action_against_alpha(mean_action, sem, alpha_nat, al
 # (trajectories, action by depth, action against $\alpha$).
 # **Ours:** the stimulus sizes, the closed loop, the normalisation of each layer's activity, the exact mean action
 # drawn as theory, the reference lines, the exponent of the dot responses and its comparison with Stringer's
-# bound (panel e), the networks (chapter 3) and every number on this page.
+# bound (panel e), the networks (chapter 4) and every number on this page.
 # ```

