@@ -105,9 +105,11 @@ def test_a_signal_during_the_html_phase_exits_cleanly_and_leaves_no_temporaries(
     proc = subprocess.Popen([sys.executable, "-m", "polycode_utils.book", "--root", str(project), "build"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while not list((project / "_build").glob(".staging*")) and time.time() < deadline:
+    # jupyter-book has started writing into this build's staging folder: the build is inside its HTML phase (a
+    # leftover folder of an earlier build, or the folder alone, could be seen before the phase or after it)
+    while not list((project / "_build").glob(f".staging-{proc.pid}/_build/*")) and time.time() < deadline:
         time.sleep(0.05)
-    assert list((project / "_build").glob(".staging*")), "the HTML phase never started"
+    assert list((project / "_build").glob(f".staging-{proc.pid}/_build/*")), "the HTML phase never started"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + sig, err
