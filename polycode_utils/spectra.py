@@ -113,6 +113,31 @@ class CovarianceAccumulator:
         self.n += other.n
         return self
 
+    def all_reduce(self) -> CovarianceAccumulator:
+        """Sum this accumulator across the default torch.distributed process group, in place (no-op without one)."""
+        # Every rank re-bases its sums onto a common shift (the sample-weighted mean of the ranks' shifts), then the
+        # sums are added: the result equals one accumulator fed every rank's rows (chapter 7's torchrun tool).
+        import torch.distributed as dist  # noqa: PLC0415
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return self
+        n = torch.tensor([float(self.n)], dtype=torch.float64, device=self._sum.device)
+        dist.all_reduce(n)
+        total = int(round(n.item()))
+        if total == 0:
+            return self
+        shift = self._shift * self.n
+        dist.all_reduce(shift)
+        shift /= total
+        delta = self._shift - shift
+        s = self._sum + self.n * delta
+        q = (self._outer + torch.outer(self._sum, delta) + torch.outer(delta, self._sum)
+             + self.n * torch.outer(delta, delta))
+        dist.all_reduce(s)
+        dist.all_reduce(q)
+        self._shift, self._sum, self._outer, self.n = shift, s, q, total
+        return self
+
     def mean(self) -> np.ndarray:
         """Mean activation vector (dim,)."""
         self._require(1)

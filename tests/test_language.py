@@ -16,7 +16,7 @@ import torch
 from scipy import stats
 
 from polycode_utils.language import (
-    CORPORA, TextMeasurement, TopContexts, all_reduce_accumulator, architecture, chance_scores, context_table,
+    CORPORA, TextMeasurement, TopContexts, architecture, chance_scores, context_table,
     corpus_documents, first_position_ratio, load_language_model, load_measurements, measure_text, proxy_frame,
     proxy_scores, proxy_verdict, record_sites, save_measurements, select_units, shuffle_tokens, site_names,
     site_spectra, site_width, text_windows, token_concentration, unit_statistics, untrained_copy,
@@ -399,7 +399,7 @@ def _free_port() -> int:
 def test_all_reduce_is_a_no_op_without_a_process_group():
     acc = CovarianceAccumulator(3).update(torch.randn(5, 3, dtype=torch.float64))
     before = acc.covariance()
-    assert all_reduce_accumulator(acc) is acc and np.array_equal(acc.covariance(), before)
+    assert acc.all_reduce() is acc and np.array_equal(acc.covariance(), before)
 
 
 def test_two_gloo_processes_equal_one(gpt2, corpus, tmp_path):

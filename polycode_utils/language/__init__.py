@@ -11,7 +11,7 @@ from polycode_utils.language.analysis import (
     first_position_ratio, headline_numbers, layers_at_depths, proxy_frame, proxy_scores, proxy_verdict,
     select_units, site_spectra, spectra_frame, token_concentration, unit_statistics, window_group_interval)
 from polycode_utils.language.measure import (
-    CONTROLS, TextMeasurement, TopContexts, all_reduce_accumulator, load_measurements, measure_runs, measure_text,
+    CONTROLS, TextMeasurement, TopContexts, load_measurements, measure_runs, measure_text,
     record_sites, save_measurements)
 from polycode_utils.language.models import (
     EMBEDDED_DEFAULT, NAMED_MODELS, LanguageModel, load_language_model, untrained_copy)
@@ -21,7 +21,7 @@ from polycode_utils.language.text import (
 
 __all__ = [
     "CONTROLS", "CORPORA", "EMBEDDED_DEFAULT", "NAMED_MODELS", "SITE_KINDS", "LanguageModel", "SiteSpectrum",
-    "TextMeasurement", "TopContexts", "Unit", "UnitStatistics", "action_frame", "all_reduce_accumulator",
+    "TextMeasurement", "TopContexts", "Unit", "UnitStatistics", "action_frame",
     "alpha_table", "architecture", "chance_scores", "context_table", "control_verdict", "corpus_description",
     "corpus_documents", "first_position_ratio", "headline_numbers", "layers_at_depths", "load_language_model",
     "load_measurements", "measure_runs", "measure_text", "proxy_frame", "proxy_scores", "proxy_verdict", "record_sites",

@@ -45,31 +45,6 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def all_reduce_accumulator(acc: CovarianceAccumulator) -> CovarianceAccumulator:
-    """Sum a CovarianceAccumulator across the default torch.distributed process group, in place (no-op without one)."""
-    # Every rank re-bases its sums onto a common shift (the token-weighted mean of the ranks' shifts), then the
-    # sums are added: the result equals one accumulator fed every rank's rows. Uses the accumulator's internals;
-    # this is the body of CovarianceAccumulator.all_reduce().
-    if _world()[1] == 1:
-        return acc
-    dev = acc._sum.device
-    n = torch.tensor([float(acc.n)], dtype=torch.float64, device=dev)
-    dist.all_reduce(n)
-    total = int(round(n.item()))
-    if total == 0:
-        return acc
-    shift = acc._shift * acc.n
-    dist.all_reduce(shift)
-    shift /= total
-    delta = acc._shift - shift
-    s = acc._sum + acc.n * delta
-    q = acc._outer + torch.outer(acc._sum, delta) + torch.outer(delta, acc._sum) + acc.n * torch.outer(delta, delta)
-    dist.all_reduce(s)
-    dist.all_reduce(q)
-    acc._shift, acc._sum, acc._outer, acc.n = shift, s, q, total
-    return acc
-
-
 @dataclass(eq=False)
 class TopContexts:
     """For each unit (the site's neurons, then its random directions), the top_k windows by the unit's peak value
@@ -236,7 +211,7 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
         if len(mine):
             run_sites(lm, windows[mine], names, batch_size, sink, progress=bar)
         for s in names:
-            all_reduce_accumulator(group[s])
+            group[s].all_reduce()
             if n_groups > 1 and rank == 0:
                 m.group_eigenvalues.setdefault(s, np.zeros((n_groups, width[s])))[g] = group[s].eigenvalues()
             if n_groups > 1:
