@@ -102,8 +102,11 @@ def test_a_signal_during_the_html_phase_exits_cleanly_and_leaves_no_temporaries(
     page = project / "_build" / "html" / "book" / "_generated" / "01_demo.html"
     before = page.read_bytes()
     (project / "_toc.yml").write_text("format: jb-book\nroot: book/_generated/01_demo\n\n")  # the HTML is rebuilt
+    # As from a terminal: a test run started in the background (CI, nohup) hands its children SIGINT ignored, and
+    # Python then installs no Ctrl-C handler; the child restores the default before it starts.
     proc = subprocess.Popen([sys.executable, "-m", "polycode_utils.book", "--root", str(project), "build"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     # jupyter-book has started writing into this build's staging folder: the build is inside its HTML phase (a
     # leftover folder of an earlier build, or the folder alone, could be seen before the phase or after it)
