@@ -549,7 +549,7 @@ def cpu_workers(device: str | torch.device, images_seen: int, cores: int | None 
     """Training processes to use: on a CPU, one one-thread process per core (at most 2) when there is real training
     to do (>= 10,000 images seen per network), else 1 (bench/bench_training.py measured the crossover) [ours]."""
     dev = torch.device(device) if not isinstance(device, str) else resolve_device(device)
-    cores = os.cpu_count() or 1 if cores is None else check_int(cores, "cores")
+    cores = (os.cpu_count() or 1) if cores is None else check_int(cores, "cores")
     return min(2, cores) if dev.type == "cpu" and images_seen >= 10_000 else 1
 
 
