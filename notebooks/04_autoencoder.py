@@ -18,10 +18,11 @@
 profile = "default"
 seed = 0
 dataset = "patches"
-dropout_rates = [0.0, 0.2, 0.4, 0.6, 0.8]
+dropout_rates = [0.0, 0.4, 0.8]
+n_seeds = 3
 width = 8
 latent_dim = 32
-epochs = 4
+epochs = 5
 n_patches = 3000
 batch_size = 50
 lr = 0.001

@@ -20,9 +20,13 @@ from polycode_utils.checks import check_int
 ArrayLike = np.ndarray | torch.Tensor
 
 
-def resolve_layers(model: nn.Module, layers: Sequence[str] | None) -> OrderedDict[str, nn.Module]:
-    """Names -> modules: from model.depth_layers() when the model has it, else model.get_submodule(name)."""
-    available = model.depth_layers() if hasattr(model, "depth_layers") else None
+def resolve_layers(model: nn.Module, layers: Sequence[str] | None, pre_dropout: bool = False
+                   ) -> OrderedDict[str, nn.Module]:
+    """Names -> modules: from model.depth_layers(pre_dropout) when the model has it, else model.get_submodule(name)."""
+    if pre_dropout and not hasattr(model, "depth_layers"):
+        raise ValueError("pre_dropout: this model has no depth_layers(pre_dropout=...) to say where its masks are")
+    available = (model.depth_layers(pre_dropout=True) if pre_dropout else model.depth_layers()) \
+        if hasattr(model, "depth_layers") else None
     if layers is None:
         if available is None:
             raise ValueError("layers: this model has no depth_layers(); name the submodules to record")
@@ -92,10 +96,11 @@ def _device_of(model: nn.Module, device: str | torch.device | None) -> torch.dev
 
 
 def record_activations(model: nn.Module, inputs: ArrayLike, layers: Sequence[str] | None = None,
-                       batch_size: int = 256, device: str | torch.device | None = None
+                       batch_size: int = 256, device: str | torch.device | None = None, pre_dropout: bool = False
                        ) -> OrderedDict[str, np.ndarray]:
-    """Activations {layer: (N, features) float32} of N inputs at the named depths (Fig. 3: stem .. mu)."""
-    modules = resolve_layers(model, layers)
+    """Activations {layer: (N, features) float32} of N inputs at the named depths (Fig. 3: input, stem .. mu);
+    pre_dropout=True records the stages before their own last dropout mask (model.depth_layers(pre_dropout))."""
+    modules = resolve_layers(model, layers, pre_dropout)
     batch_size = check_int(batch_size, "batch_size")
     dev = _device_of(model, device)
     n = int(torch.as_tensor(inputs).shape[0]) if isinstance(inputs, (np.ndarray, torch.Tensor)) else None

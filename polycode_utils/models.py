@@ -24,12 +24,14 @@ from torchvision.models.resnet import BasicBlock, conv1x1, conv3x3
 from polycode_utils.checks import check_dropout, check_int
 
 BLOCKS_PER_LAYER = (2, 2, 2, 2)  # ResNet-18
-DEPTH_NAMES = ("stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu")
-CONV_DEPTHS = DEPTH_NAMES[:5]  # the convolutional stages; the rest are dense (pooled features, FC layers, latent)
+DEPTH_NAMES = ("input", "stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu")
+INPUT_DEPTH = "input"  # "layer 0": the pixels themselves, the control every depth is read against [ours]
+CONV_DEPTHS = DEPTH_NAMES[1:6]  # the convolutional stages
+DENSE_DEPTHS = DEPTH_NAMES[6:]  # the dense layers: pooled features, the FC layers, the latent mean
 
 
 def check_layers(layers: Sequence[str]) -> list[str]:
-    """Validate depth-layer names (Figs. 3-5: stem .. mu) and return them once each, in depth order."""
+    """Validate depth-layer names (Figs. 3-5: input, stem .. mu) and return them once each, in depth order."""
     if isinstance(layers, str) or not isinstance(layers, Sequence) or len(layers) == 0:
         raise ValueError(f"layers: must be a non-empty list of names from {', '.join(DEPTH_NAMES)}, got {layers!r}")
     unknown = [name for name in layers if name not in DEPTH_NAMES]
@@ -46,13 +48,14 @@ class DropoutBasicBlock(BasicBlock):
         super().__init__(inplanes, planes, stride, downsample)
         self.drop1 = nn.Dropout(check_dropout(dropout))  # after the ReLU inside the residual branch
         self.drop2 = nn.Dropout(dropout)  # after the ReLU that follows the residual sum
+        self.pre_drop2 = nn.Identity()  # a tap: the block's output before its last dropout mask (cvPCA records here)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """BasicBlock.forward with Dropout inserted after each ``self.relu`` call and nowhere else."""
         identity = x if self.downsample is None else self.downsample(x)
         out = self.drop1(self.relu(self.bn1(self.conv1(x))))
         out = self.bn2(self.conv2(out))
-        return self.drop2(self.relu(out + identity))
+        return self.drop2(self.pre_drop2(self.relu(out + identity)))
 
 
 class AutoencoderOutput(NamedTuple):
@@ -91,6 +94,7 @@ class ResNetAutoencoder(nn.Module):
         self.variational = bool(variational)
         p, w = self.dropout, self.width
         # Encoder: the ResNet (stem, layer1..layer4; dropout after each ReLU), global pooling, two FC layers.
+        self.input = nn.Identity()  # a tap: the pixels, "layer 0" of the depth layers
         self.stem = nn.Sequential(OrderedDict(conv=conv3x3(3, w), bn=nn.BatchNorm2d(w), relu=nn.ReLU(inplace=True),
                                               drop=nn.Dropout(p)))
         self._inplanes = w
@@ -141,7 +145,7 @@ class ResNetAutoencoder(nn.Module):
     # ---------------------------------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Images (N, 3, s, s) in [0, 1] -> latent mean and log-variance (N, latent_dim)."""
-        x = self.stem(x)
+        x = self.stem(self.input(x))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = self.fc2(self.fc1(self.pooled(x)))
         return self.mu(x), (self.logvar(x) if self.logvar is not None else None)
@@ -159,14 +163,22 @@ class ResNetAutoencoder(nn.Module):
         return AutoencoderOutput(self.decode(z), z, mu, logvar)
 
     # ---------------------------------------------------------------------------------------------------------
-    def depth_layers(self) -> OrderedDict[str, nn.Module]:
-        """The encoder's places by depth (Fig. 3 and 4 record here): stem, layer1..layer4, pooled, fc1, fc2, mu."""
-        return OrderedDict((name, getattr(self, name)) for name in DEPTH_NAMES)
+    def depth_layers(self, pre_dropout: bool = False) -> OrderedDict[str, nn.Module]:
+        """The encoder's places by depth (Figs. 3 and 4 record here): input, stem, layer1..layer4, pooled, fc1, fc2, mu.
+
+        pre_dropout=True: the stem and the four stages are recorded before their own last dropout mask (the stem's
+        ReLU, the last block's tap), so that dropout-noise repeats differ by the noise upstream only (cvPCA) [ours].
+        """
+        if not pre_dropout:
+            return OrderedDict((name, getattr(self, name)) for name in DEPTH_NAMES)
+        taps = {"stem": self.stem.relu, **{f"layer{i}": getattr(self, f"layer{i}")[-1].pre_drop2 for i in range(1, 5)}}
+        return OrderedDict((name, taps.get(name, getattr(self, name))) for name in DEPTH_NAMES)
 
     def depth_shapes(self) -> OrderedDict[str, tuple[int, ...]]:
         """Output shape per image of each depth layer, e.g. layer2 -> (2w, s/2, s/2); features = their product."""
         w, s = self.width, self.image_size
-        return OrderedDict([("stem", (w, s, s)), ("layer1", (w, s, s)), ("layer2", (2 * w, s // 2, s // 2)),
+        return OrderedDict([("input", (3, s, s)), ("stem", (w, s, s)), ("layer1", (w, s, s)),
+                            ("layer2", (2 * w, s // 2, s // 2)),
                             ("layer3", (4 * w, s // 4, s // 4)), ("layer4", (8 * w, s // 8, s // 8)),
                             ("pooled", (8 * w,)), ("fc1", (self.fc_hidden,)), ("fc2", (self.fc_hidden,)),
                             ("mu", (self.latent_dim,))])

@@ -58,6 +58,7 @@ class AutoencoderConfig:
     dataset: str = "patches"
     n_images: int = 5000
     image_size: int = 32
+    replicate: int = 0               # which of the seeds of one configuration: weights, order and masks differ [ours]
 
     def __post_init__(self) -> None:
         check_dropout(self.dropout)
@@ -72,10 +73,27 @@ class AutoencoderConfig:
             raise ValueError(f"image_size: must be a multiple of 8 (32 for CIFAR-10), got {self.image_size!r}")
         check_positive_float(self.lr, "lr")
         check_int(self.seed, "seed", 0)
+        check_int(self.replicate, "replicate", 0)
         check_bool(self.variational, "variational")
         for name, kind in (("dropout", float), ("lr", float), ("width", int), ("latent_dim", int), ("epochs", int),
-                           ("batch_size", int), ("seed", int), ("n_images", int), ("image_size", int)):
+                           ("batch_size", int), ("seed", int), ("n_images", int), ("image_size", int),
+                           ("replicate", int)):
             object.__setattr__(self, name, kind(getattr(self, name)) + kind(0))  # 0, 0.0 and -0.0: one configuration
+
+    @property
+    def train_seed(self) -> int:
+        """The seed of the initial weights, the batch order and the masks: seed itself for replicate 0, else a
+        function of (seed, replicate); the training images come from seed alone, the same for every replicate."""
+        if self.replicate == 0:
+            return self.seed
+        return int.from_bytes(hashlib.sha256(f"polycode-ae/{self.seed}/rep{self.replicate}".encode()).digest()[:4],
+                              "little")
+
+    def initial_model(self) -> ResNetAutoencoder:
+        """The network training starts from: build_model() under train_seed, without touching the global RNG."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.train_seed)
+            return self.build_model()
 
     def build_model(self) -> ResNetAutoencoder:
         """A freshly initialised network of this configuration (uses the global torch RNG)."""
@@ -83,8 +101,9 @@ class AutoencoderConfig:
                                  variational=self.variational, fc_hidden=self.fc_hidden, image_size=self.image_size)
 
     def key(self) -> str:
-        """Stable hash (hex) of the configuration and the checkpoint format."""
-        payload = json.dumps({"format": CHECKPOINT_FORMAT, **asdict(self)}, sort_keys=True)
+        """Stable hash (hex) of the configuration and the checkpoint format (replicate 0 hashes as before seeds)."""
+        fields_ = {k: v for k, v in asdict(self).items() if not (k == "replicate" and v == 0)}
+        payload = json.dumps({"format": CHECKPOINT_FORMAT, **fields_}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def with_dropout(self, dropout: float) -> AutoencoderConfig:
@@ -295,7 +314,7 @@ def checkpoint_problem(ckpt: object, config: AutoencoderConfig | None = None, da
         return "its weights do not match their checksum (a damaged file)"
     if not all(bool(torch.isfinite(v).all()) for v in model.values() if v.is_floating_point()):
         return "its weights hold NaN or infinite values"
-    if config is not None and ckpt["config"] != asdict(config):
+    if config is not None and {"replicate": 0, **ckpt["config"]} != asdict(config):  # older: one seed, replicate 0
         return "it belongs to another configuration"
     if data_key is not None and ckpt["data"] != data_key:
         return "it belongs to other data"
@@ -374,7 +393,7 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
 
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.train_seed)  # the RNG state initial_model() reproduces
         model = config.build_model().to(dev, memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         history = LossHistory()
@@ -396,7 +415,7 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
         try:
             for epoch in range(start_epoch, config.epochs):
                 t0 = time.perf_counter()
-                seed = _epoch_seed(config.seed, epoch)
+                seed = _epoch_seed(config.train_seed, epoch)
                 torch.manual_seed(seed)  # dropout masks and latent noise of this epoch (CPU and CUDA)
                 batches = _batches(config.n_images, config.batch_size, torch.Generator().manual_seed(seed))
                 model.train()
@@ -532,10 +551,13 @@ def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: 
 # The dropout grid of networks, as chapters 4-6 use it
 
 
-def dropout_grid(dropout_rates: Sequence[float], **config: object) -> list[AutoencoderConfig]:
-    """One AutoencoderConfig per dropout rate, the rest shared (the paper's grid: 0, 0.2, 0.4, 0.6, 0.8)."""
+def dropout_grid(dropout_rates: Sequence[float], n_seeds: int = 1, **config: object) -> list[AutoencoderConfig]:
+    """n_seeds AutoencoderConfigs per dropout rate (replicates 0..n_seeds-1), rate by rate, the rest shared (the
+    paper's grid: 0, 0.2, 0.4, 0.6, 0.8, one network each; several seeds per rate are ours)."""
     rates = check_sequence(dropout_rates, "dropout_rates")
-    return [AutoencoderConfig(dropout=check_dropout(p, "dropout_rates"), **config) for p in rates]
+    n_seeds = check_int(n_seeds, "n_seeds", 1)
+    return [AutoencoderConfig(dropout=check_dropout(p, "dropout_rates"), replicate=r, **config)
+            for p in rates for r in range(n_seeds)]
 
 
 def cpu_threads(device: str | torch.device) -> int:
@@ -572,21 +594,37 @@ class Network:
     model: ResNetAutoencoder        # BatchNorm statistics as `batchnorm` says
     trained: TrainedModel           # the checkpoint's network (BatchNorm as trained) and its loss history
     batchnorm: str
+    control: ResNetAutoencoder | None = None  # the same network untrained, with the same BatchNorm treatment
+
+    @property
+    def replicate(self) -> int:
+        return self.trained.config.replicate
+
+
+def untrained_network(config: AutoencoderConfig, data: ImageData, *, batchnorm: str = "recalibrated",
+                      device: str = "auto") -> ResNetAutoencoder:
+    """The control of a trained network: its architecture with the weights its training started from, in eval mode,
+    BatchNorm statistics re-estimated the same way ("recalibrated") or as initialised ("as_trained": none learnt)."""
+    check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
+    model = config.initial_model().to(resolve_device(device)).eval()
+    return recalibrate_batchnorm(model, data.images[:N_RECALIBRATE]).eval() if batchnorm == "recalibrated" else model
 
 
 def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path, data_root: str | Path | None,
                   device: str = "auto", batchnorm: str = "recalibrated", progress: bool = True,
-                  data: ImageData | None = None) -> list[Network]:
-    """The dropout grid's networks from the checkpoint cache (trained and cached if missing), in eval mode."""
+                  data: ImageData | None = None, controls: bool = False) -> list[Network]:
+    """The dropout grid's networks from the checkpoint cache (trained and cached if missing), in eval mode; with
+    controls=True each also carries its untrained control (untrained_network, the same BatchNorm treatment)."""
     # batchnorm="recalibrated": BatchNorm statistics re-estimated on the first N_RECALIBRATE training images with
     # dropout off (recalibrate_batchnorm) [ours]; "as_trained": the checkpoint's running statistics. Training and
     # recalibration run with one thread per process on a CPU (cpu_workers processes side by side).
     check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
     if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
         raise ValueError("configs: must be a non-empty list of AutoencoderConfig (see dropout_grid)")
-    base = {k: v for k, v in vars(configs[0]).items() if k != "dropout"}
-    if any({k: v for k, v in vars(c).items() if k != "dropout"} != base for c in configs):
-        raise ValueError("configs: must differ only in their dropout rate (one training set for all)")
+    check_bool(controls, "controls")
+    base = {k: v for k, v in vars(configs[0]).items() if k not in ("dropout", "replicate")}
+    if any({k: v for k, v in vars(c).items() if k not in ("dropout", "replicate")} != base for c in configs):
+        raise ValueError("configs: must differ only in their dropout rate and replicate (one training set for all)")
     dev = resolve_device(device)
     if data is None:
         data = load_training_data(configs[0], root=data_root)
@@ -597,7 +635,9 @@ def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path
         trained = train_many(list(configs), data, cache_dir=cache_dir, device=device, workers=workers,
                              progress=progress)
         return [Network(t.config.dropout, recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]).eval()
-                        if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm) for t in trained]
+                        if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm,
+                        untrained_network(t.config, data, batchnorm=batchnorm, device=device) if controls else None)
+                for t in trained]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def test_hooks_are_removed_when_the_forward_pass_raises(model):
 
 
 def test_bad_arguments_name_the_parameter(model):
-    with pytest.raises(ValueError, match="layers: unknown layer 'layer9'; allowed: stem, layer1"):
+    with pytest.raises(ValueError, match="layers: unknown layer 'layer9'; allowed: input, stem, layer1"):
         record_activations(model, inputs(), layers=["layer9"])
     with pytest.raises(ValueError, match="batch_size"):
         record_activations(model, inputs(), batch_size=0)

@@ -13,12 +13,13 @@ import torch
 from torch import nn
 
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise import (LayerSpectrum, bits_lost, depth_table, depth_trend, describe_coverage,
-                                      dot_actions, dropout_shape, format_alpha, layer_spectra, method_spread,
-                                      power_law_deviations, reliable_shares, spectrum_of)
-from polycode_utils.layerwise import (LayerAction, action_alpha, action_order, circle_action, iid_action, last_dot_pc,
-                                      monte_carlo_gap, noise_like_layers, shown_network, stringer_bound,
-                                      stringer_check)
+from polycode_utils.layerwise.actions import (LayerAction, action_alpha, action_order, circle_action, dot_actions,
+                                              iid_action, last_dot_pc, monte_carlo_gap, noise_like_layers,
+                                              shown_network, stringer_bound, stringer_check)
+from polycode_utils.layerwise.common import depth_table
+from polycode_utils.layerwise.eigenspectra import (LayerSpectrum, bits_lost, depth_trend, describe_coverage,
+                                                   dropout_shape, format_alpha, layer_spectra, method_spread,
+                                                   power_law_deviations, reliable_shares, spectrum_of)
 from polycode_utils.models import DEPTH_NAMES, ResNetAutoencoder
 from polycode_utils.spectra import fit_power_law, fit_quality, power_law_samples
 from polycode_utils.stimuli import moving_dot

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polycode_utils.layerwise import LayerAction, circle_action, iid_action
+from polycode_utils.layerwise.actions import LayerAction, circle_action, iid_action
 from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_dot_frames,
                                               plot_trajectories)
 from polycode_utils.stimuli import moving_dot

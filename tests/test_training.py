@@ -22,6 +22,8 @@ from polycode_utils.training import (
     cache_folder,
     dropout_grid,
     evaluate,
+    load_networks,
+    load_training_data,
     load_or_train,
     recalibrate_batchnorm,
     resolve_device,
@@ -77,7 +79,7 @@ def test_config_hash_is_stable_and_covers_every_field():
     assert base.key() == AutoencoderConfig(**TINY).key()
     assert AutoencoderConfig(dropout=0).key() == AutoencoderConfig(dropout=0.0).key()
     changed = dict(dropout=0.2, width=5, latent_dim=9, fc_hidden=7, variational=False, epochs=2, batch_size=16,
-                   lr=2e-3, seed=1, dataset="cifar10", n_images=65)
+                   lr=2e-3, seed=1, dataset="cifar10", n_images=65, replicate=1)
     assert set(changed) | {"image_size"} == {f.name for f in dataclasses.fields(AutoencoderConfig)}
     keys = {dataclasses.replace(base, **{k: v}).key() for k, v in changed.items()}
     assert len(keys) == len(changed) and base.key() not in keys
@@ -353,3 +355,37 @@ def test_training_workers_die_with_a_hard_killed_parent():
         for p in pids if "pids" in locals() else []:
             if _running(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_replicates_share_the_training_images_and_differ_in_their_weights():
+    configs = dropout_grid([0.0, 0.5], n_seeds=2, **{k: v for k, v in TINY.items() if k != "dropout"})
+    assert [(c.dropout, c.replicate) for c in configs] == [(0.0, 0), (0.0, 1), (0.5, 0), (0.5, 1)]
+    assert configs[0].train_seed == configs[0].seed != configs[1].train_seed  # replicate 0 keeps the old seed
+    assert load_training_data(configs[0]).images.tobytes() == load_training_data(configs[1]).images.tobytes()
+    w = [c.initial_model().state_dict()["stem.conv.weight"] for c in configs]
+    assert torch.equal(w[0], w[2]) and not torch.equal(w[0], w[1])  # init depends on the seed, not the rate
+    with pytest.raises(ValueError, match="n_seeds: must be"):
+        dropout_grid([0.0], n_seeds=0)
+
+
+@pytest.mark.parametrize("batchnorm", ["recalibrated", "as_trained"])
+def test_the_untrained_control_holds_the_initial_weights_and_shares_the_batchnorm_treatment(batchnorm, tmp_path,
+                                                                                           monkeypatch):
+    config = AutoencoderConfig(**TINY)
+    data = load_training_data(config)
+
+    class Frozen(torch.optim.Adam):  # training that changes no weight: the network stays at its initialisation
+        def step(self, closure=None):
+            return None
+
+    monkeypatch.setattr(torch.optim, "Adam", Frozen)
+    [net] = load_networks([config], cache_dir=tmp_path, data_root=None, device="cpu", batchnorm=batchnorm,
+                          progress=False, data=data, controls=True)
+    trained, control = net.trained.model.state_dict(), net.control.state_dict()
+    params = [k for k, _ in net.trained.model.named_parameters()]
+    assert all(torch.equal(trained[k], control[k]) for k in params)  # weights: the very initialisation
+    buffers = [k for k in control if k.endswith("running_mean")]
+    if batchnorm == "recalibrated":  # the same re-estimation on the same images gives the same statistics
+        assert all(torch.allclose(net.model.state_dict()[k], control[k], atol=1e-6) for k in buffers)
+    else:  # as initialised: no statistics were ever learnt
+        assert all(torch.equal(control[k], torch.zeros_like(control[k])) for k in buffers)

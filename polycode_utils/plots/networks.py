@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from polycode_utils.plots import finished
-from polycode_utils.layerwise import LayerSpectrum
+from polycode_utils.layerwise.eigenspectra import LayerSpectrum
 from polycode_utils.training import TrainedModel
 
 Spectra = Sequence[Mapping[str, LayerSpectrum]]

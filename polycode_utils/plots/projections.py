@@ -16,7 +16,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from polycode_utils.plots import finished
-from polycode_utils.layerwise import LayerAction, circle_action, iid_action, rate_label, stringer_bound
+from polycode_utils.layerwise.actions import LayerAction, circle_action, iid_action, stringer_bound
+from polycode_utils.layerwise.common import rate_label
 
 
 def plot_dot_frames(frames: np.ndarray, n_show: int = 10) -> Figure:

@@ -1,0 +1,115 @@
+"""What the depth measurements of chapters 5 and 6 share: tables of one quantity by layer and network, and their
+summaries over seeds (the error bar of every comparison between dropout rates) and against the untrained control.
+
+A network is named by a key (label, seed): label is its dropout rate ('p = 0.2', rate_label) or a control
+('untrained', CONTROL); seed is its replicate, so that a trained network and its untrained control (the weights its
+training started from) share a seed and can be compared pair by pair [ours].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+CONTROL = "untrained"  # the label of the control networks: the trained ones' initial weights [ours]
+
+Key = tuple[str, int]
+
+
+def rate_label(p: float) -> str:
+    """The column label of one network of the dropout grid: 'p = 0.2'."""
+    return f"p = {p:g}"
+
+
+def depth_table(results: Sequence[Mapping[str, object]], rates: Sequence[float], value: Callable[[object], object]
+                ) -> pd.DataFrame:
+    """One quantity of every layer's result (a spectrum, an action): layers (rows) by dropout rate ('p = ...')."""
+    if len(results) != len(rates) or not results:
+        raise ValueError(f"results, rates: need one rate per network, got {len(results)} and {len(rates)}")
+    table = pd.DataFrame({rate_label(p): {name: value(r) for name, r in per_layer.items()}
+                          for p, per_layer in zip(rates, results)})
+    table.index.name = "depth"
+    return table
+
+
+def seed_table(results: Sequence[Mapping[str, object]], keys: Sequence[Key], value: Callable[[object], object]
+               ) -> pd.DataFrame:
+    """One quantity of every layer (rows) of every network, columns (label, seed) in the order given [ours]."""
+    keys = [(str(label), int(seed)) for label, seed in keys]
+    if len(results) != len(keys) or not results:
+        raise ValueError(f"results, keys: need one (label, seed) per network, got {len(results)} and {len(keys)}")
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"keys: each (label, seed) must name one network, got {keys}")
+    table = pd.DataFrame({key: {name: value(r) for name, r in per_layer.items()}
+                          for key, per_layer in zip(keys, results)})
+    table.columns = pd.MultiIndex.from_tuples(keys, names=["network", "seed"])
+    table.index.name = "depth"
+    return table
+
+
+@dataclass(frozen=True)
+class OverSeeds:
+    """A seed table summarised per label: mean, standard deviation (ddof 1; nan with one seed) and count."""
+
+    mean: pd.DataFrame          # layers x labels
+    sd: pd.DataFrame
+    n: pd.Series                # seeds per label
+
+
+def over_seeds(table: pd.DataFrame) -> OverSeeds:
+    """Mean and spread over the seeds of each label of a seed_table (the error bar between dropout rates)."""
+    groups = table.T.groupby(level="network", sort=False)
+    return OverSeeds(groups.mean().T, groups.std(ddof=1).T, groups.size())
+
+
+def paired_difference(table: pd.DataFrame, control: str = CONTROL) -> pd.DataFrame:
+    """Each trained network minus its own control (the same seed): what training changed, per layer [ours]."""
+    labels = list(dict.fromkeys(table.columns.get_level_values("network")))
+    if control not in labels:
+        raise ValueError(f"control: {control!r} is not a network label of the table ({labels})")
+    base = table[control]
+    out = {}
+    for label, seed in table.columns:
+        if label == control:
+            continue
+        if seed not in base.columns:
+            raise ValueError(f"table: network ({label!r}, {seed}) has no control of the same seed")
+        out[(label, seed)] = table[(label, seed)] - base[seed]
+    diff = pd.DataFrame(out)
+    diff.columns = pd.MultiIndex.from_tuples(list(out), names=["network", "seed"])
+    return diff
+
+
+def format_mean_sd(stats: OverSeeds, digits: int = 2) -> pd.DataFrame:
+    """'mean ± sd' strings of an OverSeeds summary ('mean' alone with one seed): the chapters' tables."""
+    def cell(m: float, s: float) -> str:
+        return f"{m:.{digits}f}" if not np.isfinite(s) else f"{m:.{digits}f} ± {s:.{digits}f}"
+    out = pd.DataFrame({c: [cell(m, s) for m, s in zip(stats.mean[c], stats.sd[c])] for c in stats.mean.columns},
+                       index=stats.mean.index)
+    out.index.name = stats.mean.index.name
+    return out
+
+
+def _spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    return float(spearmanr(x, y).statistic)
+
+
+def _direction(rho: Sequence[float], up: str, down: str) -> str:
+    """'... in every network' when every correlation has one sign (NaN: no sign), else 'not ordered ...'."""
+    r = np.asarray(rho, dtype=float)
+    if np.all(r < 0):
+        return f"{down} with depth in every network"
+    if np.all(r > 0):
+        return f"{up} with depth in every network"
+    return "not ordered the same way by depth in every network"
+
+
+def _check_same_shape(table: pd.DataFrame, **others: pd.DataFrame) -> None:
+    for name, other in others.items():
+        if other.shape != table.shape or list(other.index) != list(table.index):
+            raise ValueError(f"{name}: expected the layers and networks of the action table {table.shape}, "
+                             f"got {other.shape}")
