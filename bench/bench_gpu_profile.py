@@ -65,6 +65,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--profile", default="gpu")
+    ap.add_argument("--synthetic", action="store_true",
+                    help="uniform random images instead of patches (where scikit-image is missing; the time per step "
+                         "does not depend on the pixels)")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu, base = profile_values(args.profile), profile_values("default")
@@ -73,7 +76,9 @@ def main() -> None:
           f"{gpu['n_patches']} patches x {gpu['epochs']} epochs, {len(gpu['dropout_rates'])} rates x "
           f"{gpu['n_seeds']} seeds, {gpu['n_eval_images']} evaluation images")
     t0 = time.perf_counter()
-    images = torch.from_numpy(natural_image_patches(gpu["n_patches"], seed=0).images)
+    patches = ((lambda n, seed: np.random.default_rng(seed).random((n, 3, 32, 32), dtype=np.float32))
+               if args.synthetic else (lambda n, seed: natural_image_patches(n, seed=seed).images))
+    images = torch.from_numpy(patches(gpu["n_patches"], 0))
     t_data = time.perf_counter() - t0
     s_base = step_seconds(base, images[:base["n_patches"]], args.steps, device)
     s_gpu = step_seconds(gpu, images, args.steps, device)
@@ -86,7 +91,7 @@ def main() -> None:
     print(f"   projected training: {n_nets} networks x {steps_per_net} steps = {train_s / 60:.1f} min")
     torch.manual_seed(0)
     model = AutoencoderConfig(width=gpu["width"], latent_dim=gpu["latent_dim"]).build_model().to(device).eval()
-    evaluation = natural_image_patches(gpu["n_eval_images"], seed=1000).images
+    evaluation = patches(gpu["n_eval_images"], 1000)
     t0 = time.perf_counter()
     spectra = layer_spectra(model, evaluation, fit_range=gpu["fit_range"], method="huber", n_bootstrap=0)
     t_spec = time.perf_counter() - t0
