@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise.actions import (LayerAction, action_alpha, action_order, circle_action, dot_actions,
-                                              iid_action, last_dot_pc, monte_carlo_gap, noise_like_layers,
-                                              shown_network, stringer_bound, stringer_check)
 from polycode_utils.layerwise.common import depth_table
 from polycode_utils.layerwise.eigenspectra import (LayerSpectrum, bits_lost, depth_trend, describe_coverage,
                                                    dropout_shape, format_alpha, layer_spectra, method_spread,
                                                    power_law_deviations, reliable_shares, spectrum_of)
-from polycode_utils.models import DEPTH_NAMES, ResNetAutoencoder
+from polycode_utils.models import DEPTH_NAMES
 from polycode_utils.spectra import fit_power_law, fit_quality, power_law_samples
-from polycode_utils.stimuli import moving_dot
 from polycode_utils.training import dropout_grid, load_networks
 
 
@@ -199,227 +193,6 @@ def test_reliable_shares_and_coverage() -> None:
     assert describe_coverage((-1.1, -0.9), -1.0) == "it contains the truth"
     assert describe_coverage((-0.95, -0.9), -1.0) == "it misses the truth by 0.050"
     assert describe_coverage((np.nan, np.nan), -1.0).startswith("no interval")
-
-
-# ---------------------------------------------------------------- Fig. 4: actions of a moving dot
-
-T, K, M = 64, 3, 64
-
-class DotAngle(nn.Module):
-    """The dot's angle from its frame: the angle of the pixel-weighted centre of the image about the canvas centre."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = x[:, 0]
-        size = w.shape[-1]
-        grid = torch.arange(size, dtype=x.dtype) - (size - 1) / 2
-        total = w.sum(dim=(1, 2))
-        row = (w * grid[None, :, None]).sum(dim=(1, 2)) / total
-        col = (w * grid[None, None, :]).sum(dim=(1, 2)) / total
-        return torch.atan2(row, col)  # moving_dot puts frame t at angle 2 pi t / T
-
-
-class Smooth(nn.Module):
-    """A smooth code of the angle: a random linear image of (cos, sin), an ellipse in M dimensions."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("w", torch.randn(2, M, generator=torch.Generator().manual_seed(0)))
-
-    def forward(self, theta: torch.Tensor) -> torch.Tensor:
-        return torch.stack([theta.cos(), theta.sin()], dim=1) @ self.w
-
-
-class Hash(nn.Module):
-    """A hash of the angle: an independent random vector for each of the T frame angles."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("table", torch.randn(T, M, generator=torch.Generator().manual_seed(1)))
-
-    def forward(self, theta: torch.Tensor) -> torch.Tensor:
-        index = torch.round(theta * T / (2 * math.pi)).long() % T
-        return self.table[index]
-
-
-class SmoothAndHash(nn.Module):
-    """Two layers reading the same dot: one a smooth map of its angle, one a random hash of it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.angle, self.smooth, self.hash = DotAngle(), Smooth(), Hash()
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        theta = self.angle(x)
-        return self.smooth(theta), self.hash(theta)
-
-
-@pytest.fixture(scope="module")
-def frames() -> np.ndarray:
-    return moving_dot(T, size=32, radius=10.0, dot_radius=2.0)
-
-
-def test_smooth_code_has_far_lower_action_than_a_hash(frames) -> None:
-    res = dot_actions(SmoothAndHash(), frames, ["smooth", "hash"], n_projections=2000, k=K, seed=0)
-    smooth, hashed = res["smooth"], res["hash"]
-    # Normalised, closed loop: any ellipse traced once has action 2 k T sin^2(pi/T) (= 0.87 at T = 64); frames
-    # drawn independently have k T on average (192). The stated ratio: 1 / (2 sin^2(pi/T)) = 207.
-    circle, iid = 2 * K * T * math.sin(math.pi / T) ** 2, K * T
-    assert smooth.expected == pytest.approx(circle, rel=0.05)
-    assert hashed.expected == pytest.approx(iid, rel=0.15)
-    assert hashed.mean / smooth.mean > 150
-    for r in (smooth, hashed):  # the Monte-Carlo mean over projections agrees with the exact mean
-        assert abs(r.mean - r.expected) < 4 * r.sem
-        assert r.actions.shape == (2000,) and r.trajectories.shape == (3, T, K)
-    assert smooth.dot_fit is None  # an ellipse has rank 2: too few PCs to fit
-    assert hashed.dot_fit is not None and hashed.dot_fit.alpha > -1.0  # a hash spreads variance: flat spectrum
-
-
-def test_unnormalised_action_is_the_paper_definition(frames) -> None:
-    model = SmoothAndHash()
-    res = dot_actions(model, frames, ["hash"], n_projections=10, k=K, normalise="none", closed=False)["hash"]
-    with torch.no_grad():
-        a = model(torch.as_tensor(frames))[1].double().numpy()
-    assert res.scale == 1.0
-    assert res.expected == pytest.approx(0.5 * K / M * np.sum(np.diff(a, axis=0) ** 2), rel=1e-6)
-
-
-def test_dot_actions_on_the_chapter3_network(frames) -> None:
-    torch.manual_seed(0)
-    model = ResNetAutoencoder(dropout=0.2, width=2, latent_dim=4).eval()
-    res = dot_actions(model, frames[:16], None, n_projections=20, seed=1, fit_range=(1, 20))
-    assert list(res) == list(DEPTH_NAMES)
-    assert res["stem"].n_units == 2 * 32 * 32 and res["mu"].n_units == 4
-    assert all(np.isfinite(r.mean) and r.mean > 0 for r in res.values())
-    again = dot_actions(model, frames[:16], ["layer2"], n_projections=20, seed=1, fit_range=(1, 20))
-    np.testing.assert_array_equal(again["layer2"].actions, res["layer2"].actions)  # seeded
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({"normalise": "zscore"}, "normalise"), ({"k": 0}, "k"), ({"n_projections": 0}, "n_projections"),
-    ({"method": "l1"}, "method"), ({"fit_range": (3, 1)}, "fit_range"), ({"n_keep": -1}, "n_keep"),
-])
-def test_dot_actions_rejects_bad_arguments(frames, kwargs: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        dot_actions(SmoothAndHash(), frames, ["smooth"], **kwargs)
-
-
-def test_dot_actions_needs_frames() -> None:
-    with pytest.raises(ValueError, match="frames"):
-        dot_actions(SmoothAndHash(), np.zeros((1, 3, 32, 32), dtype=np.float32), ["smooth"])
-
-
-# ---------------------------------------------------------------- summaries of Fig. 4 (known answers)
-
-
-def known_action(values: list[float], expected: float, layer: str = "a") -> LayerAction:
-    """A layer whose projections have exactly these actions and whose exact mean is `expected`."""
-    return LayerAction(layer, 8, np.asarray(values, dtype=float), expected, 1.0, np.zeros((1, 4, 3)), None, None,
-                       0.0)
-
-
-def table(columns: dict[str, list[float]], layers: str = "abcd") -> pd.DataFrame:
-    """A mean-action (or alpha) table: layers as rows in depth order, one column per network."""
-    return pd.DataFrame(columns, index=pd.Index(list(layers)[:len(next(iter(columns.values())))], name="depth"))
-
-
-def test_reference_actions_are_a_unit_variance_circle_and_iid_frames() -> None:
-    # A plane circle with per-unit variance 1 (radius sqrt 2): its exact mean action over projections,
-    # (k/m) 1/2 sum ||a_{t+1} - a_t||^2 with m = 2 and the loop closed, is the closed form.
-    theta = 2 * np.pi * np.arange(T) / T
-    a = math.sqrt(2) * np.stack([np.cos(theta), np.sin(theta)], axis=1)
-    steps = np.diff(np.concatenate([a, a[:1]]), axis=0)
-    assert circle_action(K, T) == pytest.approx(0.5 * K / 2 * np.sum(steps ** 2), rel=1e-12)
-    assert circle_action(3, 100) == pytest.approx(0.591981, abs=1e-6)
-    assert iid_action(3, 100) == 300.0
-    with pytest.raises(ValueError, match="n_frames"):
-        circle_action(3, 1)
-
-
-def test_stringer_bound_and_shown_network() -> None:
-    assert stringer_bound(1) == -3.0 and stringer_bound(2) == -2.0 and stringer_bound(math.inf) == -1.0
-    with pytest.raises(ValueError, match="d"):
-        stringer_bound(0)
-    assert shown_network(0.4, [0, 0.2, 0.4]) == 2 and shown_network(0, [0, 0.2]) == 0
-    with pytest.raises(ValueError, match="show_dropout"):
-        shown_network(0.3, [0, 0.2, 0.4])
-
-
-def test_monte_carlo_gap() -> None:
-    # Mean 2 against exact 2.5: 20 %; sd 1 over 3 projections, sem 1/sqrt(3): 0.5 sqrt(3) standard errors.
-    # A layer without spread (sem 0) counts for the relative gap only.
-    gap = monte_carlo_gap([{"a": known_action([1, 2, 3], 2.5)}, {"a": known_action([4, 4], 4.4)}])
-    assert gap.mc_max_rel_pct == pytest.approx(20.0)
-    assert gap.mc_max_sem == pytest.approx(0.5 * math.sqrt(3))
-    assert math.isnan(monte_carlo_gap([{"a": known_action([4, 4], 4.0)}]).mc_max_sem)
-    with pytest.raises(ValueError, match="actions"):
-        monte_carlo_gap([])
-
-
-def test_action_order_by_depth() -> None:
-    t = table({"p = 0": [1.0, 2.0, 4.0, 3.0], "p = 0.5": [8.0, 6.0, 5.0, 7.0]})
-    order = action_order(t, "p = 0")
-    assert order.rho_depth_max == pytest.approx(0.8) and order.rho_depth_min == pytest.approx(-0.4)
-    assert order.action_direction == "is not ordered the same way by depth in every network"
-    assert (order.action_first_layer, order.action_first, order.action_last_layer, order.action_last) == \
-        ("a", 1.0, "d", 3.0)
-    assert (order.show_min_layer, order.show_min_action, order.show_max_layer, order.show_max_action) == \
-        ("a", 1.0, "c", 4.0)
-    assert (order.overall_min, order.overall_max) == (1.0, 8.0)
-    assert action_order(table({"x": [1, 2, 3], "y": [0, 5, 9]}), "y").action_direction == \
-        "rises with depth in every network"
-    assert action_order(table({"x": [3, 2, 1]}), "x").action_direction == "falls with depth in every network"
-    two = action_order(table({"x": [1.0, 2.0]}), "x")  # two layers: no correlation
-    assert math.isnan(two.rho_depth_min) and two.action_direction.startswith("is not ordered")
-    with pytest.raises(ValueError, match="show"):
-        action_order(t, "p = 0.2")
-
-
-def test_noise_like_layers() -> None:
-    # k T / 2 = 15 at k = 3, T = 10: only 'b' of p = 0.5 and 'c', 'd' of p = 0.8 exceed it.
-    t = table({"p = 0": [1, 2, 15, 3], "p = 0.5": [1, 16, 2, 3], "p = 0.8": [1, 2, 20, 30]})
-    noise = noise_like_layers(t, k=3, n_frames=10, normalise="variance")
-    assert noise.half_iid == 15.0 and noise.n_noise_like == 3
-    assert noise.noise_text == "p = 0.5: b; p = 0.8: c, d"
-    assert noise_like_layers(t, k=3, n_frames=20, normalise="variance").noise_text == "none"
-    raw = noise_like_layers(t, k=3, n_frames=10, normalise="none")
-    assert raw.n_noise_like == 0 and "needs normalise" in raw.noise_text
-    with pytest.raises(ValueError, match="normalise"):
-        noise_like_layers(t, k=3, n_frames=10, normalise="zscore")
-
-
-def test_action_against_the_two_exponents() -> None:
-    y = table({"p = 0": [1.0, 2.0, 3.0], "p = 0.5": [4.0, 5.0, 6.0]})
-    nat = table({"p = 0": [-3.0, -2.5, -2.0], "p = 0.5": [-1.5, -1.2, -1.0]})  # same order as y: rho 1
-    dot = table({"p = 0": [-1.0, np.nan, -2.0], "p = 0.5": [-3.0, -4.0, -5.0]})  # reversed where finite: rho -1
-    res = action_alpha(y, nat, dot)
-    assert res.rho_nat == pytest.approx(1.0) and res.rho_dot == pytest.approx(-1.0) and res.n_points == 6
-    assert (res.nat_alpha_min, res.nat_alpha_max, res.dot_alpha_min, res.dot_alpha_max) == (-3.0, -1.0, -5.0, -1.0)
-    with pytest.raises(ValueError, match="alpha_dot"):
-        action_alpha(y, nat, dot.iloc[:2])
-
-
-def test_stringer_check_of_the_dot_exponents() -> None:
-    y = table({"p = 0": [1.0, 2.0, 3.0], "p = 0.5": [4.0, 5.0, 6.0]})
-    dot = table({"p = 0": [-4.0, -3.5, np.nan], "p = 0.5": [-3.0, -2.0, -1.0]})  # -3 itself is not below -3
-    res = stringer_check(y, dot, d=1)
-    assert (res.n_dot, res.n_dot_below, res.median_action_below, res.median_action_above) == (5, 2, 1.5, 5.0)
-    assert res.bound_text == ("the layers whose dot spectrum passes Stringer's criterion have a median action of "
-                              "1.5, against 5 for the others")
-    assert stringer_check(y, dot, d=0.5).bound_text.startswith("no layer's dot spectrum")  # bound -5
-    steep = stringer_check(y, table({"p = 0": [-4.0] * 3, "p = 0.5": [-5.0] * 3}))
-    assert steep.bound_text.startswith("every layer's dot spectrum") and math.isnan(steep.median_action_above)
-
-
-def test_dot_action_extras_and_last_fitted_pc(frames) -> None:
-    model = SmoothAndHash()
-    res = dot_actions(model, frames, ["smooth", "hash"], n_projections=5, k=K, seed=0)
-    with torch.no_grad():
-        hashed = model(torch.as_tensor(frames))[1].numpy()
-    assert res["hash"].mean_activation == pytest.approx(float(hashed.mean()), rel=1e-6)
-    assert math.isnan(res["smooth"].dot_alpha) and res["hash"].dot_alpha == res["hash"].dot_fit.alpha
-    # 64 independent frames, centred: rank 63, fitted up to half of it.
-    assert last_dot_pc([res]) == 31
-    assert last_dot_pc([{"smooth": res["smooth"]}]) == 0
 
 
 def test_bits_lost_match_theorem_4_on_an_exact_power_law() -> None:
