@@ -113,3 +113,29 @@ def _check_same_shape(table: pd.DataFrame, **others: pd.DataFrame) -> None:
         if other.shape != table.shape or list(other.index) != list(table.index):
             raise ValueError(f"{name}: expected the layers and networks of the action table {table.shape}, "
                              f"got {other.shape}")
+
+
+def measured_networks(networks: Sequence[object], control: str = CONTROL) -> list[tuple[Key, object]]:
+    """(key, model) of every trained network, then one untrained control per seed (the first rate's: in eval mode
+    the controls of one seed are the same network for every rate), from load_networks(..., controls=True) [ours]."""
+    out: list[tuple[Key, object]] = [((rate_label(n.dropout), int(n.replicate)), n.model) for n in networks]
+    seen: set[int] = set()
+    for n in networks:
+        if n.replicate in seen:
+            continue
+        if n.control is None:
+            raise ValueError("networks: load them with controls=True to measure the untrained controls")
+        seen.add(n.replicate)
+        out.append(((control, int(n.replicate)), n.control))
+    return out
+
+
+def depth_correlations(table: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Spearman(depth, value) of every network (column) within each group of layers (e.g. conv stages, dense
+    layers): rows the networks, columns the groups; nan where a group has fewer than 3 of the table's layers."""
+    out = {}
+    for name, layers in groups.items():
+        rows = [layer for layer in table.index if layer in set(layers)]
+        out[name] = [(_spearman(np.arange(len(rows)), table.loc[rows, c]) if len(rows) > 2 else np.nan)
+                     for c in table.columns]
+    return pd.DataFrame(out, index=table.columns)
