@@ -30,8 +30,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_int, check_positive_float,
-                                   check_sequence)
+from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_float_in, check_int,
+                                   check_positive_float, check_sequence)
 from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, load_images
 from polycode_utils.models import ResNetAutoencoder
 
@@ -664,33 +664,55 @@ def recipe_table(config: AutoencoderConfig, dropout_rates: Sequence[float], prof
     return table
 
 
-def final_losses(trained: Sequence[TrainedModel], recalibrated: Sequence[ResNetAutoencoder], images: np.ndarray
-                 ) -> pd.DataFrame:
-    """Per-image losses of each network at the end of training: with dropout, in eval mode with BatchNorm as trained
-    and re-estimated, the BCE above the images' floor, KL, pixel MSE and training time (chapter 4's table)."""
-    floor = bce_floor(images)
+def mean_colour_loss(images: np.ndarray | torch.Tensor) -> Losses:
+    """The loss of the trivial reconstruction, each image as a uniform patch of its mean colour (KL 0): the bar a
+    network that learnt anything about its images must clear (the control of chapter 4) [ours]."""
+    x = torch.as_tensor(images, dtype=torch.float64)
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise ValueError(f"images: expected a batch (N, C, H, W) with N >= 1, got shape {tuple(x.shape)}")
+    recon = x.mean(dim=(2, 3), keepdim=True).expand_as(x).clamp(1e-12, 1 - 1e-12)
+    bce = float(F.binary_cross_entropy(recon, x, reduction="sum")) / x.shape[0]
+    return Losses(bce, bce, 0.0, float(((recon - x) ** 2).mean()))
+
+
+def final_losses(networks: Sequence[Network], images: np.ndarray) -> pd.DataFrame:
+    """Per-image losses of each network (rows: dropout rate and seed) at the end of training: with dropout, in eval
+    mode with BatchNorm as trained and re-estimated, the BCE above the images' floor and its share of the mean-colour
+    reconstruction's, KL, pixel MSE, training time; then the untrained controls and the mean colour (chapter 4)."""
+    floor, base = bce_floor(images), mean_colour_loss(images)
     rows = []
-    for t, model in zip(trained, recalibrated, strict=True):
-        h, ev = t.history, evaluate(model, images)
-        rows.append({"dropout p": f"{t.config.dropout:g}", "train loss (dropout on)": h.epoch_loss[-1],
-                     "eval loss, BN as trained": h.eval_loss[-1], "eval loss, BN re-estimated": ev.total,
-                     "BCE above floor": ev.bce - floor, "KL": ev.kl, "pixel MSE": ev.mse,
-                     "training time (s)": t.seconds})
-    return pd.DataFrame(rows).set_index("dropout p")
+    for net in networks:
+        h, ev = net.trained.history, evaluate(net.model, images)
+        rows.append({"network": f"p = {net.dropout:g}", "seed": net.replicate,
+                     "train loss (dropout on)": h.epoch_loss[-1], "eval loss, BN as trained": h.eval_loss[-1],
+                     "eval loss, BN re-estimated": ev.total, "BCE above floor": ev.bce - floor,
+                     "vs mean colour": (ev.bce - floor) / (base.bce - floor), "KL": ev.kl, "pixel MSE": ev.mse,
+                     "training time (s)": net.trained.seconds})
+    controls = {net.replicate: net.control for net in networks if net.control is not None}
+    for seed, model in sorted(controls.items()):
+        ev = evaluate(model, images)
+        rows.append({"network": "untrained", "seed": seed, "eval loss, BN re-estimated": ev.total,
+                     "BCE above floor": ev.bce - floor, "vs mean colour": (ev.bce - floor) / (base.bce - floor),
+                     "KL": ev.kl, "pixel MSE": ev.mse})
+    rows.append({"network": "mean colour", "seed": 0, "eval loss, BN re-estimated": base.total,
+                 "BCE above floor": base.bce - floor, "vs mean colour": 1.0, "KL": 0.0, "pixel MSE": base.mse})
+    return pd.DataFrame(rows).set_index(["network", "seed"])
 
 
 @dataclass(frozen=True)
 class LossSummary:
-    """What chapter 4 states about its losses; field names are the chapter's glue names."""
+    """What chapter 4 states about its losses (means over seeds per dropout rate); fields are its glue names."""
 
     eval_loss_first: float      # eval loss (BatchNorm re-estimated) at the lowest and the highest dropout rate
     eval_loss_last: float
-    excess_first: float         # BCE above the floor, lowest and highest rate, and their ratio
+    excess_first: float         # BCE above the floor, lowest and highest rate (mean over seeds), and their ratio
     excess_last: float
+    excess_sd_first: float      # ... its spread (SD) over seeds
+    excess_sd_last: float
     excess_ratio: float
     kl_first: float
     kl_last: float
-    n_increasing: int           # steps of the dropout grid at which the eval loss grows
+    n_increasing: int           # steps of the dropout grid at which the mean eval loss grows
     n_steps_between: int
     trend_text: str
     shift_p: float              # the rate where BatchNorm as trained differs most from re-estimated (variance shift)
@@ -700,17 +722,66 @@ class LossSummary:
 
 
 def loss_summary(table: pd.DataFrame, rates: Sequence[float]) -> LossSummary:
-    """The eval loss against the dropout rate, and the variance shift of BatchNorm under dropout [ours]."""
-    ev = table["eval loss, BN re-estimated"].to_numpy()
-    as_trained = table["eval loss, BN as trained"].to_numpy()
-    excess, kl = table["BCE above floor"], table["KL"]
+    """The eval loss against the dropout rate (means over seeds), and BatchNorm's variance shift under dropout."""
+    labels = [f"p = {p:g}" for p in rates]
+    trained = table.loc[labels]
+    mean = trained.groupby(level="network", sort=False).mean().loc[labels]
+    sd = trained.groupby(level="network", sort=False)["BCE above floor"].std(ddof=1).loc[labels]
+    ev, as_trained = mean["eval loss, BN re-estimated"].to_numpy(), mean["eval loss, BN as trained"].to_numpy()
     worst = int(np.argmax(np.abs(as_trained - ev)))
     return LossSummary(
-        eval_loss_first=float(ev[0]), eval_loss_last=float(ev[-1]), excess_first=float(excess.iloc[0]),
-        excess_last=float(excess.iloc[-1]), excess_ratio=float(excess.iloc[-1] / excess.iloc[0]),
-        kl_first=float(kl.iloc[0]), kl_last=float(kl.iloc[-1]), n_increasing=int(np.sum(np.diff(ev) > 0)),
-        n_steps_between=len(ev) - 1,
+        eval_loss_first=float(ev[0]), eval_loss_last=float(ev[-1]),
+        excess_first=float(mean["BCE above floor"].iloc[0]), excess_last=float(mean["BCE above floor"].iloc[-1]),
+        excess_sd_first=float(sd.iloc[0]), excess_sd_last=float(sd.iloc[-1]),
+        excess_ratio=float(mean["BCE above floor"].iloc[-1] / mean["BCE above floor"].iloc[0]),
+        kl_first=float(mean["KL"].iloc[0]), kl_last=float(mean["KL"].iloc[-1]),
+        n_increasing=int(np.sum(np.diff(ev) > 0)), n_steps_between=len(ev) - 1,
         trend_text="the more units dropout erased during training, the worse the network reconstructs when it may "
         "use them all" if np.all(np.diff(ev) > 0) else "in this run the loss is not ordered by the dropout rate",
         shift_p=float(rates[worst]), shift_as_trained=float(as_trained[worst]), shift_recalibrated=float(ev[worst]),
-        shift_train=float(table["train loss (dropout on)"].iloc[worst]))
+        shift_train=float(mean["train loss (dropout on)"].iloc[worst]))
+
+
+@dataclass(frozen=True)
+class TrainingVerdict:
+    """Whether this run's networks can test the paper's claims about trained codes, from their own losses [ours]."""
+
+    n_networks: int
+    n_learnt: int               # networks whose BCE above the floor is at most (1 - min_gain) x the mean colour's
+    min_gain: float
+    share_best: float           # BCE above floor as a share of the mean-colour reconstruction's: best, worst
+    share_worst: float
+    share_control: float        # ... and the untrained networks' (mean over seeds)
+    n_seeds: int
+    can_test: bool
+    verdict_text: str
+
+
+def training_verdict(table: pd.DataFrame, min_gain: float = 0.5, min_seeds: int = 3) -> TrainingVerdict:
+    """The run can test claims about trained codes when every network's reconstruction error above the floor is at
+    most (1 - min_gain) of a mean-colour patch's and there are >= min_seeds seeds per rate (thresholds ours)."""
+    min_gain = check_float_in(min_gain, "min_gain", 0.0, 1.0)
+    share = table["vs mean colour"]
+    trained = share[[n.startswith("p = ") for n in share.index.get_level_values("network")]]
+    if trained.empty:
+        raise ValueError("table: holds no trained network (rows 'p = ...'); pass final_losses' table")
+    n_seeds = int(trained.groupby(level="network").size().min())
+    learnt = int((trained <= 1 - min_gain).sum())
+    control = share.loc["untrained"].mean() if "untrained" in share.index.get_level_values("network") else np.nan
+    can = learnt == len(trained) and n_seeds >= min_seeds
+    if can:
+        text = (f"this run can test the paper's claims about trained codes: all {len(trained)} networks leave at most "
+                f"{1 - min_gain:.0%} of the reconstruction error of a mean-colour patch, with {n_seeds} seeds per rate")
+    else:
+        why = []
+        if learnt < len(trained):
+            why.append(f"only {learnt} of its {len(trained)} networks reconstruct their images clearly better than a "
+                       f"uniform patch of each image's mean colour (error above the floor at most {1 - min_gain:.0%} "
+                       f"of that patch's; theirs: {trained.min():.0%} to {trained.max():.0%})")
+        if n_seeds < min_seeds:
+            why.append(f"it has {n_seeds} seed(s) per dropout rate, fewer than {min_seeds}")
+        text = ("this run cannot test the paper's claims about trained codes: " + "; and ".join(why) +
+                ". Chapters 5 and 6 then show what the measurements do, not what trained networks do; the `gpu` "
+                "profile is sized to get further (not run for this book)")
+    return TrainingVerdict(len(trained), learnt, float(min_gain), float(trained.min()), float(trained.max()),
+                           float(control), n_seeds, bool(can), text)

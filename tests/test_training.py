@@ -389,3 +389,35 @@ def test_the_untrained_control_holds_the_initial_weights_and_shares_the_batchnor
         assert all(torch.allclose(net.model.state_dict()[k], control[k], atol=1e-6) for k in buffers)
     else:  # as initialised: no statistics were ever learnt
         assert all(torch.equal(control[k], torch.zeros_like(control[k])) for k in buffers)
+
+
+def test_mean_colour_loss_is_the_bce_of_a_uniform_patch():
+    rng = np.random.default_rng(0)
+    flat = np.broadcast_to(rng.uniform(0.2, 0.8, (5, 3, 1, 1)), (5, 3, 8, 8)).astype(np.float32)
+    base = training.mean_colour_loss(flat)  # uniform images: the mean colour reconstructs them exactly
+    assert base.mse == pytest.approx(0.0, abs=1e-12) and base.bce == pytest.approx(bce_floor(flat), rel=1e-9)
+    noisy = rng.uniform(0, 1, (5, 3, 8, 8)).astype(np.float32)
+    assert training.mean_colour_loss(noisy).mse == pytest.approx(float(noisy.var(axis=(2, 3)).mean()), rel=1e-6)
+    with pytest.raises(ValueError, match="images: expected a batch"):
+        training.mean_colour_loss(np.zeros((3, 8, 8)))
+
+
+def _loss_table(shares: dict[str, list[float]]) -> "pd.DataFrame":
+    import pandas as pd  # noqa: PLC0415
+
+    rows = [{"network": label, "seed": i, "vs mean colour": v} for label, values in shares.items()
+            for i, v in enumerate(values)]
+    return pd.DataFrame(rows).set_index(["network", "seed"])
+
+
+def test_training_verdict_follows_the_mean_colour_bar_and_the_seeds():
+    good = training.training_verdict(_loss_table({"p = 0": [0.2, 0.3, 0.25], "p = 0.8": [0.4, 0.5, 0.45],
+                                                  "untrained": [3.0, 3.1, 2.9], "mean colour": [1.0]}))
+    assert good.can_test and good.n_learnt == 6 and good.share_control == pytest.approx(3.0)
+    poor = training.training_verdict(_loss_table({"p = 0": [0.8, 0.3, 0.25], "p = 0.8": [1.4, 0.5, 0.45]}))
+    assert not poor.can_test and poor.n_learnt == 4 and "only 4 of its 6" in poor.verdict_text
+    assert (poor.share_best, poor.share_worst) == (0.25, 1.4)
+    one_seed = training.training_verdict(_loss_table({"p = 0": [0.2], "p = 0.8": [0.3]}))
+    assert not one_seed.can_test and "1 seed(s) per dropout rate" in one_seed.verdict_text
+    with pytest.raises(ValueError, match="min_gain"):
+        training.training_verdict(_loss_table({"p = 0": [0.2]}), min_gain=2.0)
