@@ -53,22 +53,31 @@ def image_grid(images: np.ndarray, n: int = 48, cols: int = 12, seed: int = 0) -
     return finished(fig)
 
 
-def training_curves(trained: Sequence[TrainedModel], floor: float) -> Figure:
-    """Loss per image during training (batches, smoothed over a quarter epoch) and in eval mode after each epoch."""
-    colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(trained)))
+def training_curves(trained: Sequence[TrainedModel], floor: float, baseline: float | None = None) -> Figure:
+    """Loss per image during training (batches, smoothed over a quarter epoch) and in eval mode after each epoch;
+    one colour per dropout rate (its seeds share it); baseline: the mean-colour reconstruction's loss (dotted)."""
+    rates = sorted({t.config.dropout for t in trained})
+    colour = dict(zip(rates, plt.cm.viridis(np.linspace(0.0, 0.9, len(rates)))))
     fig, (ax_train, ax_eval) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    for t, c in zip(trained, colors):
-        h = t.history
+    labelled = set()
+    for t in trained:
+        h, c = t.history, colour[t.config.dropout]
         steps = np.asarray(h.step_loss)
         window = max(1, h.steps_per_epoch // 4)
         smooth = np.convolve(steps, np.ones(window) / window, mode="valid")
-        ax_train.plot(np.arange(window, len(steps) + 1) / h.steps_per_epoch, smooth, color=c, lw=1.2)
-        ax_eval.plot(np.arange(1, len(h.eval_loss) + 1), h.eval_loss, "o-", color=c, ms=4, lw=1.5,
-                     label=f"p = {t.config.dropout:g}")
+        ax_train.plot(np.arange(window, len(steps) + 1) / h.steps_per_epoch, smooth, color=c, lw=1.0, alpha=0.8)
+        label = None if t.config.dropout in labelled else f"p = {t.config.dropout:g}"
+        labelled.add(t.config.dropout)
+        ax_eval.plot(np.arange(1, len(h.eval_loss) + 1), h.eval_loss, "o-", color=c, ms=3, lw=1.2, alpha=0.8,
+                     label=label)
     for ax in (ax_train, ax_eval):
         ax.axhline(floor, ls="--", color="0.4", lw=1)
+        if baseline is not None:
+            ax.axhline(baseline, ls=":", color="0.2", lw=1.2)
         ax.set_xlabel("epoch")
     ax_eval.text(1.0, floor, " BCE floor", va="bottom", ha="left", fontsize="small", color="0.3")
+    if baseline is not None:
+        ax_eval.text(1.0, baseline, " mean colour", va="bottom", ha="left", fontsize="small", color="0.2")
     ax_train.set(ylabel="loss per image (BCE + KL, nats)", title="training batches (dropout on, z sampled)")
     ax_eval.set(title="eval mode (no dropout, z = μ), first 512 images",
                 xticks=range(1, len(trained[0].history.eval_loss) + 1))
