@@ -29,6 +29,7 @@ lr = 0.001
 device = "auto"
 layers = ["input", "stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu"]
 n_frames = 100
+sweep_frames = [50, 100, 200, 400, 800]
 radius = 10.0
 dot_radius = 2.0
 n_projections = 1000
@@ -47,12 +48,16 @@ from polycode_utils.book.page import glue_values, provenance_box, set_style
 from polycode_utils.book.paths import data_dir, network_store
 from polycode_utils.checks import check_choice
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise import (NORMALISATIONS, action_alpha, action_order, circle_action, dot_actions,
-                                      iid_action, last_dot_pc, layer_spectra, monte_carlo_gap, noise_like_layers,
-                                      rate_label, shown_network, depth_table, stringer_check)
-from polycode_utils.models import check_layers
-from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_dot_frames,
-                                              plot_trajectories)
+from polycode_utils.layerwise.actions import (NORMALISATIONS, action_alpha, action_order, action_theory,
+                                              alpha_relation, circle_action, control_ratio_table, exponent_table,
+                                              iid_action, last_dot_pc, loop_frames, measure_dot, monte_carlo_gap,
+                                              noise_like_layers, scaling_law, shown_network, stringer_check,
+                                              tracking_r2, trend_table)
+from polycode_utils.layerwise.common import format_mean_sd, measured_networks, over_seeds, rate_label, seed_table
+from polycode_utils.layerwise.eigenspectra import layer_spectra
+from polycode_utils.models import INPUT_DEPTH, check_layers
+from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_action_scaling,
+                                              plot_action_theory, plot_dot_frames, plot_trajectories)
 from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.stimuli import moving_dot
 from polycode_utils.training import dropout_grid, load_networks, resolve_device
@@ -61,14 +66,15 @@ from polycode_utils.training import dropout_grid, load_networks, resolve_device
 IMAGE_SIZE = 32                 # the networks' input size: the stimulus canvas
 set_style()
 # Every choice is checked before anything is loaded (a bad value stops here, naming the parameter).
-configs = dropout_grid(dropout_rates, seed=seed, dataset=dataset, width=width, latent_dim=latent_dim, epochs=epochs,
-                       n_images=n_patches, batch_size=batch_size, lr=lr)
+configs = dropout_grid(dropout_rates, n_seeds=n_seeds, seed=seed, dataset=dataset, width=width,
+                       latent_dim=latent_dim, epochs=epochs, n_images=n_patches, batch_size=batch_size, lr=lr)
 layers_used = check_layers(layers)
-show = shown_network(show_dropout, dropout_rates)
+show = (rate_label(dropout_rates[shown_network(show_dropout, dropout_rates)]), 0)  # seed 0 of that rate
 check_choice(normalise, "normalise", NORMALISATIONS)
 check_choice(fit_method, "fit_method", FIT_METHODS)
 resolve_device(device)
-frames = moving_dot(n_frames, size=IMAGE_SIZE, radius=radius, dot_radius=dot_radius)
+loop = moving_dot(loop_frames(n_frames, sweep_frames), size=IMAGE_SIZE, radius=radius, dot_radius=dot_radius)
+frames = loop[::len(loop) // n_frames]  # the main T: every (T_max/T)-th frame of the same loop
 eval_data = evaluation_images(dataset, n_eval_images, seed=seed, root=data_dir())
 
 # %% tags=["remove-input"]
@@ -77,11 +83,13 @@ provenance_box(profile=profile,
                     f"black {IMAGE_SIZE}x{IMAGE_SIZE} canvas, {n_frames} frames (ours: the sources give no sizes); "
                     f"for alpha, the held-out evaluation images of chapter 5: {eval_data.description.summary()}",
                model=f"the chapter-4 autoencoders (base width {width}, latent {latent_dim}, {epochs} epochs on "
-                     f"{n_patches} images), one per dropout rate, BatchNorm statistics {batchnorm.replace('_', ' ')}",
+                     f"{n_patches} images), {n_seeds} per dropout rate, each beside its untrained control; "
+                     f"BatchNorm statistics {batchnorm.replace('_', ' ')}",
                embedded_default=dataset == "patches",
                parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, width=width,
                                latent_dim=latent_dim, epochs=epochs, n_patches=n_patches, batch_size=batch_size,
-                               lr=lr, device=device, layers=layers, n_frames=n_frames, radius=radius,
+                               lr=lr, device=device, layers=layers, n_frames=n_frames, sweep_frames=sweep_frames,
+                               n_seeds=n_seeds, radius=radius,
                                dot_radius=dot_radius, n_projections=n_projections, k=k, show_dropout=show_dropout,
                                normalise=normalise, n_eval_images=n_eval_images, fit_range=fit_range,
                                fit_method=fit_method, batchnorm=batchnorm))
@@ -132,47 +140,57 @@ glue_values(dict(fig4a=plot_dot_frames(frames, n_show=10), n_show_frames=int(min
 #
 # ## Trajectories
 #
-# Every network of chapter 4 sees the {glue:text}`n_frames` frames in eval mode (dropout off, $z = \mu$); at
-# every depth we project the activity on {glue:text}`n_projections` random {glue:text}`k`-dimensional
-# projections (the same random draws at every depth of the same width) and compute the actions. For the
-# comparison with chapter 5, the same call as chapter 5 re-measures $\alpha$ on its held-out images with the same
-# fit range and method (without the bootstrap), and we also measure $\alpha$ of the dot's own responses: the
-# eigenspectrum of the {glue:text}`n_frames` frames at each layer.
+# Every network of chapter 4 ({glue:text}`n_seeds` seeds per dropout rate) and the untrained control of each seed
+# (the weights its training started from, BatchNorm treated the same way; in eval mode the controls of one seed are
+# one network for every rate) sees the dot in eval mode (dropout off, $z = \mu$). One forward pass of one loop at
+# $T_{\max}$ = {glue:text}`t_max` frames serves every $T$ of this chapter: the loop at $T$ frames is every
+# $(T_{\max}/T)$-th frame. At $T$ = {glue:text}`n_frames` we project each depth on {glue:text}`n_projections`
+# random {glue:text}`k`-dimensional projections (the same draws at every depth of the same width); for the other
+# $T$ we need only the exact mean over projections. The input pixels are depth 0, measured like any layer. For the
+# comparison with chapter 5, the same call as chapter 5 re-measures $\alpha$ on its held-out images (without the
+# interval: one evaluation set, the input measured once), and we measure $\alpha$ of the dot's own responses.
 
 # %%
-networks = load_networks(configs, **network_store(), device=device, batchnorm=batchnorm)
-actions, natural = [], []
-for net in tqdm(networks, desc="networks"):
-    actions.append(dot_actions(net.model, frames, layers_used, n_projections=n_projections, k=k, seed=seed,
-                               normalise=normalise, fit_range=fit_range, method=fit_method))
-    natural.append(layer_spectra(net.model, eval_data.images, layers_used, fit_range=fit_range, method=fit_method,
-                                 n_bootstrap=0, seed=seed))
+networks = load_networks(configs, **network_store(), device=device, batchnorm=batchnorm, controls=True)
+measured = measured_networks(networks)  # [((label, seed), model)]: the trained networks, then the controls
+keys = [key for key, _ in measured]
+dots, natural = [], []
+for _, model in tqdm(measured, desc="networks"):
+    dots.append(measure_dot(model, loop, layers_used, n_frames=n_frames, sweep_frames=sweep_frames,
+                            n_projections=n_projections, k=k, seed=seed, normalise=normalise, fit_range=fit_range,
+                            method=fit_method))
+    natural.append(layer_spectra(model, eval_data.images, layers_used, fit_range=fit_range, method=fit_method,
+                                 shared={n: s for n, s in natural[0].items() if n == INPUT_DEPTH} if natural else None))
+actions, scaling = [d.actions for d in dots], [d.scaling for d in dots]
+glue_values(dict(t_max=len(loop), n_seeds=int(n_seeds), n_networks=len(keys)))
 
 # %% tags=["hide-input"]
-glue_values(dict(fig4b=plot_trajectories(actions[show]), show_dropout=float(show_dropout)))
+glue_values(dict(fig4b=plot_trajectories(actions[keys.index(show)]), show_dropout=float(show_dropout)))
 
 # %% [markdown]
 # ```{glue:figure} fig4b
 # :name: fig-5-trajectories
 #
 # **Fig. 4b, regenerated: one random 3-D projection of each layer's trajectory** in the network trained at
-# $p =$ {glue:text}`show_dropout:g`, coloured by time round the loop (the colour map is cyclic: the first and last
-# frames share a colour). Inset: the layer's mean activation over units and frames (as in the paper) and the
-# action of this projection. The projection and the layout are the paper's; the network and the stimulus sizes are
-# ours. Axes are not comparable between panels.
+# $p =$ {glue:text}`show_dropout:g` (seed 0), coloured by time round the loop (the colour map is cyclic: the first
+# and last frames share a colour). Inset: the layer's mean activation over units and frames (as in the paper) and
+# the action of this projection. The projection and the layout are the paper's; the network and the stimulus sizes
+# are ours. Axes are not comparable between panels.
 # ```
 #
 # ## Action against depth (Fig. 4c)
 
 # %% tags=["remove-cell"]
-mean_action = depth_table(actions, dropout_rates, lambda r: r.mean)
-glue_values(dict(action_table=mean_action.style.format("{:.3g}")))
-for part in (monte_carlo_gap(actions), action_order(mean_action, rate_label(dropout_rates[show])),
-             noise_like_layers(mean_action, k=k, n_frames=n_frames, normalise=normalise)):
+mean_action = seed_table(actions, keys, lambda r: r.mean)
+action_stats = over_seeds(mean_action)
+glue_values(dict(action_table=format_mean_sd(action_stats, 3), action_trend=trend_table(mean_action),
+                 action_ratio=control_ratio_table(mean_action)))
+for part in (monte_carlo_gap(actions), action_order(action_stats.mean, show[0]),
+             noise_like_layers(action_stats.mean, k=k, n_frames=n_frames, normalise=normalise)):
     glue_values(vars(part))
 
 # %% tags=["hide-input"]
-glue_values(dict(fig4c=plot_action_by_depth(actions, dropout_rates, k=k, n_frames=n_frames,
+glue_values(dict(fig4c=plot_action_by_depth(action_stats, k=k, n_frames=n_frames,
                                             normalised=normalise == "variance")))
 
 # %% [markdown]
@@ -180,75 +198,165 @@ glue_values(dict(fig4c=plot_action_by_depth(actions, dropout_rates, k=k, n_frame
 # :name: fig-5-action-depth
 #
 # **Fig. 4c, regenerated: mean action of {glue:text}`n_projections` random projections against depth**, one line
-# per network (points spread sideways), error bars ±1 standard deviation over projections (the spread of single
-# projections; the standard error of the mean is 1/√{glue:text}`n_projections` of it). Crosses: the exact mean
-# over all projections, $\frac{k}{m}\cdot\frac12\sum_t\lVert a_{t+1}-a_t\rVert^2$. Grey lines (with
-# `normalise = "variance"`): the action of frames drawn independently (dotted) and of a plane circle (dashed).
-# Log scale. The quantity and the layout are the paper's; the normalisation, the reference lines and the networks
-# are ours.
+# per dropout rate, error bars ±1 standard deviation over the seeds (the networks; the spread over projections is
+# far smaller once averaged); grey squares: the untrained controls; dash-dot: the input pixels (depth 0). Grey
+# lines (with `normalise = "variance"`): the action of frames drawn independently (dotted) and of a plane circle
+# (dashed). Log scale. The quantity and the layout are the paper's; the seeds, the controls, the normalisation and
+# the reference lines are ours.
 # ```
 #
 # Against the theory: the mean over the random projections is within {glue:text}`mc_max_rel_pct:.1f` % of the
-# exact value for every layer (at most {glue:text}`mc_max_sem:.1f` standard errors away). The mean action
-# {glue:text}`action_direction` (Spearman correlation with depth between {glue:text}`rho_depth_min:.2f` and
-# {glue:text}`rho_depth_max:.2f`). In the network at $p =$ {glue:text}`show_dropout:g` it goes from
-# {glue:text}`action_first:.3g` at {glue:text}`action_first_layer` to {glue:text}`action_last:.3g` at
-# {glue:text}`action_last_layer`; its smoothest layer is {glue:text}`show_min_layer`
-# ({glue:text}`show_min_action:.3g`) and its roughest {glue:text}`show_max_layer`
-# ({glue:text}`show_max_action:.3g`). Over all networks and layers the mean action lies between
-# {glue:text}`overall_min:.3g` and {glue:text}`overall_max:.3g`. A layer whose action exceeds
-# {glue:text}`half_iid:.0f`, half that of independently drawn frames, follows the dot about as smoothly as noise
-# would: its responses to neighbouring frames are barely more alike than to any two frames. There are
-# {glue:text}`n_noise_like` such layer-network pairs: {glue:text}`noise_text`.
+# exact value for every layer of every network (at most {glue:text}`mc_max_sem:.1f` standard errors away). Over
+# the mean of the seeds, the mean action {glue:text}`action_direction` (Spearman correlation with depth between
+# {glue:text}`rho_depth_min:.2f` and {glue:text}`rho_depth_max:.2f`, conv stages and dense layers together). Split,
+# the trend differs between the convolutional stages and the dense layers (Spearman with depth, mean ± SD over
+# seeds):
+#
+# ```{glue:} action_trend
+# ```
+#
+# The untrained control is the reference: relative to it, training multiplied the mean action of each group of
+# layers by (geometric mean over the group's layers, mean ± SD over seeds):
+#
+# ```{glue:} action_ratio
+# ```
+#
+# A layer whose action exceeds {glue:text}`half_iid:.0f`, half that of independently drawn frames, follows the dot
+# about as smoothly as noise would; on the means over seeds there are {glue:text}`n_noise_like` such layer-network
+# pairs: {glue:text}`noise_text`.
 #
 # ```{glue:} action_table
 # ```
 #
-# **Mean action by depth (rows) and dropout rate (columns)**, over {glue:text}`n_projections` projections (ours).
+# **Mean action by depth (rows) and network (columns), mean ± SD over seeds** (ours).
+#
+# ## A scaling law, not one number
+
+# %% tags=["remove-cell"]
+glue_values(vars(scaling_law(scaling, keys)))
+glue_values(dict(exponent_table=exponent_table(scaling, keys), sweep_text=", ".join(map(str, sorted(sweep_frames))),
+                 fig_scaling=plot_action_scaling(scaling, keys, show)))
+
+# %% [markdown]
+# One number cannot say whether a trajectory is smooth: sampled at more frames, a differentiable closed curve has
+# smaller steps, and its action falls as $1/T$ (the plane circle's $2kT\sin^2(\pi/T) \approx 2\pi^2k/T$); a rough,
+# Brownian-like path keeps the same action ($T^0$: its squared steps add up to its quadratic variation); and a hash,
+# whose frames are independent, has an action growing as $T$. So we sample the same loop at $T$ =
+# {glue:text}`sweep_text` frames, take the exact mean action over projections at each, and fit the exponent of
+# action against $T$ by least squares on a log-log scale (95 % $t$-interval over the {glue:text}`t_max`-frame
+# loop's $T$ values). We call a layer **smooth** below {glue:text}`smooth_below:.1f`, **hash** above
+# {glue:text}`hash_above:.1f` and **rough** between: the midpoints between the three ideal exponents −1, 0 and +1
+# (our thresholds). The normalisation does not distort the law: with `normalise = "variance"` each $T$ is divided
+# by its own variance over its frames, which converges as $T$ grows (one loop sampled more finely); the exponent
+# of the raw action differs from the normalised one by at most {glue:text}`norm_shift_max:.3f` over every layer
+# and network.
+#
+# ```{glue:figure} fig_scaling
+# :name: fig-6-scaling
+#
+# **The action's scaling law (ours).** Left: exact mean action against $T$ for each layer of the network at
+# $p =$ {glue:text}`show_dropout:g` (seed 0), the input in black, exponents in the legend; grey: slopes −1, 0, +1.
+# Right: the exponent by depth, mean ± SD over seeds, the untrained controls grey; bands: smooth, rough, hash.
+# ```
+#
+# The input pixels themselves have exponent {glue:text}`input_exponent:.2f`
+# [{glue:text}`input_ci_low:.2f`, {glue:text}`input_ci_high:.2f`], {glue:text}`input_regime`: the anti-aliased dot
+# moves continuously, but at the smaller $T$ its steps are not yet small against its own size. Over the trained
+# networks' layers the exponent lies between {glue:text}`exponent_min:.2f` and {glue:text}`exponent_max:.2f`
+# (classes: {glue:text}`trained_classes`; untrained controls: {glue:text}`control_classes`). Training changed the
+# exponent, against the untrained control of the same seed, by {glue:text}`conv_change` in the conv stages and by
+# {glue:text}`dense_change` in the dense layers (mean over the group's layers, mean ± SD over the trained networks).
+#
+# ```{glue:} exponent_table
+# ```
+#
+# **Exponent of the mean action against $T$, by depth and network**: mean ± SD over seeds, and the class of the
+# mean (ours).
+
+# %% tags=["remove-cell"]
+r2_table = format_mean_sd(over_seeds(seed_table(actions, keys, lambda r: r.r2_mean)))
+glue_values(dict(r2_table=r2_table, **vars(tracking_r2(actions, keys))))
+
+# %% [markdown]
+# The authors' second metric asks how well a projection tracks the stimulus. Ours: the $R^2$ of each projected
+# trajectory regressed on $(1, \cos\theta_t, \sin\theta_t)$, its $k$ coordinates pooled, averaged over the
+# projections. A plane circle gives 1; independent frames give about $2/(T-1)$ =
+# {glue:text}`r2_noise:.3f`. The input gives {glue:text}`r2_input:.2f`: the pixels of a moving dot are far from a
+# linear image of its position. The trained layers lie between {glue:text}`r2_trained_min:.2f` and
+# {glue:text}`r2_trained_max:.2f`, the untrained controls between {glue:text}`r2_control_min:.2f` and
+# {glue:text}`r2_control_max:.2f`.
+#
+# ```{glue:} r2_table
+# ```
+#
+# **$R^2$ of the projected trajectory on the dot's (cos, sin), mean over projections, mean ± SD over seeds** (ours).
 #
 # ## Action against the exponent (Fig. 4d)
 
 # %% tags=["remove-cell"]
-alpha_nat = depth_table(natural, dropout_rates, lambda s: s.alpha)
-alpha_dot = depth_table(actions, dropout_rates, lambda r: r.dot_alpha)
-for part in (action_alpha(mean_action, alpha_nat, alpha_dot), stringer_check(mean_action, alpha_dot, d=1)):
+alpha_nat = seed_table(natural, keys, lambda s: s.alpha)
+alpha_dot = seed_table(actions, keys, lambda r: r.dot_alpha)
+for part in (action_alpha(mean_action, alpha_nat, alpha_dot), stringer_check(mean_action, alpha_dot, d=1),
+             alpha_relation(mean_action, alpha_nat), action_theory(actions, keys)):
     glue_values(vars(part))
-glue_values(dict(dot_fit_last=last_dot_pc(actions)))
-
-# %% tags=["hide-input"]
-sem = depth_table(actions, dropout_rates, lambda r: r.sem)
-glue_values(dict(fig4d=plot_action_against_alpha(mean_action, sem, alpha_nat, alpha_dot, d=1,
-                                                 highlight=rate_label(dropout_rates[show]))))
+glue_values(dict(dot_fit_last=last_dot_pc(actions),
+                 fig4d=plot_action_against_alpha(mean_action, alpha_nat, alpha_dot, d=1),
+                 fig4d_theory=plot_action_theory(actions, keys, alpha_nat)))
 
 # %% [markdown]
 # ```{glue:figure} fig4d
 # :name: fig-5-action-alpha
 #
 # **Fig. 4d, regenerated, and a companion (ours).** Mean action of each layer of each network (colour: dropout
-# rate; labels: the layers of the network at $p =$ {glue:text}`show_dropout:g`; error bars: standard error over
-# projections) against (d) the exponent $\alpha$ of the layer on natural images, measured as in chapter 5, with the
-# line $\alpha = -1$, Stringer's bound for a high-dimensional stimulus; (e) the exponent of the layer's responses
-# to the dot itself (PCs 1 to at most {glue:text}`dot_fit_last` of the {glue:text}`n_frames` frames), with the bound
-# $\alpha = -3$ that applies to a one-dimensional stimulus. Panel d is the paper's comparison; panel e and all
-# values are ours.
+# rate; grey squares: untrained controls; black star: the input) against (d) the exponent $\alpha$ of the layer on
+# natural images, measured as in chapter 5, with the line $\alpha = -1$, Stringer's bound for a high-dimensional
+# stimulus; (e) the exponent of the layer's responses to the dot itself (PCs 1 to at most
+# {glue:text}`dot_fit_last` of the {glue:text}`n_frames` frames), with the bound $\alpha = -3$ that applies to a
+# one-dimensional stimulus. Panel d is the paper's comparison; panel e, the controls and all values are ours.
 # ```
 #
-# On natural images the {glue:text}`n_points` layers have $\alpha$ between {glue:text}`nat_alpha_min:.2f` and
-# {glue:text}`nat_alpha_max:.2f`; the Spearman correlation of their mean action with that $\alpha$ is
-# {glue:text}`rho_nat:.2f` (positive: steeper spectra, smoother trajectories). Panel e asks the question the
-# theory is about: the dot is a one-dimensional stimulus, so a layer's responses to it can only be smooth if their
-# own spectrum decays faster than $n^{-3}$. Their exponents lie between {glue:text}`dot_alpha_min:.2f` and
-# {glue:text}`dot_alpha_max:.2f`, {glue:text}`n_dot_below` of {glue:text}`n_dot` below $-3$, and the correlation
-# of action with this exponent is {glue:text}`rho_dot:.2f`: {glue:text}`bound_text`. The bound is a necessary
-# condition, not a sufficient one, and our fits over at most {glue:text}`dot_fit_last` PCs of {glue:text}`n_frames`
-# frames are rough.
+# Pooling every layer of every network hides the relation: the Spearman correlation of the mean action with
+# $\alpha$ on natural images is {glue:text}`rho_pooled_trained:.2f` over the trained networks' layers,
+# {glue:text}`rho_pooled_control:.2f` over the controls' and {glue:text}`rho_pooled_all:.2f` over all
+# {glue:text}`n_points` points. Inside each network (over its depths; mean ± SD over seeds) it is
+# {glue:text}`rho_within_text`. On natural images the exponents lie between {glue:text}`nat_alpha_min:.2f` and
+# {glue:text}`nat_alpha_max:.2f`. Panel e: the dot's own exponents lie between {glue:text}`dot_alpha_min:.2f` and
+# {glue:text}`dot_alpha_max:.2f`, {glue:text}`n_dot_below` of {glue:text}`n_dot` below $-3$;
+# {glue:text}`bound_text`. The bound is a necessary condition, not a sufficient one, and our fits over at most
+# {glue:text}`dot_fit_last` PCs of {glue:text}`n_frames` frames are rough.
+#
+# ```{glue:figure} fig4d_theory
+# :name: fig-6-action-theory
+#
+# **Fig. 4d with theory (ours), raw activations.** Left: the measured mean action (filled) and its expectation if
+# the frames were drawn independently with the responses' covariance, $\frac{k}{m}T\operatorname{tr}\Sigma$ (open:
+# twice $T$ times the $\frac{k}{2m}\operatorname{tr}\Sigma$ of the note's corrected §2.5). Middle: their ratio,
+# $1 - \rho_1$ with $\rho_1$ the lag-1 autocorrelation of the loop. Right: the note's approximation
+# $\operatorname{tr}\Sigma \approx \lambda_1\zeta(-\alpha)$ over the true trace, where the dot responses' $\alpha < -1$.
+# ```
+#
+# Normalising each layer to unit variance divides out $\operatorname{tr}\Sigma$, the quantity the note's theory ties
+# to $\alpha$, so here the activations are raw. The note's §2.5 writes the mean action of a step as
+# $\tfrac12\operatorname{tr}\Sigma \approx \tfrac12\zeta(-\alpha)$; the expectation over projections with $N(0, 1/m)$
+# entries is $\frac{k}{2m}\operatorname{tr}\Sigma$ (chapter 2 checks it by Monte Carlo), so the printed form is too
+# large by $m/k$, here between {glue:text}`printed_factor_min:.0f` and {glue:text}`printed_factor_max:.0f`; and
+# $\zeta(-\alpha)$ stands for $\operatorname{tr}\Sigma$ only if $\lambda_1 = 1$ and $\alpha < -1$. Measured against
+# independent frames, the trained layers' actions are {glue:text}`ratio_trained_min:.2f` to
+# {glue:text}`ratio_trained_max:.2f` of the i.i.d. value (median {glue:text}`ratio_trained_median:.2f`; untrained
+# controls {glue:text}`ratio_control_median:.2f`; the input {glue:text}`ratio_input:.2f`): the action is set by
+# $\operatorname{tr}\Sigma$ times how far the loop is from independent frames, and only the first factor involves the
+# spectrum. Where $\alpha < -1$ ({glue:text}`n_note` of {glue:text}`n_pairs` layer-network pairs),
+# $\lambda_1\zeta(-\alpha)$ is {glue:text}`note_ratio_min:.2f` to {glue:text}`note_ratio_max:.2f` times the true
+# trace.
 #
 # ```{admonition} The paper's and ours in this chapter
 # :class: note
 # **The paper's:** the moving-dot stimulus, random projections with entries $\mathcal N(0, 1/m)$, 1000
 # projections per layer, the action $\frac12\sum_t\lVert z_{t+1}-z_t\rVert^2$, and the comparisons of Fig. 4
-# (trajectories, action by depth, action against $\alpha$).
-# **Ours:** the stimulus sizes, the closed loop, the normalisation of each layer's activity, the exact mean action
-# drawn as theory, the reference lines, the exponent of the dot responses and its comparison with Stringer's
-# bound (panel e), the networks (chapter 4) and every number on this page.
+# (trajectories, action by depth, action against $\alpha$); the idea of a second metric, how well a projection tracks
+# the input.
+# **Ours:** the stimulus sizes, the closed loop, the normalisation, the seeds and untrained controls, the input as
+# depth 0, the scaling law over $T$ and its classes, the $R^2$ form of the second metric, the exact mean action, the
+# i.i.d. expectation and the correction of the note's §2.5, the dot responses' exponent and Stringer's bound
+# (panel e), and every number on this page.
 # ```

@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polycode_utils.layerwise.actions import LayerAction, circle_action, iid_action
-from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_dot_frames,
-                                              plot_trajectories)
+from polycode_utils.layerwise.actions import (ActionScaling, LayerAction, circle_action, iid_action,
+                                              trajectory_actions)
+from polycode_utils.layerwise.common import CONTROL, over_seeds
+from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_action_scaling,
+                                              plot_action_theory, plot_dot_frames, plot_trajectories)
 from polycode_utils.stimuli import moving_dot
 
 T, K = 12, 3
@@ -54,36 +56,71 @@ def test_trajectories_one_3d_panel_per_layer() -> None:
         plot_trajectories({"mu": bare})
 
 
+KEYS = [("p = 0", 0), ("p = 0", 1), (CONTROL, 0), (CONTROL, 1)]
+LAYERS = ["input", "stem", "fc1", "mu"]
+
+
+def seeds(rows: dict[str, list[float]]) -> pd.DataFrame:
+    """A seed table: layers x (network, seed) of KEYS."""
+    t = pd.DataFrame(np.asarray(list(rows.values()), float), index=pd.Index(list(rows), name="depth"))
+    t.columns = pd.MultiIndex.from_tuples(KEYS, names=["network", "seed"])
+    return t
+
+
 @pytest.mark.parametrize("normalised", [True, False])
-def test_action_by_depth_lines_theory_and_references(normalised: bool) -> None:
-    fig = plot_action_by_depth([network(1.0), network(10.0)], [0.0, 0.5], k=K, n_frames=T, normalised=normalised)
+def test_action_by_depth_lines_controls_and_references(normalised: bool) -> None:
+    table = seeds({"input": [5, 5, 5, 5], "stem": [1, 3, 10, 10], "fc1": [2, 2, 20, 20], "mu": [4, 4, 40, 40]})
+    fig = plot_action_by_depth(over_seeds(table), k=K, n_frames=T, normalised=normalised)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[:3] == ["p = 0", "p = 0.5", "theory (k/m)·½·Σ‖Δa‖²"]
+    assert {"p = 0 (n = 2)", "untrained (n = 2)", "the input pixels"} <= set(labels)
     assert len(labels) == (5 if normalised else 3)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["stem", "fc1", "mu"]
-    crosses = [line for line in ax.lines if line.get_marker() == "x"]
-    np.testing.assert_allclose(crosses[1].get_ydata(), [10.1, 20.2, 30.3])  # the exact means of network 2
-    levels = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() in (":", "--"))
+    assert [t.get_text() for t in ax.get_xticklabels()] == LAYERS
+    levels = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() in (":", "--")
+                    and len(line.get_ydata()) == 2)
     assert levels == ([circle_action(K, T), iid_action(K, T)] if normalised else [])
-    assert ax.get_ylabel() == ("action (normalised)" if normalised else "action")
-    with pytest.raises(ValueError, match="rates"):
-        plot_action_by_depth([network(1.0)], [0.0, 0.5], k=K, n_frames=T, normalised=True)
+    trained = ax.containers[0]  # mean over seeds with their sd
+    np.testing.assert_allclose(np.asarray(trained.lines[0].get_ydata(), float), [5, 2, 2, 4])
+    with pytest.raises(ValueError, match="stats"):
+        plot_action_by_depth(over_seeds(table.iloc[:0]), k=K, n_frames=T, normalised=True)
 
 
-def test_action_against_alpha_panels_bounds_and_labels() -> None:
-    index = pd.Index(["stem", "fc1", "mu"], name="depth")
-    mean = pd.DataFrame({"p = 0": [1.0, 2.0, 3.0], "p = 0.5": [4.0, 5.0, 6.0]}, index=index)
-    sem = mean / 10
-    nat = pd.DataFrame({"p = 0": [-2.0, -1.5, -1.0], "p = 0.5": [-3.0, -2.0, -1.2]}, index=index)
-    dot = pd.DataFrame({"p = 0": [-4.0, np.nan, -2.0], "p = 0.5": [-3.5, -2.5, -1.5]}, index=index)
-    fig = plot_action_against_alpha(mean, sem, nat, dot, d=1, highlight="p = 0")
+def test_action_against_alpha_controls_and_input() -> None:
+    mean = seeds({"input": [5, 5, 5, 5], "stem": [1, 2, 3, 4], "fc1": [2, 3, 4, 5], "mu": [3, 4, 5, 6]})
+    nat = seeds({"input": [-1.4] * 4, "stem": [-2, -2, -1, -1], "fc1": [-1.5] * 4, "mu": [-1.0] * 4})
+    dot = nat.where(nat > -2)
+    fig = plot_action_against_alpha(mean, nat, dot, d=1)
     ax_d, ax_e = fig.axes
     assert ax_d.lines[-1].get_xdata()[0] == -1 and ax_e.lines[-1].get_xdata()[0] == -3.0
-    assert [t.get_text() for t in ax_d.texts] == ["stem", "fc1", "mu"]
-    assert [t.get_text() for t in ax_e.texts] == ["stem", "mu"]  # no dot exponent for fc1: no point, no label
-    assert [t.get_text() for t in ax_e.get_legend().get_texts()] == [r"$\alpha = -(1 + 2/d) = -3$, $d = 1$",
-                                                                     "p = 0", "p = 0.5"]
-    two = plot_action_against_alpha(mean, sem, nat, dot, d=2)
-    assert two.axes[1].lines[-1].get_xdata()[0] == -2.0 and not two.axes[0].texts
-    assert two.axes[1].get_legend().get_texts()[0].get_text() == r"$\alpha = -(1 + 2/d) = -2$, $d = 2$"
+    assert [t.get_text() for t in ax_d.get_legend().get_texts()] == ["p = 0", "untrained", "input pixels",
+                                                                     r"$\alpha = -1$ ($d \to \infty$)"]
+    star = ax_d.collections[-1]
+    np.testing.assert_allclose(star.get_offsets(), [[-1.4, 5.0]])  # the input: one star
+
+
+def scaled(exps: list[float]) -> dict[str, ActionScaling]:
+    return {name: ActionScaling(name, (50, 100, 200), (1.0, 0.5, 0.25), (1.0, 0.5, 0.25), e, e - 0.1, e + 0.1, e)
+            for name, e in zip(LAYERS, exps)}
+
+
+def test_action_scaling_panels() -> None:
+    fig = plot_action_scaling([scaled([-1, -1, 0, 1])] * 2 + [scaled([-1, 0, 0, 0])] * 2, KEYS, ("p = 0", 0))
+    ax_t, ax_e = fig.axes
+    assert [t.get_text() for t in ax_t.get_legend().get_texts()][:2] == ["input (-1.00)", "stem (-1.00)"]
+    assert [t.get_text() for t in ax_e.texts] == ["smooth", "rough", "hash"]
+    np.testing.assert_allclose(np.asarray(ax_e.containers[0].lines[0].get_ydata(), float), [-1, -1, 0, 1])
+    with pytest.raises(ValueError, match="show"):
+        plot_action_scaling([scaled([0] * 4)] * 4, KEYS, ("p = 0.4", 0))
+
+
+def test_action_theory_panels() -> None:
+    t = 40
+    theta = 2 * np.pi * np.arange(t) / t
+    circle = np.stack([np.cos(theta), np.sin(theta)], axis=1) @ np.random.default_rng(0).normal(size=(2, 12))
+    layers = {"input": circle, "stem": np.random.default_rng(1).normal(size=(t, 12))}
+    acts = [trajectory_actions(layers, n_projections=5) for _ in KEYS]
+    nat = seeds({"input": [-1.4] * 4, "stem": [-1.0] * 4})
+    fig = plot_action_theory(acts, KEYS, nat)
+    assert len(fig.axes) == 3
+    ratio_star = fig.axes[1].collections[-1].get_offsets()[0]
+    assert ratio_star[1] == pytest.approx(circle_action(3, t) / iid_action(3, t))
