@@ -775,7 +775,8 @@ def training_verdict(table: pd.DataFrame, min_gain: float = 0.5, min_seeds: int 
     else:
         why = []
         if learnt < len(trained):
-            why.append(f"only {learnt} of its {len(trained)} networks reconstruct their images clearly better than a "
+            some = "none" if learnt == 0 else f"only {learnt}"
+            why.append(f"{some} of its {len(trained)} networks reconstruct their images clearly better than a "
                        f"uniform patch of each image's mean colour (error above the floor at most {1 - min_gain:.0%} "
                        f"of that patch's; theirs: {trained.min():.0%} to {trained.max():.0%})")
         if n_seeds < min_seeds:

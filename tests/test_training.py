@@ -419,5 +419,7 @@ def test_training_verdict_follows_the_mean_colour_bar_and_the_seeds():
     assert (poor.share_best, poor.share_worst) == (0.25, 1.4)
     one_seed = training.training_verdict(_loss_table({"p = 0": [0.2], "p = 0.8": [0.3]}))
     assert not one_seed.can_test and "1 seed(s) per dropout rate" in one_seed.verdict_text
+    none = training.training_verdict(_loss_table({"p = 0": [0.9, 1.2, 0.8]}))
+    assert none.n_learnt == 0 and "none of its 3 networks" in none.verdict_text
     with pytest.raises(ValueError, match="min_gain"):
         training.training_verdict(_loss_table({"p = 0": [0.2]}), min_gain=2.0)
