@@ -208,7 +208,7 @@ glue_values(dict(fig4c=plot_action_by_depth(action_stats, k=k, n_frames=n_frames
 # Against the theory: the mean over the random projections is within {glue:text}`mc_max_rel_pct:.1f` % of the
 # exact value for every layer of every network (at most {glue:text}`mc_max_sem:.1f` standard errors away). Over
 # the mean of the seeds, the mean action {glue:text}`action_direction` (Spearman correlation with depth between
-# {glue:text}`rho_depth_min:.2f` and {glue:text}`rho_depth_max:.2f`, conv stages and dense layers together). Split,
+# {glue:text}`rho_depth_min:.2f` and {glue:text}`rho_depth_max:.2f`, from the input to mu). Split,
 # the trend differs between the convolutional stages and the dense layers (Spearman with depth, mean ± SD over
 # seeds):
 #
@@ -246,10 +246,12 @@ glue_values(dict(exponent_table=exponent_table(scaling, keys), sweep_text=", ".j
 # action against $T$ by least squares on a log-log scale (95 % $t$-interval over the {glue:text}`t_max`-frame
 # loop's $T$ values). We call a layer **smooth** below {glue:text}`smooth_below:.1f`, **hash** above
 # {glue:text}`hash_above:.1f` and **rough** between: the midpoints between the three ideal exponents −1, 0 and +1
-# (our thresholds). The normalisation does not distort the law: with `normalise = "variance"` each $T$ is divided
-# by its own variance over its frames, which converges as $T$ grows (one loop sampled more finely); the exponent
-# of the raw action differs from the normalised one by at most {glue:text}`norm_shift_max:.3f` over every layer
-# and network.
+# (our thresholds). With `normalise = "variance"` each $T$ is divided by its own variance over its frames; that
+# variance converges as $T$ grows (one loop sampled more finely), so it bends the law only where the coarse samples
+# miss part of the loop's variance: the exponent of the raw action differs from the normalised one by
+# {glue:text}`norm_shift_median:.3f` in the median layer and by at most {glue:text}`norm_shift_max:.2f` over every
+# layer and network. The curves also bend (left panel below): at the smallest $T$ many layers' steps are not yet
+# small against the loop's features, so the exponent is a least-squares average over the sweep, not an asymptote.
 #
 # ```{glue:figure} fig_scaling
 # :name: fig-6-scaling

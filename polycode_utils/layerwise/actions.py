@@ -22,8 +22,8 @@ from polycode_utils.capacity import expected_projected_action
 from polycode_utils.checks import check_choice, check_int, check_sequence
 from polycode_utils.models import CONV_DEPTHS, DENSE_DEPTHS, INPUT_DEPTH
 from polycode_utils.projections import action, random_projections
-from polycode_utils.layerwise.common import (CONTROL, Key, _check_same_shape, _direction, _spearman,
-                                             depth_correlations, paired_difference, seed_table)
+from polycode_utils.layerwise.common import (CONTROL, Key, _check_same_shape, _direction, _spearman, format_mean_sd,
+                                             depth_correlations, over_seeds, paired_difference, seed_table)
 from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, clip_fit_range, fit_power_law, fit_quality,
                                     principal_components)
 
@@ -565,6 +565,7 @@ class ScalingLaw:
     conv_change: str            # trained minus untrained (same seed), mean over the conv stages: 'mean ± sd'
     dense_change: str           # ... over the dense layers
     norm_shift_max: float       # largest |exponent normalised - exponent raw| over all layers and networks
+    norm_shift_median: float    # ... and its median
 
 
 def scaling_law(scaling: Sequence[Mapping[str, ActionScaling]], keys: Sequence[Key],
@@ -586,10 +587,11 @@ def scaling_law(scaling: Sequence[Mapping[str, ActionScaling]], keys: Sequence[K
         rows = [layer for layer in diff.index if layer in set(layers)]
         return _mean_sd(diff.loc[rows].mean(axis=0)) if rows else "n/a"
     trained = body.loc[:, net != control].to_numpy()
-    shift = max(abs(s.exponent - s.raw_exponent) for per in scaling for s in per.values())
+    shift = [abs(s.exponent - s.raw_exponent) for per in scaling for s in per.values()]
     return ScalingLaw(first.exponent, first.ci_low, first.ci_high, first.regime, SMOOTH_BELOW, HASH_ABOVE,
                       classes(net != control), classes(net == control), float(np.nanmin(trained)),
-                      float(np.nanmax(trained)), change(CONV_DEPTHS), change(DENSE_DEPTHS), float(shift))
+                      float(np.nanmax(trained)), change(CONV_DEPTHS), change(DENSE_DEPTHS), float(max(shift)),
+                      float(np.median(shift)))
 
 
 @dataclass(frozen=True)
@@ -648,3 +650,10 @@ def tracking_r2(actions: Actions, keys: Sequence[Key], control: str = CONTROL) -
     return TrackingR2(float(r2.loc[INPUT_DEPTH].iloc[0]) if INPUT_DEPTH in r2.index else np.nan,
                       float(np.nanmin(tr)), float(np.nanmax(tr)), float(np.nanmin(ct)) if ct.size else np.nan,
                       float(np.nanmax(ct)) if ct.size else np.nan, 2 / (n_frames - 1))
+
+
+def exponent_table(scaling: Sequence[Mapping[str, ActionScaling]], keys: Sequence[Key]) -> pd.DataFrame:
+    """The exponent of action vs T by layer (rows) and label (columns): 'mean ± sd (class of the mean)' [ours]."""
+    stats = over_seeds(seed_table(scaling, keys, lambda s: s.exponent))
+    text = format_mean_sd(stats)
+    return text + stats.mean.map(lambda v: f" ({smoothness(v)})")

@@ -151,8 +151,10 @@ def plot_action_scaling(scaling: Sequence[Mapping[str, ActionScaling]], keys: Se
     mid = float(np.median([np.median(r.actions) for r in shown.values()]))
     for slope, ls in ((-1, ":"), (0, "--"), (1, "-.")):
         ax_t.plot(t, mid * (t / t[len(t) // 2]) ** slope, color="0.6", ls=ls, lw=0.9)
-    ax_t.set(xscale="log", yscale="log", xlabel="frames T of one loop", ylabel="mean action (exact)",
+    ax_t.set(xscale="log", yscale="log", xticks=t, xticklabels=[f"{v:g}" for v in t], xlabel="frames T of one loop",
+             ylabel="mean action (exact)",
              title=f"{show[0]}, seed {show[1]}: slopes -1, 0, +1 in grey")
+    ax_t.minorticks_off()
     ax_t.legend(fontsize=6, ncol=2)
     exps = seed_table(scaling, keys, lambda r: r.exponent)
     stats = over_seeds(exps)
