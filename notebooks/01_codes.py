@@ -272,3 +272,103 @@ glue("fig_loss", plot_training_losses(result.losses, sparsities), display=False)
 # initialisation per model; common random inputs for all sparsities (each model still sees exactly its own input
 # distribution); in the `default` profile, smaller batches than the paper's.
 # ```
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a few lines with the library; its solution (hidden behind the toggle) runs in every build
+# of the book, followed by the checks an autograder applies (`polycode assignment` makes a student version of this
+# chapter: see the instructor's page).
+#
+# ```{exercise} $D_\mathrm{opt}$ at one byte per value (warm-up)
+# :label: ex-codes-byte
+# Compute $D_\mathrm{opt}$ at sparsity $S = 0.9$ for non-zero values of one byte ($H_\mathrm{elem} = 8$ bits)
+# instead of this run's {glue:text}`bits_per_value:.0f`, with `optimal_dims_per_feature`, into `d_opt_byte`. Is it
+# larger or smaller, and why?
+# ```
+#
+# ```{solution-start} ex-codes-byte
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+d_opt_byte = float(optimal_dims_per_feature(0.9, 8.0))
+### END SOLUTION
+print(f"D_opt(S = 0.9, 8 bits) = {d_opt_byte:.4f}")
+
+# %% tags=["check"]
+from polycode_utils.codes import binary_entropy  # noqa: E402
+
+assert abs(d_opt_byte - (0.1 + float(binary_entropy(0.9)) / 8)) < 1e-9
+### BEGIN HIDDEN TESTS
+assert d_opt_byte > float(optimal_dims_per_feature(0.9, 32.0))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Larger: the position of the non-zero values costs $h_b(S)$ bits per feature whatever the values are, and
+# dividing that cost by fewer bits per value makes it weigh more dimensions.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} The element entropy that puts the optimum at 0.1
+# :label: ex-codes-entropy
+# For $S = 0.95$, find $H_\mathrm{elem}$ (bits) at which $D_\mathrm{opt} = 0.1$, in closed form from
+# $D_\mathrm{opt}(S) = (1-S) + h_b(S)/H_\mathrm{elem}$, into `h_elem_for_tenth`; check it with
+# `optimal_dims_per_feature`.
+# ```
+#
+# ```{solution-start} ex-codes-entropy
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+from polycode_utils.codes import binary_entropy  # noqa: E402
+
+h_elem_for_tenth = float(binary_entropy(0.95)) / (0.1 - 0.05)
+### END SOLUTION
+print(f"H_elem = {h_elem_for_tenth:.3f} bits; D_opt = {float(optimal_dims_per_feature(0.95, h_elem_for_tenth)):.4f}")
+
+# %% tags=["check"]
+assert abs(float(optimal_dims_per_feature(0.95, h_elem_for_tenth)) - 0.1) < 1e-9
+### BEGIN HIDDEN TESTS
+assert 5.7 < h_elem_for_tenth < 5.8
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} Where the trained models cross one half
+# :label: ex-codes-half
+# Using this run's `sparsities` and `d_star`, find $1/(1-S)$ at the first sparsity where the trained $D^*$ falls
+# below $1/2$, the antipodal fraction, into `inv_density_half` (`float("inf")` if it never does). Compare it with
+# $D_\mathrm{opt}$ there: how many times more dimensions per feature do the models use than an optimal code?
+# ```
+#
+# ```{solution-start} ex-codes-half
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+below = [i for i, d in enumerate(d_star) if d < 0.5]
+inv_density_half = float(1 / (1 - sparsities[below[0]])) if below else float("inf")
+### END SOLUTION
+print(f"D* < 1/2 from 1/(1-S) = {inv_density_half:.2f}")
+
+# %% tags=["check"]
+import numpy as np  # noqa: E402
+
+crossed = np.flatnonzero(np.asarray(d_star) < 0.5)
+assert (inv_density_half == float("inf")) == (crossed.size == 0)
+### BEGIN HIDDEN TESTS
+if crossed.size:
+    assert abs(inv_density_half - 1 / (1 - sparsities[crossed[0]])) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```

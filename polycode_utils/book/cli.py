@@ -17,6 +17,7 @@ from pathlib import Path
 from polycode_utils.book.execute import (UNWIND_SIGNALS, Interrupted, Outcome, cache_key, clean_stale, code_digest,
                                          ensure_kernel, execute, exit_status, on_signal, remember, restore,
                                          stored_key, write_atomic)
+from polycode_utils.book.assignment import AssignmentError, grade, write_assignment
 from polycode_utils.book.html import RenderError, build_html
 from polycode_utils.book.lock import checkout_lock
 from polycode_utils.book.params import (BuildError, Project, check_shared_defaults, default_values,
@@ -134,6 +135,40 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assignment(project: Project, args: argparse.Namespace) -> int:
+    chapter = project.chapter(args.chapter)
+    try:
+        paths = write_assignment(chapter.source, chapter.id, Path(args.output))
+    except AssignmentError as exc:
+        raise BuildError(str(exc)) from None
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def cmd_grade(project: Project, args: argparse.Namespace) -> int:
+    notebook = Path(args.notebook)
+    checks_file = Path(args.checks) if args.checks else notebook.with_name(
+        notebook.name.removesuffix(".ipynb").removesuffix(".instructor") + ".checks.json")
+    if not notebook.exists() or not checks_file.exists():
+        raise BuildError(f"grade: need the notebook and its checks file; missing "
+                         f"{', '.join(str(p) for p in (notebook, checks_file) if not p.exists())}")
+    chapter = project.chapter(json.loads(checks_file.read_text())["chapter"])
+    routed = split_overrides(project, [chapter], args.param)
+    values = resolve_parameters(project, chapter, args.profile, routed[chapter.id])
+    try:
+        result = grade(notebook.resolve(), checks_file, values, project.root, chapter.source.parent)
+    except AssignmentError as exc:
+        raise BuildError(str(exc)) from None
+    points = result["points"]
+    for label, got in points.items():
+        print(f"{label}: {got}/1" + (f"  ({result['errors'][label]})" if label in result["errors"] else ""))
+    print(f"total: {sum(points.values())}/{len(points)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
 def cmd_list(project: Project, args: argparse.Namespace) -> int:
     for chapter in project.chapters.values():
         print(f"{chapter.id}: {chapter.title}")
@@ -171,6 +206,20 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--no-wait", action="store_true",
                        help="refuse, instead of waiting, when another build of this checkout is running")
     sub.add_parser("list", help="chapters, their parameters and the profiles")
+    a = sub.add_parser("assignment", help="a chapter as coursework: the student notebook (solutions replaced by "
+                       "stubs), the instructor's (nbgrader metadata) and the autograder's checks")
+    a.add_argument("chapter")
+    a.add_argument("-o", "--output", required=True, help="folder to write the three files into")
+    g = sub.add_parser("grade", help="execute a student's notebook with the full checks (hidden ones included) "
+                       "and print the points per exercise; needs no Jupyter server")
+    g.add_argument("notebook")
+    g.add_argument("--checks", help="the checks file (default: CHAPTER.checks.json beside the notebook)")
+    g.add_argument("--profile", default="smoke", help="the parameters to run the chapter with (default: smoke)")
+    g.add_argument("-p", "--param", **param)
+    g.add_argument(PAIR, dest="param", action="append", type=lambda s: tuple(s.split("=", 1)), help=argparse.SUPPRESS)
+    g.add_argument("--json", help="also write the points and errors to this file")
+    g.add_argument("--no-wait", action="store_true",
+                   help="refuse, instead of waiting, when another build of this checkout is running")
     return ap
 
 
@@ -197,10 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         project = Project.load(Path(args.root).resolve())
         if args.command == "list":
             return cmd_list(project, args)
+        if args.command == "assignment":
+            return cmd_assignment(project, args)
         for signum in UNWIND_SIGNALS:
             signal.signal(signum, on_signal)
         with checkout_lock(project.root, wait=not args.no_wait):
-            return {"build": cmd_build, "run": cmd_run}[args.command](project, args)
+            return {"build": cmd_build, "run": cmd_run, "grade": cmd_grade}[args.command](project, args)
     except (KeyboardInterrupt, Interrupted) as exc:  # e.g. during the HTML phase: one line, no traceback
         print("interrupted: the previous HTML is untouched", file=sys.stderr)
         return exit_status(exc)

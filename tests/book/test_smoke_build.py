@@ -76,3 +76,27 @@ def test_rebuild_with_nothing_changed_executes_nothing(smoke_book):
     timings = json.loads((smoke_book / "book" / "_generated" / "timings.json").read_text())
     n = len(list((ROOT / "notebooks").glob("[0-9]*.py")))
     assert [c["status"] for c in timings["chapters"]] == ["cached"] * n and timings["html"] == "cached"
+
+
+def test_every_chapter_shows_exercises_with_hidden_executed_solutions(smoke_book):
+    for nb_path in sorted((smoke_book / "book" / "_generated").glob("[0-9]*.ipynb")):
+        page = (smoke_book / "_build" / "html" / "book" / "_generated" / f"{nb_path.stem}.html").read_text()
+        n_exercises = page.count('class="admonition exercise')
+        assert 3 <= n_exercises <= 6, f"{nb_path.stem}: {n_exercises} exercises"
+        assert page.count("solution dropdown") == n_exercises, f"{nb_path.stem}: solutions not behind a toggle"
+
+
+@pytest.mark.parametrize("chapter", sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.py")))
+def test_assignments_grade_the_solutions_full_and_the_stubs_zero(smoke_book, chapter, tmp_path):
+    cli = [sys.executable, "-m", "polycode_utils.book", "--root", str(smoke_book)]
+    made = subprocess.run([*cli, "assignment", chapter, "-o", str(tmp_path)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    labels = json.loads((tmp_path / f"{chapter}.checks.json").read_text())["checks"]
+    for version, expected in (("instructor", 1), ("student", 0)):
+        notebook = tmp_path / (f"{chapter}.instructor.ipynb" if version == "instructor" else f"{chapter}.ipynb")
+        res = subprocess.run([*cli, "grade", str(notebook), "--checks", str(tmp_path / f"{chapter}.checks.json"),
+                              "--json", str(tmp_path / f"{version}.json")], capture_output=True, text=True,
+                             timeout=900)
+        assert res.returncode == 0, res.stdout + res.stderr
+        points = json.loads((tmp_path / f"{version}.json").read_text())["points"]
+        assert points == {label: expected for label in labels}, f"{chapter} {version}: {res.stdout}"
