@@ -31,6 +31,7 @@ import torch
 from myst_nb import glue
 
 from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.claims import count_verdict
 from polycode_utils.codes import (density_at_optimal_dims, dimensions_per_feature, feature_dimensionality,
                                   monosemantic_code, neurons_per_feature, optimal_dims_per_feature, polysemantic_code,
                                   superposition_code)
@@ -197,6 +198,13 @@ glue("plateau_reading",
      f"{inv_density[plateau.last]:.2f}, stay within 0.03 of the sticky fraction {plateau.fraction}"
      if plateau.length >= 2 else "in this run no two consecutive sparsities stay within 0.03 of the same sticky "
      "fraction", display=False)
+
+# %% tags=["remove-cell"]
+glue_values(count_verdict(
+    "fig1c", comparison.numbers()["n_above_opt"], len(sparsities), cases="sparsities",
+    measured=f"D* from {d_star[0]:.3f} (dense) to {d_star[-1]:.3f} at 1/(1-S) = {inv_density[-1]:.0f}, against "
+             f"D_opt {d_opt[-1]:.3f} there; longest sticky plateau: {plateau.length} sparsities",
+    holds="the trained D* lies on or above D_opt, as any lossless code must").glued())
 
 # %% tags=["hide-input"]
 glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_per_value, floor=n_hidden / n_features),

@@ -31,6 +31,7 @@ from myst_nb import glue
 from tqdm.auto import tqdm
 
 from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.claims import count_verdict
 from polycode_utils.capacity import (CODES, best_redundancy, code_capacity, depth_readouts, erasure_code_capacity,
                                      expected_projected_action, lower_bound_tight_above, monte_carlo_agreement,
                                      power_law_entropy, power_law_spectrum, simulate_code_survival,
@@ -120,6 +121,11 @@ glue_values(dict(theorem_units=spoken(theorem_units), theorem_bits=spoken(theore
                  ba_max_error=float((theorem.blahut_arimoto - theorem.exact).abs().max()),
                  p_tight_2=lower_bound_tight_above(2), big_bits=big_bits,
                  p_tight_big=lower_bound_tight_above(big_bits)))
+glue_values(count_verdict(
+    "theorem3", int(theorem.within.sum()), len(theorem), cases="exact channels (Blahut-Arimoto)",
+    measured=f"{int(theorem.within.sum())} of {len(theorem)} capacities within (1-p) m (C_b + log2(1 - 2^-C_b)) .. "
+             "(1-p) m C_b", holds="the capacity lies within the proof's bounds", cap="partly",
+    cap_reason="the statement as printed (a multiplicative 1 - eps) is not what the proof proves (errata)").glued())
 
 # %% [markdown]
 # All {glue:text}`n_within` of the {glue:text}`n_checks` Blahut–Arimoto capacities ({glue:text}`theorem_units`
@@ -206,7 +212,7 @@ glue_values(vars(agreement))
 plot_capacity_vs_depth(curves, sims, dropout_rates, width, bits_per_unit)
 
 # %% [markdown]
-# **Fig. 2b–c, regenerated.** Capacity against depth for a layer of {glue:text}`width` units of
+# **The paper's Fig. 2b–c, regenerated.** Capacity against depth for a layer of {glue:text}`width` units of
 # {glue:text}`bits_per_unit` bits, at each dropout rate of this run (colour; by default the paper's grid).
 # (b) Monosemantic (circles, solid) and polysemantic codes, the latter read by a per-feature decoder (stars,
 # dashed); (c) the repetition code with its best redundancy $k$ at each depth.
@@ -226,6 +232,15 @@ for code, readout in depth_readouts(width, p_glue, bits_per_unit, spread, max_de
     glue(f"half_shannon_depth_{short}", readout.half_shannon_depth, display=False)
     glue(f"frac_shannon_{short}", readout.pct_of_shannon, display=False)
 glue("best_k_max_depth", int(best_redundancy(width, max_depth, p_glue)), display=False)
+noisy = [p for p in dropout_rates if p > 0]
+halves = [depth_readouts(width, p, bits_per_unit, spread, max_depth) for p in noisy]
+glue_values(count_verdict(
+    "fig2", sum(h["repetition"].half_depth > h["monosemantic"].half_depth for h in halves), len(noisy),
+    cases="dropout rates p > 0", measured=f"at p = {p_glue:g}, half the capacity is lost after "
+    f"{halves[noisy.index(p_glue)]['monosemantic'].half_depth:.1f} layers (monosemantic), "
+    f"{halves[noisy.index(p_glue)]['repetition'].half_depth:.1f} (the paper's polysemantic: repetition)"
+    if p_glue in noisy else "see the figure",
+    holds="the redundant code keeps half its capacity deeper than the monosemantic one").glued())
 
 # %% [markdown]
 # At a dropout rate of {glue:text}`p_glue`, the monosemantic code loses half of its
@@ -495,4 +510,107 @@ action_check.map(lambda v: f"{v:.5f}")
 # polysemantic code and the width are our choices, parameters of this chapter), the names made consistent with
 # chapter 1, the exact one-unit capacity, the Blahut–Arimoto check, the Monte-Carlo simulation, the joint erasure
 # decoder and the random linear code, the width panels, the live checks of the theorems and every glued number.
+# ```
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a few lines with the library. Its solution, behind the toggle, runs in every build of the
+# book, followed by the checks an autograder applies; `polycode assignment` turns this chapter into a student
+# notebook (see the instructor's page).
+#
+# ```{exercise} The capacity of a two-symbol unit under dropout
+# :label: ex-capacity-z
+# A unit with two symbols, 0 and 1, that dropout sets to 0 with probability $p$ is a Z-channel: a 1
+# arrives as 0 with probability $p$, a 0 always arrives as 0. Maximise $I(X;Y)$ over $P(X = 1)$ to derive
+# $C = \log_2\!\big(1 + (1-p)\,p^{p/(1-p)}\big)$ bits, evaluate it at $p = 0.3$ into `c_z`, and check it with
+# `blahut_arimoto` on the channel matrix $W[x, y] = P(y \mid x)$.
+# ```
+#
+# ```{solution-start} ex-capacity-z
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+p_z = 0.3
+c_z = float(np.log2(1 + (1 - p_z) * p_z ** (p_z / (1 - p_z))))
+### END SOLUTION
+print(f"C = {c_z:.6f} bits at p = {p_z}")
+
+# %% tags=["check"]
+from polycode_utils.capacity import blahut_arimoto, dropout_unit_capacity  # noqa: E402
+
+assert abs(c_z - blahut_arimoto(np.array([[1.0, 0.0], [0.3, 0.7]])).capacity_bits) < 1e-6
+### BEGIN HIDDEN TESTS
+assert abs(c_z - float(dropout_unit_capacity(1, 0.3))) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# About 0.50 bits at $p = 0.3$: below $1 - p = 0.7$, what the unit would carry if the receiver knew which
+# units were dropped (an erasure channel). Dropout writes a 0 that looks like a sent 0, and hides the erasure.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} Theorem 3 for eight two-bit units
+# :label: ex-capacity-bounds
+# For $m = 8$ units of $C_b = 2$ bits at $p = 0.5$, compute the upper bound $(1-p)\,m\,C_b$ into `upper`
+# and the proof's lower bound $(1-p)\,m\,(C_b + \log_2(1 - 2^{-C_b}))$ into `lower`, and check that $m$ times the
+# exact one-unit capacity (`dropout_unit_capacity`) lies between them.
+# ```
+#
+# ```{solution-start} ex-capacity-bounds
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+upper = (1 - 0.5) * 8 * 2
+lower = (1 - 0.5) * 8 * (2 + float(np.log2(1 - 2.0 ** -2)))
+### END SOLUTION
+print(f"{lower:.3f} <= {8 * float(dropout_unit_capacity(2, 0.5)):.3f} <= {upper:.3f} bits")
+
+# %% tags=["check"]
+from polycode_utils.capacity import dropout_unit_capacity  # noqa: E402
+
+assert lower <= 8 * float(dropout_unit_capacity(2, 0.5)) <= upper
+### BEGIN HIDDEN TESTS
+from polycode_utils.capacity import dropout_capacity_bounds  # noqa: E402
+
+assert abs(upper - 8.0) < 1e-12 and abs(lower - float(dropout_capacity_bounds(8, 2, 0.5).lower)) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} How deep a monosemantic code can go
+# :label: ex-capacity-depth
+# With this run's `width` units of `bits_per_unit` bits at $p = 0.2$, the monosemantic code keeps
+# $m\,C_b\,(1-p)^L$ bits after $L$ dropout layers. Solve for the (real) depth $L$ at which only one unit's worth,
+# $C_b$ bits, is left, into `depth_one_unit`, and check it with `depth_at_capacity`.
+# ```
+#
+# ```{solution-start} ex-capacity-depth
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+depth_one_unit = float(np.log(width) / -np.log(1 - 0.2))
+### END SOLUTION
+print(f"L = {depth_one_unit:.2f} layers")
+
+# %% tags=["check"]
+from polycode_utils.capacity import code_capacity, depth_at_capacity  # noqa: E402
+
+assert abs(depth_one_unit - depth_at_capacity("monosemantic", width, 0.2, bits_per_unit, bits_per_unit)) < 1e-6
+### BEGIN HIDDEN TESTS
+left = float(code_capacity("monosemantic", width, depth_one_unit, 0.2, bits_per_unit))
+assert abs(left - bits_per_unit) < 1e-6
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
 # ```

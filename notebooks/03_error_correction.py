@@ -42,6 +42,7 @@ import math
 from myst_nb import glue
 
 from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.claims import count_verdict
 from polycode_utils.book.paths import cache_dir
 from polycode_utils.error_correction import (PassThroughConfig, activation_spread, demonstration_summary,
                                              dropout_layer_capacity, information_by_layer, init_comparison,
@@ -194,6 +195,12 @@ if assert_results:  # the build fails if the trained network does not keep more 
 
 # %% tags=["remove-cell"]
 capacity = dropout_layer_capacity(config, bits_per_unit)
+gaps = [g for g in (summary.gap_last, summary.mine_gap_last) if math.isfinite(g)]
+glue_values(count_verdict(
+    "note_fig1", sum(g > 0 for g in gaps), len(gaps), cases="estimators (decoder bound, MINE)",
+    measured=f"at the read-out, learnt {summary.learnt_last:.2f} vs untrained {summary.untrained_last:.2f} nats "
+             "(decoder bound)", holds="the trained network keeps more information about its input than the "
+    "untrained one at the read-out").glued())
 glue_values(dict(**vars(summary), capacity=capacity, bits_per_unit=bits_per_unit, min_gap=min_gap,
                  min_gap_mine=min_gap_mine, n_train=int(table.n_train[0]), n_test=int(table.n_test[0]),
                  n_masks=len(layers) - 1, checked="" if assert_results else " (switched off in this run)",
@@ -256,4 +263,98 @@ glue("fig_information", plots.information_by_layer(table, necessary=uniform_entr
 # **Ours:** the training size of this profile, MINE's bias-corrected gradient and held-out evaluation, the decoder
 # bound, the known-answer checks of both estimators, the explanation of the initialisation, the capacity line's
 # $C_b$, the map from the note's layer indices to dense layers, the assertions, and every number on this page.
+# ```
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a few lines with the library. Its solution, behind the toggle, runs in every build of the
+# book, followed by the checks an autograder applies; `polycode assignment` turns this chapter into a student
+# notebook (see the instructor's page).
+#
+# ```{exercise} The information the input holds
+# :label: ex-ec-entropy
+# The network's input is $x \sim U[-1, 1]^3$. Compute its differential entropy $h(X)$ in nats, by hand, into
+# `h_x`, and check it with `uniform_entropy`: the information any layer could carry about $x$ at most, were the
+# layer noiseless and its estimate perfect.
+# ```
+#
+# ```{solution-start} ex-ec-entropy
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+h_x = 3 * math.log(2.0)
+### END SOLUTION
+print(f"h(X) = {h_x:.4f} nats")
+
+# %% tags=["check"]
+from polycode_utils.information import uniform_entropy  # noqa: E402
+
+assert abs(h_x - uniform_entropy(3)) < 1e-12
+### BEGIN HIDDEN TESTS
+assert abs(h_x - 2.0794) < 1e-3
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} The capacity line of one dropout layer
+# :label: ex-ec-line
+# Chapter 2's capacity of a layer of $m$ units under dropout $p$ is at most $(1-p)\,m\,C_b$ bits. For this
+# chapter's network (`config.width` units, `config.dropout`) and $C_b = 1$ bit, compute it in nats into
+# `line_nats`, and check it with `dropout_layer_capacity`.
+# ```
+#
+# ```{solution-start} ex-ec-line
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+line_nats = (1 - config.dropout) * config.width * 1.0 * math.log(2.0)
+### END SOLUTION
+print(f"(1 - p) m C_b = {line_nats:.2f} nats")
+
+# %% tags=["check"]
+from polycode_utils.error_correction import dropout_layer_capacity  # noqa: E402
+
+assert abs(line_nats - dropout_layer_capacity(config, 1.0)) < 1e-9
+### BEGIN HIDDEN TESTS
+assert line_nats > 0
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} A channel of known information
+# :label: ex-ec-gauss
+# The estimators of this chapter were calibrated on Gaussian channels $Y = X + N$ with $X \sim N(0, I_d)$ and
+# independent noise of variance $1/\mathrm{SNR}$. Derive $I(X; Y)$ for $d = 2$ and $\mathrm{SNR} = 3$ in nats into
+# `i_gauss`, and check it with `gaussian_channel_information`.
+# ```
+#
+# ```{solution-start} ex-ec-gauss
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+i_gauss = 2 / 2 * math.log(1 + 3.0)
+### END SOLUTION
+print(f"I(X; Y) = {i_gauss:.4f} nats")
+
+# %% tags=["check"]
+from polycode_utils.information import gaussian_channel_information  # noqa: E402
+
+assert abs(i_gauss - gaussian_channel_information(2, 3.0)) < 1e-12
+### BEGIN HIDDEN TESTS
+assert abs(i_gauss - math.log(4.0)) < 1e-12
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
 # ```

@@ -306,3 +306,101 @@ glue("fig_rec", plots.reconstruction_grid(data.images[pick], [reconstruct(net.mo
 # re-estimated BatchNorm statistics; the loss curves, final losses and reconstructions, which the paper does not
 # show.
 # ```
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a few lines with the library. Its solution, behind the toggle, runs in every build of the
+# book, followed by the checks an autograder applies; `polycode assignment` turns this chapter into a student
+# notebook (see the instructor's page).
+#
+# ```{exercise} The BCE floor of a grey image
+# :label: ex-ae-floor
+# A 32×32 RGB image whose every pixel value is $0.5$ cannot be reconstructed below a binary cross-entropy of
+# $\sum_i h(x_i)$ nats. Compute that floor by hand into `floor_grey` and check it with `bce_floor`.
+# ```
+#
+# ```{solution-start} ex-ae-floor
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+floor_grey = 3 * 32 * 32 * np.log(2.0)
+### END SOLUTION
+print(f"BCE floor of a grey image: {floor_grey:.1f} nats")
+
+# %% tags=["check"]
+assert abs(floor_grey - bce_floor(np.full((1, 3, 32, 32), 0.5))) < 1e-6
+### BEGIN HIDDEN TESTS
+assert 2129 < floor_grey < 2130
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} How the network grows with its width
+# :label: ex-ae-width
+# Build the network at base widths 4, 8 and 16 (`AutoencoderConfig(width=w, latent_dim=latent_dim)` from
+# `polycode_utils.training`, then `.build_model().n_parameters()`) and fit the exponent of its parameter count
+# against the width on log-log axes, into `width_exponent`. Why is it close to 2?
+# ```
+#
+# ```{solution-start} ex-ae-width
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+from polycode_utils.training import AutoencoderConfig  # noqa: E402
+
+counts = [AutoencoderConfig(width=w, latent_dim=latent_dim).build_model().n_parameters() for w in (4, 8, 16)]
+width_exponent = float(np.polyfit(np.log([4, 8, 16]), np.log(counts), 1)[0])
+### END SOLUTION
+print(f"parameters grow as width^{width_exponent:.2f}")
+
+# %% tags=["check"]
+assert 1.7 < width_exponent < 2.05
+### BEGIN HIDDEN TESTS
+from polycode_utils.training import AutoencoderConfig  # noqa: E402
+
+sizes = [AutoencoderConfig(width=w, latent_dim=latent_dim).build_model().n_parameters() for w in (4, 8, 16)]
+assert abs(width_exponent - float(np.polyfit(np.log([4, 8, 16]), np.log(sizes), 1)[0])) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Every convolution and fully connected layer has (channels in) × (channels out) weights, both proportional to
+# the width: the count grows as the square of the width, minus the small parts (biases, BatchNorm, the latent
+# layers) that grow linearly.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} How far the networks without dropout got
+# :label: ex-ae-share
+# From `final_df`, the mean over seeds of the column `vs mean colour` (reconstruction error above the floor
+# as a share of a mean-colour patch's) for the networks at the lowest dropout rate, into `share_lowest`. Is it
+# below the bar of one half that chapters 5 and 6 would need?
+# ```
+#
+# ```{solution-start} ex-ae-share
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+share_lowest = float(final_df.loc[f"p = {dropout_rates[0]:g}", "vs mean colour"].mean())
+### END SOLUTION
+print(f"{share_lowest:.0%} of the mean colour's error")
+
+# %% tags=["check"]
+assert 0 < share_lowest < 10
+### BEGIN HIDDEN TESTS
+lowest = [float(final_df.loc[(f"p = {dropout_rates[0]:g}", s), "vs mean colour"]) for s in range(n_seeds)]
+assert abs(share_lowest - float(np.mean(lowest))) < 1e-12
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```

@@ -133,7 +133,7 @@ glue_values(dict(fig4a=plot_dot_frames(frames, n_show=10), n_show_frames=int(min
 # ```{glue:figure} fig4a
 # :name: fig-5-stimulus
 #
-# **Fig. 4a, regenerated: the moving dot**, {glue:text}`n_show_frames` of its {glue:text}`n_frames` frames;
+# **The paper's Fig. 4a, regenerated: the moving dot**, {glue:text}`n_show_frames` of its {glue:text}`n_frames` frames;
 # frame $t$ shows the dot at angle $2\pi t/T$. The stimulus is the paper's; canvas, radius, dot size and $T$ are
 # ours (parameters). The dot's edge is anti-aliased, so the image changes continuously between frames.
 # ```
@@ -171,7 +171,7 @@ glue_values(dict(fig4b=plot_trajectories(actions[keys.index(show)]), show_dropou
 # ```{glue:figure} fig4b
 # :name: fig-5-trajectories
 #
-# **Fig. 4b, regenerated: one random 3-D projection of each layer's trajectory** in the network trained at
+# **The paper's Fig. 4b, regenerated: one random 3-D projection of each layer's trajectory** in the network trained at
 # $p =$ {glue:text}`show_dropout:g` (seed 0), coloured by time round the loop (the colour map is cyclic: the first
 # and last frames share a colour). Inset: the layer's mean activation over units and frames (as in the paper) and
 # the action of this projection. The projection and the layout are the paper's; the network and the stimulus sizes
@@ -197,7 +197,8 @@ glue_values(dict(fig4c=plot_action_by_depth(action_stats, k=k, n_frames=n_frames
 # ```{glue:figure} fig4c
 # :name: fig-5-action-depth
 #
-# **Fig. 4c, regenerated: mean action of {glue:text}`n_projections` random projections against depth**, one line
+# **The paper's Fig. 4c, regenerated: mean action of {glue:text}`n_projections` random projections against depth**,
+# one line
 # per dropout rate, error bars ±1 standard deviation over the seeds (the networks; the spread over projections is
 # far smaller once averaged); grey squares: the untrained controls; dash-dot: the input pixels (depth 0). Grey
 # lines (with `normalise = "variance"`): the action of frames drawn independently (dotted) and of a plane circle
@@ -309,7 +310,8 @@ glue_values(dict(dot_fit_last=last_dot_pc(actions),
 # ```{glue:figure} fig4d
 # :name: fig-5-action-alpha
 #
-# **Fig. 4d, regenerated, and a companion (ours).** Mean action of each layer of each network (colour: dropout
+# **The paper's Fig. 4d, regenerated, and a companion (ours).** Mean action of each layer of each network (colour:
+# dropout
 # rate; grey squares: untrained controls; black star: the input) against (d) the exponent $\alpha$ of the layer on
 # natural images, measured as in chapter 5, with the line $\alpha = -1$, Stringer's bound for a high-dimensional
 # stimulus; (e) the exponent of the layer's responses to the dot itself (PCs 1 to at most
@@ -330,7 +332,8 @@ glue_values(dict(dot_fit_last=last_dot_pc(actions),
 # ```{glue:figure} fig4d_theory
 # :name: fig-6-action-theory
 #
-# **Fig. 4d with theory (ours), raw activations.** Left: the measured mean action (filled) and its expectation if
+# **The paper's Fig. 4d with theory (ours), raw activations.** Left: the measured mean action (filled) and its
+# expectation if
 # the frames were drawn independently with the responses' covariance, $\frac{k}{m}T\operatorname{tr}\Sigma$ (open:
 # twice $T$ times the $\frac{k}{2m}\operatorname{tr}\Sigma$ of the note's corrected §2.5). Middle: their ratio,
 # $1 - \rho_1$ with $\rho_1$ the lag-1 autocorrelation of the loop. Right: the note's approximation

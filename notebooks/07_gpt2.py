@@ -46,10 +46,11 @@ import time
 import pandas as pd
 from myst_nb import glue
 
-from polycode_utils.book.page import provenance_box, set_style
+from polycode_utils.book.page import glue_values, provenance_box, set_style
 from polycode_utils.book.paths import cache_dir
 from polycode_utils.language import (action_frame, alpha_table, chance_scores, context_table, control_verdict,
-                                     corpus_description, first_position_ratio, headline_numbers, layers_at_depths,
+                                     corpus_description, first_position_ratio, headline_numbers, language_claims,
+                                     layers_at_depths,
                                      load_language_model,
                                      load_measurements, measure_runs, proxy_frame, proxy_verdict, select_units,
                                      site_spectra, spectra_frame, text_windows, unit_statistics)
@@ -112,6 +113,7 @@ units = {site: unit_statistics(main, site) for site in main.steps}
 actions = action_frame(main, units)
 chance = chance_scores(main, seed=seed)
 proxy = proxy_frame(main, chance)
+glue_values(language_claims(frame, proxy, model=model))
 for key, value in headline_numbers(frame, actions, proxy, chance).items():
     glue(key, value, display=False)
 names = {"main": model, "untrained": f"{model}, untrained", "shuffled": f"{model}, shuffled tokens",
@@ -306,3 +308,105 @@ glue("fig_proxy", plots.proxy_by_layer(proxy, chance), display=False)
 
 # %% tags=["remove-cell"]
 glue("wall_time", time.perf_counter() - started, display=False)
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a few lines with the library. Its solution, behind the toggle, runs in every build of the
+# book, followed by the checks an autograder applies; `polycode assignment` turns this chapter into a student
+# notebook (see the instructor's page).
+#
+# ```{exercise} The note's zeta approximation of the trace
+# :label: ex-lm-zeta
+# The note approximates the variance of a layer whose spectrum is $\lambda_n = n^{\alpha}$ by
+# $\mathrm{tr}\,\Sigma = \sum_n \lambda_n \approx \zeta(-\alpha)$. For $\alpha = -1.5$ and a layer of 576 units
+# (SmolLM2's width), compute the finite sum into `trace_576` and its ratio to $\zeta(1.5)$ (`scipy.special.zeta`) into
+# `zeta_ratio`. What happens to the ratio at $\alpha = -1$?
+# ```
+#
+# ```{solution-start} ex-lm-zeta
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+from scipy.special import zeta  # noqa: E402
+
+trace_576 = float(sum(n ** -1.5 for n in range(1, 577)))
+zeta_ratio = trace_576 / float(zeta(1.5))
+### END SOLUTION
+print(f"sum = {trace_576:.4f}, zeta(1.5) = {trace_576 / zeta_ratio:.4f}, ratio {zeta_ratio:.3f}")
+
+# %% tags=["check"]
+assert 0.9 < zeta_ratio < 1.0
+### BEGIN HIDDEN TESTS
+assert abs(trace_576 - sum(n ** -1.5 for n in range(1, 577))) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The tail beyond unit 576 adds about $2/\sqrt{576} \approx 0.08$ to a sum of $\zeta(1.5) \approx 2.61$: the ratio is
+# about 0.97. At
+# $\alpha = -1$ the series diverges ($\zeta(1) = \infty$): the approximation needs $\alpha < -1$, as the errata
+# page says.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} The steepest layer of the residual stream
+# :label: ex-lm-steepest
+# From `frame` (one row per run and site), find the layer of the main run's residual stream (`kind == "resid"`)
+# with the most negative $\alpha$, into `steepest_layer` (an int), and its $\alpha$ into `steepest_alpha`.
+# ```
+#
+# ```{solution-start} ex-lm-steepest
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+resid = frame[(frame.run == "main") & (frame.kind == "resid")]
+row = resid.loc[resid.alpha.idxmin()]
+steepest_layer, steepest_alpha = int(row.layer), float(row.alpha)
+### END SOLUTION
+print(f"layer {steepest_layer}: alpha = {steepest_alpha:.2f}")
+
+# %% tags=["check"]
+assert isinstance(steepest_layer, int) and steepest_alpha < 0
+### BEGIN HIDDEN TESTS
+sub = frame[(frame.run == "main") & (frame.kind == "resid")]
+assert abs(steepest_alpha - float(sub.alpha.min())) < 1e-12 and steepest_layer in set(sub.layer.astype(int))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} How much of a layer is its first component
+# :label: ex-lm-pc1
+# Position 0 of every window is left out of the measurement (`skip_positions`) because its activations would
+# put almost all the variance in PC 1. From `frame`, find the largest PC-1 share of variance among the main run's
+# sites into `pc1_max`, and the site where it occurs into `pc1_site`.
+# ```
+#
+# ```{solution-start} ex-lm-pc1
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+main_rows = frame[frame.run == "main"]
+pc1_max = float(main_rows.pc1_share.max())
+pc1_site = str(main_rows.loc[main_rows.pc1_share.idxmax(), "site"])
+### END SOLUTION
+print(f"largest PC-1 share {pc1_max:.1%} at {pc1_site}")
+
+# %% tags=["check"]
+assert 0 < pc1_max <= 1 and isinstance(pc1_site, str)
+### BEGIN HIDDEN TESTS
+rows = frame[frame.run == "main"]
+assert pc1_site in set(rows.site) and abs(pc1_max - float(rows.pc1_share.max())) < 1e-12
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```

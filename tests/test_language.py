@@ -436,3 +436,19 @@ def test_cuda_measurement_equals_cpu(corpus):
         assert _rel(b.covariances[s].covariance(), a.covariances[s].covariance()) < 1e-5
     sa, sb = site_spectra(a, (1, 50)), site_spectra(b, (1, 50))
     assert all(abs(sa[s].alpha - sb[s].alpha) < 1e-3 for s in sa)
+
+
+def test_language_claims_judge_depth_and_projections_from_the_numbers():
+    import pandas as pd  # noqa: PLC0415
+
+    from polycode_utils.language import language_claims  # noqa: PLC0415
+
+    rows = [dict(run="main", kind=kind, layer=layer, alpha=a, ci_low=a - 0.05, ci_high=a + 0.05)
+            for kind, alphas in (("resid", (-1.3, -1.2, -1.0)), ("mlp", (-1.1, -1.2, -1.12)))
+            for layer, a in enumerate(alphas)]
+    proxy = pd.DataFrame(dict(p_projections_above_chance=[0.001, 0.2, 0.003], p_neurons_higher=[0.5, 0.001, 0.4]))
+    out = language_claims(pd.DataFrame(rows), proxy, model="m")
+    assert out["claim_lm_alpha"] == "differs" and "in 1 of 2 sites" in out["claim_lm_alpha_reason"]  # resid only
+    assert out["claim_lm_projections"] == "partly" and "above chance in 2 of 3" in out["claim_lm_projections_measured"]
+    none = language_claims(pd.DataFrame(rows), None, model="m")
+    assert none["claim_lm_projections"] == "not testable at this profile"

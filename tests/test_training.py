@@ -402,7 +402,7 @@ def test_mean_colour_loss_is_the_bce_of_a_uniform_patch():
         training.mean_colour_loss(np.zeros((3, 8, 8)))
 
 
-def _loss_table(shares: dict[str, list[float]]) -> "pd.DataFrame":
+def _loss_table(shares: dict[str, list[float]]):
     import pandas as pd  # noqa: PLC0415
 
     rows = [{"network": label, "seed": i, "vs mean colour": v} for label, values in shares.items()

@@ -95,6 +95,13 @@ def mark_assembly(project: Project, lines: list[str]) -> None:
             write_atomic(path, json.dumps(nb, indent=1))
 
 
+def launch_config(project: Project) -> str:
+    """The _config.yml lines that give the pages Binder launch buttons, when the book's sources are published
+    ([book] repository_url in profiles.toml); without it the book has none (the download button stays)."""
+    return (f"\nrepository:\n  url: {project.repository}\n  branch: {project.branch}\n"
+            "launch_buttons:\n  notebook_interface: jupyterlab\n  binderhub_url: https://mybinder.org\n")
+
+
 def build_html(project: Project, force: bool) -> str:
     """jupyter-book build with warnings as errors into a staging folder, then swap it in for _build/html."""
     build = project.root / "_build"
@@ -122,6 +129,11 @@ def build_html(project: Project, force: bool) -> str:
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(project.root), "--path-output", str(staging),
            "-W", "--keep-going", "-q"]
+    if project.repository:  # published: Binder launch buttons (binder/postBuild makes the chapters' notebooks)
+        staging.mkdir(parents=True, exist_ok=True)
+        config = staging / "_config.yml"
+        config.write_text((project.root / "_config.yml").read_text() + launch_config(project))
+        cmd += ["--config", str(config)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not (staging / "_build" / "html" / "index.html").exists():

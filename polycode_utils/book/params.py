@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 import os
+import re
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -185,6 +186,8 @@ class Project:
     chapters: dict[str, Chapter]
     profiles: dict[str, dict]
     groups: dict[str, frozenset[str]]  # group name -> the parameters it declares
+    repository: str = ""              # where the sources are published ([book] repository_url): launch buttons
+    branch: str = "main"
 
     @classmethod
     def load(cls, root: Path) -> Project:
@@ -223,9 +226,14 @@ class Project:
                 constraint_names(f"{CONFIG_NAME}: chapter {cid}, memory of {step}", text, params)
             chapters[cid] = Chapter(cid, spec.get("title", cid), source, params, budgets, values,
                                     tuple(spec.get("uses", ())), tuple(text for _, text in constraints), memory)
+        repository = book.get("repository_url", "")
+        if repository and not re.match(r"^https://[\w.-]+/[\w.-]+/[\w.-]+/?$", repository):
+            raise BuildError(f"{CONFIG_NAME}: [book] repository_url must be empty or https://HOST/OWNER/REPO, got "
+                             f"{repository!r}")
         return cls(root, root / book.get("library", "polycode_utils"),
                    root / book.get("generated", "book/_generated"), chapters, profiles,
-                   {g: frozenset(spec.get("params", {})) for g, spec in groups.items()})
+                   {g: frozenset(spec.get("params", {})) for g, spec in groups.items()}, repository.rstrip("/"),
+                   book.get("repository_branch", "main"))
 
     def chapter(self, name: str) -> Chapter:
         """Find a chapter by id (01_codes), number (1, 01) or name (codes)."""

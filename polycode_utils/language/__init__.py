@@ -8,7 +8,8 @@ the command-line tool ``python -m polycode_utils.language`` (``torchrun --nproc-
 
 from polycode_utils.language.analysis import (
     SiteSpectrum, Unit, UnitStatistics, action_frame, alpha_table, chance_scores, context_table, control_verdict,
-    first_position_ratio, headline_numbers, layers_at_depths, proxy_frame, proxy_scores, proxy_verdict,
+    first_position_ratio, headline_numbers, language_claims, layers_at_depths, proxy_frame, proxy_scores,
+    proxy_verdict,
     select_units, site_spectra, spectra_frame, token_concentration, unit_statistics, window_group_interval)
 from polycode_utils.language.measure import (
     CONTROLS, TextMeasurement, TopContexts, load_measurements, measure_runs, measure_text,
@@ -23,7 +24,8 @@ __all__ = [
     "CONTROLS", "CORPORA", "EMBEDDED_DEFAULT", "NAMED_MODELS", "SITE_KINDS", "LanguageModel", "SiteSpectrum",
     "TextMeasurement", "TopContexts", "Unit", "UnitStatistics", "action_frame",
     "alpha_table", "architecture", "chance_scores", "context_table", "control_verdict", "corpus_description",
-    "corpus_documents", "first_position_ratio", "headline_numbers", "layers_at_depths", "load_language_model",
+    "corpus_documents", "first_position_ratio", "headline_numbers", "language_claims", "layers_at_depths",
+    "load_language_model",
     "load_measurements", "measure_runs", "measure_text", "proxy_frame", "proxy_scores", "proxy_verdict", "record_sites",
     "save_measurements", "select_units", "shuffle_tokens", "site_names", "site_spectra", "site_width",
     "spectra_frame", "text_windows", "token_concentration", "unit_statistics", "untrained_copy",

@@ -16,6 +16,7 @@ import torch
 from scipy import stats
 
 from polycode_utils.checks import check_choice, check_float_in, check_int, check_sequence
+from polycode_utils.claims import count_verdict
 from polycode_utils.language.measure import TextMeasurement
 from polycode_utils.language.sites import parse_site
 from polycode_utils.spectra import FIT_METHODS, PowerLawFit, clip_fit_range, fit_power_law, fit_quality
@@ -380,3 +381,35 @@ def _alpha_numbers(key: str, sub: pd.DataFrame) -> dict[str, float | int]:
             f"{key}_pc1_max": float(top.pc1_share), f"{key}_below": int((sub.alpha < -1).sum()),
             f"{key}_layers": len(sub), f"{key}_pc1_max_layer": int(top.layer),
             f"{key}_tokens": int(sub.n_tokens.iloc[0])}
+
+
+def language_claims(frame: pd.DataFrame, proxy: pd.DataFrame | None, model: str, level: float = 0.01,
+                    kinds: Sequence[str] = ("resid", "mlp")) -> dict[str, str]:
+    """The paper's two language-model claims judged on this run (glue names of claims.Claim): alpha depends on depth
+    (first and last block's intervals apart), and random projections are explainable (proxy above chance)."""
+    level = check_float_in(level, "level", 0.0, 1.0)
+    main = frame[frame.run == "main"].sort_values("layer")
+    measured = [k for k in kinds if (main.kind == k).any()]
+    if not measured:
+        raise ValueError(f"frame: the main run measured none of the sites {list(kinds)}")
+    apart, parts = 0, []
+    for kind in measured:
+        first, last = (main[main.kind == kind].iloc[i] for i in (0, -1))
+        apart += bool(first.ci_high < last.ci_low or last.ci_high < first.ci_low)
+        parts.append(f"{kind} {first.alpha:.2f} (block {int(first.layer)}) to {last.alpha:.2f} (block "
+                     f"{int(last.layer)})")
+    depth = count_verdict("lm_alpha", apart, len(measured), cases="sites", measured=f"{model}: " + "; ".join(parts),
+                          holds="alpha of the first and the last measured block differ beyond their intervals")
+    if proxy is None or proxy.empty:
+        explain = count_verdict("lm_projections", 0, 1, cases="layers", measured=f"{model}: no proxy measured",
+                                holds="", testable=False, why_not="this run measured no projections (top_k = 0)")
+    else:
+        above = int((proxy.p_projections_above_chance < level).sum())
+        ahead = int((proxy.p_neurons_higher < level).sum())
+        explain = count_verdict(
+            "lm_projections", above, len(proxy), cases="layer-sites",
+            measured=f"{model}: random directions above chance in {above} of {len(proxy)} layer-sites, neurons "
+                     f"ahead of them in {ahead} (token-concentration proxy; the paper used GPT-4 explanations)",
+            holds="random projections are more token-specific than chance (one-sided test, p < "
+                  f"{level:g})")
+    return {**depth.glued(), **explain.glued()}

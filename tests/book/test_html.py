@@ -161,3 +161,23 @@ def test_a_book_assembled_from_different_runs_says_so_on_its_pages(tmp_path):
     assert res.returncode == 0 and "different runs" not in res.stderr
     for page in ("01_train", "02_measure", "03_other"):
         assert "assembled from different runs" not in (html / f"{page}.html").read_text()
+
+
+def test_launch_buttons_only_where_the_sources_are_published(project):
+    plain = Project.load(project)
+    assert plain.repository == ""  # no published location: no repository, no launch buttons
+    text = (project / "profiles.toml").read_text()
+    (project / "profiles.toml").write_text(text.replace("[book]", '[book]\nrepository_url = "https://github.com/o/r/"'))
+    published = Project.load(project)
+    config = html.launch_config(published)
+    assert "url: https://github.com/o/r\n" in config and "binderhub_url: https://mybinder.org" in config
+    (project / "profiles.toml").write_text(text.replace("[book]", '[book]\nrepository_url = "github.com/o/r"'))
+    with pytest.raises(BuildError, match="repository_url must be empty or https://HOST/OWNER/REPO"):
+        Project.load(project)
+
+
+def test_the_book_config_names_no_placeholder_repository():
+    from pathlib import Path  # noqa: PLC0415
+
+    config = (Path(__file__).resolve().parents[2] / "_config.yml").read_text()
+    assert "launch_buttons:" not in config and "\nrepository:" not in config
