@@ -42,13 +42,14 @@ fit_method = "huber"
 batchnorm = "recalibrated"
 
 # %% tags=["remove-cell"]
+import numpy as np
 from tqdm.auto import tqdm
 
 from polycode_utils.book.page import glue_values, provenance_box, set_style
 from polycode_utils.book.paths import data_dir, network_store
 from polycode_utils.checks import check_choice
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise.actions import (NORMALISATIONS, action_alpha, action_order, action_theory,
+from polycode_utils.layerwise.actions import (NORMALISATIONS, action_alpha, action_claims, action_order, action_theory,
                                               alpha_relation, circle_action, control_ratio_table, exponent_table,
                                               iid_action, last_dot_pc, loop_frames, measure_dot, monte_carlo_gap,
                                               noise_like_layers, scaling_law, shown_network, stringer_check,
@@ -60,7 +61,8 @@ from polycode_utils.plots.projections import (plot_action_against_alpha, plot_ac
                                               plot_action_theory, plot_dot_frames, plot_trajectories)
 from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.stimuli import moving_dot
-from polycode_utils.training import dropout_grid, load_networks, resolve_device
+from polycode_utils.training import (N_EVAL, dropout_grid, final_losses, load_networks, load_training_data,
+                                     resolve_device, training_verdict)
 
 # %% tags=["remove-cell"]
 IMAGE_SIZE = 32                 # the networks' input size: the stimulus canvas
@@ -95,6 +97,11 @@ provenance_box(profile=profile,
                                fit_method=fit_method, batchnorm=batchnorm))
 
 # %% [markdown]
+# ```{admonition} Can this run test the paper's claims?
+# :class: important
+# From chapter 4's losses of these very networks (ours): {glue:text}`run_text`.
+# ```
+#
 # An eigenspectrum (chapter 5) says how a layer spreads its variance over dimensions, not how its activity moves
 # when the input moves a little. The paper {cite}`marshall2024polysemanticity` asks the second question directly.
 # Feed the network a stimulus with one degree of freedom, a dot going once round a circle, and follow the layer's
@@ -306,6 +313,11 @@ glue_values(dict(dot_fit_last=last_dot_pc(actions),
                  fig4d=plot_action_against_alpha(mean_action, alpha_nat, alpha_dot, d=1),
                  fig4d_theory=plot_action_theory(actions, keys, alpha_nat)))
 
+# %% tags=["remove-cell"]
+run = training_verdict(final_losses(networks, load_training_data(configs[0], root=data_dir()).images[:N_EVAL]))
+glue_values(action_claims(mean_action, alpha_nat, testable=run.can_test, why_not=run.verdict_text))
+glue_values(dict(run_text=run.verdict_text))
+
 # %% [markdown]
 # ```{glue:figure} fig4d
 # :name: fig-5-action-alpha
@@ -364,4 +376,106 @@ glue_values(dict(dot_fit_last=last_dot_pc(actions),
 # depth 0, the scaling law over $T$ and its classes, the $R^2$ form of the second metric, the exact mean action, the
 # i.i.d. expectation and the correction of the note's §2.5, the dot responses' exponent and Stringer's bound
 # (panel e), and every number on this page.
+# ```
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a few lines with the library. Its solution, behind the toggle, runs in every build of the
+# book, followed by the checks an autograder applies; `polycode assignment` turns this chapter into a student
+# notebook (see the instructor's page).
+#
+# ```{exercise} The action of a circle
+# :label: ex-dot-circle
+# A unit circle traced once in $T$ frames, $z_t = (\cos 2\pi t/T, \sin 2\pi t/T)$, has steps of length
+# $2\sin(\pi/T)$. Derive its action (closed loop) in closed form, evaluate it at $T = 100$ into `a_circle_100`,
+# and check it against `action` from `polycode_utils.projections`.
+# ```
+#
+# ```{solution-start} ex-dot-circle
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+a_circle_100 = 2 * 100 * float(np.sin(np.pi / 100)) ** 2
+### END SOLUTION
+print(f"action of the unit circle at T = 100: {a_circle_100:.5f}")
+
+# %% tags=["check"]
+from polycode_utils.projections import action  # noqa: E402
+
+theta = 2 * np.pi * np.arange(100) / 100
+assert abs(a_circle_100 - float(action(np.stack([np.cos(theta), np.sin(theta)], 1)[None], closed=True)[0])) < 1e-9
+### BEGIN HIDDEN TESTS
+assert abs(a_circle_100 - 2 * np.pi ** 2 / 100) < 1e-3
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} The exponent of a smooth loop
+# :label: ex-dot-exponent
+# A differentiable closed curve has an action that falls as $1/T$. Fit the log-log slope of the circle's
+# action $2T\sin^2(\pi/T)$ against $T$ over this run's `sweep_frames` into `circle_exponent`, and compare it
+# with the input frames' exponent on this page: why is the input's flatter than $-1$?
+# ```
+#
+# ```{solution-start} ex-dot-exponent
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+ts = np.array(sorted(sweep_frames), dtype=float)
+circle_exponent = float(np.polyfit(np.log(ts), np.log(2 * ts * np.sin(np.pi / ts) ** 2), 1)[0])
+### END SOLUTION
+print(f"circle: action ~ T^{circle_exponent:.3f}")
+
+# %% tags=["check"]
+assert abs(circle_exponent + 1) < 0.1
+### BEGIN HIDDEN TESTS
+ts_ = np.array(sorted(sweep_frames), dtype=float)
+assert abs(circle_exponent - float(np.polyfit(np.log(ts_), np.log(2 * ts_ * np.sin(np.pi / ts_) ** 2), 1)[0])) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The dot's edge is only a few pixels wide: at small $T$ the dot jumps by more than its own size between frames,
+# and neighbouring frames barely overlap, so the steps are not yet in the smooth regime where the action falls as
+# $1/T$; the fit over the sweep averages the two regimes.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} What a random projection keeps
+# :label: ex-dot-projection
+# For a vector $v \in \mathbb{R}^m$ and a projection $R$ with $k$ columns of $\mathcal N(0, 1/m)$ entries,
+# $\mathbb{E}\,\lVert R^\top v\rVert^2 = \tfrac{k}{m}\lVert v\rVert^2$. Check it by Monte Carlo: project one random
+# $v$ with $m = 200$ on 4000 projections with `random_projections` ($k = 3$) and put the ratio of the mean of
+# $\lVert R^\top v\rVert^2$ to $\tfrac{k}{m}\lVert v\rVert^2$ into `projection_ratio`.
+# ```
+#
+# ```{solution-start} ex-dot-projection
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+from polycode_utils.projections import random_projections  # noqa: E402
+
+v = np.random.default_rng(seed).standard_normal((1, 200))
+z = np.asarray(random_projections(v.astype(np.float32), 4000, 3, seed))  # (projections, 1, k)
+projection_ratio = float((z ** 2).sum(axis=-1).mean() / (3 / 200 * (v ** 2).sum()))
+### END SOLUTION
+print(f"mean ||R^T v||^2 / ((k/m) ||v||^2) = {projection_ratio:.4f}")
+
+# %% tags=["check"]
+assert abs(projection_ratio - 1) < 0.05
+### BEGIN HIDDEN TESTS
+assert projection_ratio != 1.0  # a Monte-Carlo estimate, not the formula typed in
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
 # ```

@@ -429,3 +429,23 @@ def test_measured_networks_one_control_per_seed() -> None:
     with pytest.raises(ValueError, match="controls=True"):
         measured_networks([bare])
     assert seed_table([{"a": 1}] * 2, [("x", 0), ("x", 1)], lambda v: v).shape == (1, 2)
+
+
+def test_action_claims_count_the_trained_networks_and_respect_an_untestable_run():
+    from polycode_utils.layerwise.actions import action_claims  # noqa: PLC0415
+    from polycode_utils.models import CONV_DEPTHS  # noqa: PLC0415
+
+    layers = list(CONV_DEPTHS) + ["fc1", "mu"]
+    keys = [("p = 0", 0), ("p = 0", 1), ("p = 0.8", 0), (CONTROL, 0), (CONTROL, 1)]
+    rising = np.arange(1.0, len(layers) + 1)
+    cols = {("p = 0", 0): rising, ("p = 0", 1): rising, ("p = 0.8", 0): rising[[2, 0, 4, 1, 3, 5, 6]],
+            (CONTROL, 0): rising, (CONTROL, 1): rising}
+    table = pd.DataFrame(cols, index=layers)
+    table.columns = pd.MultiIndex.from_tuples(keys, names=["network", "seed"])
+    alpha = -2 + 0.1 * table  # steeper alpha where the action is lower: Spearman +1 in every network
+    out = action_claims(table, alpha, testable=True)
+    assert out["claim_fig4c"] == "partly" and "in 2 of 3 trained networks" in out["claim_fig4c_reason"]
+    assert out["claim_fig4d"] == "agrees"
+    untestable = action_claims(table, alpha, testable=False, why_not="too short")
+    assert untestable["claim_fig4c"] == "not testable at this profile"
+    assert untestable["claim_fig4d_reason"] == "too short"
