@@ -24,7 +24,7 @@ spread = 2
 dropout_rates = [0.0, 0.2, 0.4, 0.6, 0.8]
 n_trials = 20000
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 import numpy as np
 import pandas as pd
 from myst_nb import glue
@@ -44,6 +44,7 @@ from polycode_utils.plots.theory import (plot_capacity_vs_depth, plot_capacity_v
                                          plot_joint_decoding, plot_theorem_check)
 from polycode_utils.projections import action, random_projections
 
+# %% tags=["remove-input"]
 set_style()
 provenance_box(profile=profile, data="none (theory and simulation)", model="none", embedded_default=profile != "paper",
                parameters=dict(seed=seed, width=width, max_depth=max_depth, bits_per_unit=bits_per_unit,
@@ -232,6 +233,8 @@ for code, readout in depth_readouts(width, p_glue, bits_per_unit, spread, max_de
     glue(f"half_shannon_depth_{short}", readout.half_shannon_depth, display=False)
     glue(f"frac_shannon_{short}", readout.pct_of_shannon, display=False)
 glue("best_k_max_depth", int(best_redundancy(width, max_depth, p_glue)), display=False)
+
+# %% tags=["remove-cell"]
 noisy = [p for p in dropout_rates if p > 0]
 halves = [depth_readouts(width, p, bits_per_unit, spread, max_depth) for p in noisy]
 glue_values(count_verdict(
