@@ -7,19 +7,20 @@ counted from 1. Eigenvalues are returned as numpy float64 arrays in descending o
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import t as student_t
 from sklearn.linear_model import HuberRegressor
 
 from polycode_utils.checks import check_choice, check_float_in, check_int
 
 ArrayLike = np.ndarray | torch.Tensor
 FIT_METHODS = ("huber", "ols", "wls")
-INTERVALS = ("basic", "percentile")
 
 
 def _to_tensor(x: ArrayLike, name: str = "X") -> torch.Tensor:
@@ -280,60 +281,6 @@ def fit_power_law(eigenvalues: ArrayLike, fit_range: tuple[int, int] = (1, 500),
                        residuals=y - (alpha * x + intercept))
 
 
-def bootstrap_eigenspectra(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, seed: int = 0) -> np.ndarray:
-    """Eigenspectra (n_boot x min(N, dims)) of covariances of samples (rows) resampled with replacement (Fig. 3c)."""
-    # Replicate b draws row counts w (~63 % of the rows drawn at least once) and weighs each drawn row by its count.
-    # dims <= N: the dims x dims covariance of the weighted rows; dims > N: the same replicate in the Gram form
-    # (below), one |drawn| x |drawn| eigenproblem per replicate after a single N x N Gram matrix.
-    check_int(n_boot, "n_boot")
-    t = _as_samples(X, "X")
-    n, d = t.shape
-    rng = np.random.default_rng(seed)
-    counts = (np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(int(n_boot)))
-    if d > n:
-        return _gram_bootstrap(t, counts, int(n_boot))
-    out = np.empty((int(n_boot), d))
-    for b, c in enumerate(counts):
-        drawn = torch.from_numpy(np.flatnonzero(c))
-        w, rows = torch.from_numpy(c[drawn.numpy()].astype(np.float64)), t[drawn]
-        xc = rows - (w @ rows) / n  # mean of the resampled rows
-        cov = xc.T @ (xc * w[:, None]) / (n - 1)  # == numpy.cov of the resampled rows
-        out[b] = torch.linalg.eigvalsh(cov).flip(0).numpy()
-    return out
-
-
-def _check_interval(confidence: float, interval: str) -> None:
-    if not 0.0 < check_float_in(confidence, "confidence", 0.0, 1.0, high_open=True):
-        raise ValueError(f"confidence: must be in (0, 1), got {confidence!r}")
-    check_choice(interval, "interval", INTERVALS)
-
-
-def bootstrap_interval(estimate: float, replicates: ArrayLike, confidence: float = 0.95,
-                       interval: str = "basic") -> tuple[float, float]:
-    """Bootstrap CI of alpha from replicate estimates: "basic" (2*estimate - quantiles) or "percentile"."""
-    _check_interval(confidence, interval)
-    reps = np.asarray(replicates.detach().cpu() if torch.is_tensor(replicates) else replicates, dtype=np.float64)
-    q_lo, q_hi = np.quantile(reps, [(1 - confidence) / 2, (1 + confidence) / 2])
-    if interval == "basic":
-        q_lo, q_hi = 2 * estimate - q_hi, 2 * estimate - q_lo
-    return float(q_lo), float(q_hi)
-
-
-def bootstrap_alpha(X: ArrayLike | Sequence[ArrayLike], n_boot: int = 200, fit_range: tuple[int, int] = (1, 500),
-                    seed: int = 0, method: str = "huber", confidence: float = 0.95,
-                    interval: str = "basic") -> tuple[float, float, float]:
-    """(alpha, ci_low, ci_high): alpha of all samples, CI from resampling samples (rows), not eigenvalues (Fig. 3c)."""
-    # interval="basic" (2 alpha - quantiles) cancels to first order the finite-sample bias of the spectrum's tail,
-    # which resampling roughly doubles; "percentile" keeps that bias (see bench/bench_spectra.py, section 3).
-    _check_fit_args(fit_range, method)
-    check_int(n_boot, "n_boot")
-    _check_interval(confidence, interval)
-    t = _as_samples(X, "X")
-    alpha = fit_power_law(eigenspectrum(t), fit_range, method).alpha
-    boots = [fit_power_law(lam, fit_range, method).alpha for lam in bootstrap_eigenspectra(t, n_boot, seed)]
-    return (alpha, *bootstrap_interval(alpha, boots, confidence, interval))
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Layers wider than the number of images (chapter 5). The covariance of N samples in d > N dimensions has rank
 # at most N - 1, and its non-zero eigenvalues are those of the N x N Gram matrix of the centred samples: the
@@ -366,36 +313,14 @@ def principal_components(X: ArrayLike | Sequence[ArrayLike], k: int = 0) -> tupl
         vecs = acc.eigenvectors(int(k)) if k else np.empty((d, 0))
         return acc.eigenvalues(), _fix_signs(vecs)
     xc, g = _gram(t)
-    w, u = np.linalg.eigh(g.numpy())
+    w, u = (e.numpy() for e in torch.linalg.eigh(g))  # torch's LAPACK: threads follow torch.set_num_threads
     lam, u = w[::-1].copy(), u[:, ::-1]
     if not k:
         return lam, np.empty((d, 0))
     if np.any(lam[:k] <= 0):
         raise ValueError(f"k: only {_n_positive(lam)} directions have non-zero variance, asked for {k}")
-    vecs = (xc.T @ torch.from_numpy(np.ascontiguousarray(u[:, :k]))).numpy() / np.sqrt((n - 1) * lam[:k])
+    vecs = (xc.T @ torch.from_numpy(u[:, :k].copy())).numpy() / np.sqrt((n - 1) * lam[:k])
     return lam, _fix_signs(vecs)
-
-
-def _gram_bootstrap(t: torch.Tensor, counts: Iterator[np.ndarray], n_boot: int) -> np.ndarray:
-    """bootstrap_eigenspectra's replicates in the Gram form, for dims > N (the same row counts, the same spectra)."""
-    # The covariance of the resampled rows, xc^T diag(w) xc / (N-1) with xc centred on the weighted mean, has the
-    # non-zero eigenvalues of diag(sqrt w) K diag(sqrt w) / (N-1), K the Gram matrix of the drawn rows re-centred.
-    n, d = t.shape
-    _, g_all = _gram(t)
-    g_all = g_all.numpy() * (n - 1)  # xc xc^T, centred on the full-sample mean (any fixed centre works)
-    width = min(n, d)
-    out = np.zeros((n_boot, width))
-    for b, c in enumerate(counts):
-        drawn = np.flatnonzero(c)
-        w = c[drawn].astype(np.float64)
-        g = g_all[np.ix_(drawn, drawn)]
-        gw = g @ w / n  # <x_i, weighted mean>
-        k = g - gw[:, None] - gw[None, :] + (w @ gw) / n
-        sw = np.sqrt(w)
-        lam = np.linalg.eigvalsh(sw[:, None] * k * sw[None, :] / (n - 1))[::-1]
-        m = min(width, lam.size)
-        out[b, :m] = lam[:m]
-    return out
 
 
 def clip_fit_range(eigenvalues: ArrayLike, fit_range: tuple[int, int], n_samples: int) -> tuple[int, int]:
@@ -467,13 +392,13 @@ def cv_spectra(X1: ArrayLike, X2: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     n, d = a.shape
     ac, bc = a - a.mean(dim=0), b - b.mean(dim=0)
     if d <= n:
-        w, u = np.linalg.eigh(((ac.T @ ac) / (n - 1)).numpy())
-        u = torch.from_numpy(np.ascontiguousarray(u[:, ::-1]))
+        w, u = (e.numpy() for e in torch.linalg.eigh((ac.T @ ac) / (n - 1)))
+        u = torch.from_numpy(u[:, ::-1].copy())
         cv = ((ac @ u) * (bc @ u)).sum(dim=0).numpy() / (n - 1)
         return cv, w[::-1].copy()
-    w, u = np.linalg.eigh(((ac @ ac.T) / (n - 1)).numpy())
-    w, u = w[::-1].copy(), np.ascontiguousarray(u[:, ::-1])
-    cv = np.sum(u * (((bc @ ac.T) / (n - 1)).numpy() @ u), axis=0)
+    w, u = (e.numpy() for e in torch.linalg.eigh((ac @ ac.T) / (n - 1)))
+    w, u = w[::-1].copy(), torch.from_numpy(u[:, ::-1].copy())
+    cv = (u * (((bc @ ac.T) / (n - 1)) @ u)).sum(dim=0).numpy()
     cv[~(w > max(float(w[0]), 0.0) * n * np.finfo(np.float64).eps)] = 0.0
     return cv[:min(n, d)], w[:min(n, d)]
 
@@ -486,3 +411,98 @@ def power_law_samples(n_samples: int, n_units: int, alpha: float, seed: int = 0)
     rng = np.random.default_rng(check_int(seed, "seed", 0))
     # A diagonal covariance: eigenvalues do not depend on the basis, so no rotation is needed.
     return rng.standard_normal((n_samples, n_units)) * np.arange(1, n_units + 1) ** (alpha / 2)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Intervals from independent evaluation sets, and what a layer's first principal component follows [ours]
+
+
+def _check_confidence(confidence: float) -> float:
+    """A confidence level in (0, 1), or ValueError naming it."""
+    c = check_float_in(confidence, "confidence (in (0, 1))", 0.0, 1.0, high_open=True)
+    if c == 0.0:
+        raise ValueError(f"confidence: must be in (0, 1), got {confidence!r}")
+    return c
+
+
+def t_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean of independent estimates (one per evaluation set); (nan, nan) with one."""
+    v = np.asarray(values.detach().cpu() if torch.is_tensor(values) else values, dtype=np.float64).ravel()
+    confidence = _check_confidence(confidence)
+    if v.size < 2:
+        return float("nan"), float("nan")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values: contains NaN or inf; all estimates must be finite")
+    half = float(student_t.ppf((1 + confidence) / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return float(v.mean() - half), float(v.mean() + half)
+
+
+def set_alpha(x: ArrayLike, fit_range: tuple[int, int], method: str = "huber") -> float:
+    """alpha of one set of samples as chapter 5 fits it: PCs fit_range cut at half the rank (clip_fit_range)."""
+    lam = eigenspectrum(x)
+    return fit_power_law(lam, clip_fit_range(lam, fit_range, int(np.shape(x)[0])), method).alpha
+
+
+@dataclass(frozen=True)
+class SetCoverage:
+    """How often the t interval over n_sets independent sets contains the true alpha of a known spectrum [ours]."""
+
+    alpha: float                # the true exponent (eigenvalues n^alpha)
+    n_samples: int              # samples per set (chapter 5: evaluation images per set), units, sets per interval
+    n_units: int
+    n_sets: int
+    fit_range: tuple[int, int]  # the PCs fitted (after the cut at half the rank)
+    n_draws: int                # independent sets drawn; intervals formed from every n_sets-subset of them
+    coverage: float             # share of intervals containing the true alpha
+    coverage_of_mean: float     # share containing the mean estimate over all draws (the estimator's own centre)
+    bias: float                 # mean estimate minus the truth: what the interval does not cover
+    sd_one: float               # SD of one set's alpha
+    mean_width: float           # mean width of the intervals
+
+
+def set_interval_coverage(n_samples: int, n_units: int, alpha: float, fit_range: Sequence[int], n_sets: int,
+                          n_draws: int, method: str = "huber", confidence: float = 0.95, seed: int = 0,
+                          max_subsets: int = 20000) -> SetCoverage:
+    """Coverage of the independent-sets t interval on Gaussian data with lambda_n = n^alpha (power_law_samples)."""
+    # n_draws sets are drawn once; every n_sets-subset of them (at most max_subsets, else a seeded random choice)
+    # forms one interval, so the coverage is a U-statistic over the draws, far less noisy than n_draws / n_sets
+    # disjoint intervals at the same cost. The estimate of a set of N < d samples is biased (the tail's
+    # finite-sample bend); the interval covers the truth only where that bias is small against its width.
+    n_sets = check_int(n_sets, "n_sets", 2)
+    n_draws = check_int(n_draws, "n_draws", n_sets)
+    fit_range = _check_fit_args(tuple(fit_range), method)
+    rng_seed = check_int(seed, "seed", 0)
+    confidence = _check_confidence(confidence)
+    est = np.array([set_alpha(power_law_samples(n_samples, n_units, alpha, seed=rng_seed + i), fit_range, method)
+                    for i in range(n_draws)])
+    lam = power_law_samples(n_samples, n_units, alpha, seed=rng_seed)
+    used = clip_fit_range(eigenspectrum(lam), fit_range, n_samples)
+    n_sub = math.comb(n_draws, n_sets)
+    if n_sub <= check_int(max_subsets, "max_subsets"):
+        idx = np.array(list(itertools.combinations(range(n_draws), n_sets)))
+    else:
+        rng = np.random.default_rng(rng_seed)
+        idx = np.array([rng.choice(n_draws, n_sets, replace=False) for _ in range(max_subsets)])
+    sub = est[idx]
+    half = student_t.ppf((1 + confidence) / 2, n_sets - 1) * sub.std(axis=1, ddof=1) / np.sqrt(n_sets)
+    lo, hi = sub.mean(axis=1) - half, sub.mean(axis=1) + half
+    centre = float(est.mean())
+    return SetCoverage(alpha=float(alpha), n_samples=int(n_samples), n_units=int(n_units), n_sets=n_sets,
+                       fit_range=used, n_draws=n_draws, coverage=float(np.mean((lo <= alpha) & (alpha <= hi))),
+                       coverage_of_mean=float(np.mean((lo <= centre) & (centre <= hi))), bias=centre - alpha,
+                       sd_one=float(est.std(ddof=1)), mean_width=float(np.mean(hi - lo)))
+
+
+def score_correlation(X: ArrayLike, direction: ArrayLike, covariate: ArrayLike) -> float:
+    """|Pearson r| between the samples' scores on a direction (a PC) and a per-sample covariate (e.g. brightness)."""
+    t = _as_samples(X, "X", 3)
+    v = np.asarray(direction, dtype=np.float64).ravel()
+    c = np.asarray(covariate, dtype=np.float64).ravel()
+    if v.size != t.shape[1]:
+        raise ValueError(f"direction: expected {t.shape[1]} entries (one per unit), got {v.size}")
+    if c.size != t.shape[0] or not np.all(np.isfinite(c)):
+        raise ValueError(f"covariate: expected {t.shape[0]} finite values (one per sample), got {c.size}")
+    scores = (t @ torch.from_numpy(v)).numpy()
+    if scores.std() == 0 or c.std() == 0:
+        return float("nan")
+    return float(abs(np.corrcoef(scores, c)[0, 1]))
