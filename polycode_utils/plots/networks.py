@@ -13,8 +13,10 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from polycode_utils.layerwise.common import CONTROL, Key, over_seeds, rate_label, seed_table
+from polycode_utils.layerwise.eigenspectra import CrossValidated, LayerSpectrum
+from polycode_utils.models import DENSE_DEPTHS, INPUT_DEPTH
 from polycode_utils.plots import finished
-from polycode_utils.layerwise.eigenspectra import LayerSpectrum
 from polycode_utils.training import TrainedModel
 
 Spectra = Sequence[Mapping[str, LayerSpectrum]]
@@ -101,17 +103,27 @@ def reconstruction_grid(inputs: np.ndarray, reconstructions: Sequence[np.ndarray
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Chapter 5: Figs. 3b-d and 5
+# Chapter 5: Figs. 3b-d and 5, with the untrained control (grey) and the input; seeds as the error bar
+
+
+CONTROL_COLOUR = "0.55"  # the untrained control, in every figure
 
 
 def _fit_line(ax: plt.Axes, s: LayerSpectrum, scale: float, **style: object) -> None:
-    """The power-law fit of a spectrum, drawn over exactly the PCs it was fitted on, divided by scale."""
+    """The power-law fit of a spectrum (its first evaluation set), drawn over exactly the PCs it was fitted on."""
     nn = np.array(s.fit.fit_range, dtype=float)
-    ax.loglog(nn, 10 ** s.fit.intercept * nn ** s.alpha / scale, **style)
+    ax.loglog(nn, 10 ** s.fit.intercept * nn ** s.fit.alpha / scale, **style)
 
 
-def spectra_by_depth(spectra: Spectra, rates: Sequence[float], fit_method: str) -> Figure:
-    """Fig. 3b: each network's eigenspectra by depth (divided by the total variance), with their fits."""
+def _label_colours(keys: Sequence[Key]) -> dict[str, object]:
+    labels = list(dict.fromkeys(label for label, _ in keys))
+    trained = [label for label in labels if not label.startswith(CONTROL)]
+    colours = dict(zip(trained, rate_colours(len(trained))))
+    return {label: colours.get(label, CONTROL_COLOUR) for label in labels}
+
+
+def spectra_by_depth(spectra: Spectra, titles: Sequence[str], fit_method: str) -> Figure:
+    """Fig. 3b: each given network's eigenspectra by depth (divided by the total variance), with their fits."""
     layers = list(spectra[0])
     colours = depth_colours(layers)
     n_nets = len(spectra)
@@ -120,12 +132,12 @@ def spectra_by_depth(spectra: Spectra, rates: Sequence[float], fit_method: str) 
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), sharex=True, sharey=True,
                              squeeze=False)
     axes = axes.ravel()
-    for ax, p, spec in zip(axes, rates, spectra):
+    for ax, title, spec in zip(axes, titles, spectra):
         for name, s in spec.items():
             lam = s.eigenvalues[:s.rank]
             ax.loglog(np.arange(1, lam.size + 1), lam / lam.sum(), color=colours[name], lw=1.3)
             _fit_line(ax, s, lam.sum(), color="k", ls="--", lw=0.9)
-        ax.set_title(f"dropout p = {p:g}")
+        ax.set_title(title)
     for ax in axes[::ncols]:
         ax.set_ylabel(r"$\lambda_n / \sum \lambda$")
     for ax in axes[-ncols:]:
@@ -139,32 +151,40 @@ def spectra_by_depth(spectra: Spectra, rates: Sequence[float], fit_method: str) 
     return finished(fig)
 
 
-def alpha_by_depth(spectra: Spectra, rates: Sequence[float]) -> Figure:
-    """Fig. 3c: alpha against depth, one line per network, with the intervals and the line alpha = -1."""
-    layers = list(spectra[0])
+def alpha_by_depth(spectra: Spectra, keys: Sequence[Key]) -> Figure:
+    """Fig. 3c: alpha against depth, mean ± SD over seeds per dropout rate (dots: single networks), the untrained
+    control in grey, the input at depth 0, the line alpha = -1."""
+    table = seed_table(spectra, keys, lambda s: s.alpha)
+    stats = over_seeds(table)
+    layers = list(table.index)
     depth = np.arange(len(layers))
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
-    offsets = np.linspace(-0.2, 0.2, len(spectra)) if len(spectra) > 1 else [0.0]
-    for p, spec, colour, off in zip(rates, spectra, rate_colours(len(spectra)), offsets):
-        a, lo, hi = (np.array([f(s) for s in spec.values()]) for f in (lambda s: s.alpha, lambda s: s.ci[0],
-                                                                        lambda s: s.ci[1]))
-        ax.plot(depth + off, a, "o-", color=colour, ms=4, lw=1.2, label=f"p = {p:g}")
-        if np.isfinite(lo).all():
-            ax.vlines(depth + off, lo, hi, color=colour, lw=2.5, alpha=0.6)
-    ax.axhline(-1, color="k", ls="--", lw=1, label=r"$\alpha = -1$")
-    ax.set(xticks=depth, xticklabels=layers, xlabel="depth", ylabel=r"power-law exponent $\alpha$")
-    ax.legend(title="dropout", fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+    colours = _label_colours(keys)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    offsets = np.linspace(-0.2, 0.2, len(colours)) if len(colours) > 1 else [0.0]
+    for (label, colour), off in zip(colours.items(), offsets):
+        ctrl = label.startswith(CONTROL)
+        for seed in table[label].columns:
+            ax.plot(depth + off, table[(label, seed)], ".", color=colour, ms=3, alpha=0.5)
+        ax.errorbar(depth + off, stats.mean[label], yerr=stats.sd[label].fillna(0), fmt="s--" if ctrl else "o-",
+                    color=colour, ms=4, lw=1.2, capsize=2, label=label, zorder=3)
+    ax.axhline(-1, color="k", ls=":", lw=1, label=r"$\alpha = -1$")
+    parts = [i for i, name in enumerate(layers) if name in DENSE_DEPTHS]
+    if parts:
+        ax.axvline(parts[0] - 0.5, color="0.8", lw=0.8)
+    ax.set(xticks=depth, xticklabels=layers, xlabel="depth (input | conv stages | dense layers)",
+           ylabel=r"power-law exponent $\alpha$")
+    ax.legend(title="network (mean ± SD over seeds)", fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return finished(fig)
 
 
-def eigenvector_filters(spectra: Spectra, rates: Sequence[float], shapes: Mapping[str, tuple[int, ...]],
+def eigenvector_filters(spectra: Spectra, titles: Sequence[str], shapes: Mapping[str, tuple[int, ...]],
                         layers: Sequence[str], networks: Sequence[int], n_filters: int, max_channels: int = 8
                         ) -> Figure:
     """Fig. 3d: the top eigenvectors of conv layers reshaped to (C, H, W), one row each, a tile per channel."""
     rows = [(i, name, r) for name in layers for i in networks for r in range(n_filters)]
     n_ch = min(max_channels, shapes[layers[0]][0])
-    fig, axes = plt.subplots(len(rows), n_ch, figsize=(0.8 * n_ch + 2.2, 0.8 * len(rows) + 0.3), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n_ch, figsize=(0.8 * n_ch + 2.4, 0.8 * len(rows) + 0.3), squeeze=False)
     shown = {}  # (network, layer) -> the channels shown: all, or those carrying most of the top eigenvectors
     for i, name, _ in rows:
         v = spectra[i][name].vectors.T.reshape(-1, *shapes[name])
@@ -184,31 +204,43 @@ def eigenvector_filters(spectra: Spectra, rates: Sequence[float], shapes: Mappin
                 ax.set_title(f"channel {ch}", fontsize="x-small")
             elif n_ch < shapes[name][0]:
                 ax.text(1, 1, str(ch), fontsize=6, va="top", ha="left")
-        axes[row, 0].set_ylabel(f"{name}, p = {rates[i]:g}, PC {r + 1}", rotation=0, ha="right", va="center",
+        axes[row, 0].set_ylabel(f"{name}, {titles[i]}, PC {r + 1}", rotation=0, ha="right", va="center",
                                 fontsize="x-small")
-    fig.subplots_adjust(wspace=0.05, hspace=0.08, left=2.1 / (0.8 * n_ch + 2.2), right=0.99,
+    fig.subplots_adjust(wspace=0.05, hspace=0.08, left=2.3 / (0.8 * n_ch + 2.4), right=0.99,
                         top=1 - 0.3 / (0.8 * len(rows) + 0.3), bottom=0.01)
     return finished(fig)
 
 
-def dropout_and_shape(spectra: Spectra, rates: Sequence[float], layer: str) -> Figure:
-    """Fig. 5, extended: one layer's spectra at every rate (a), every layer's deviation (b) and curvature (c)."""
-    layers = list(spectra[0])
+def dropout_and_shape(spectra: Spectra, keys: Sequence[Key], rates: Sequence[float], layer: str) -> Figure:
+    """Fig. 5, extended: one layer's spectra at every rate and untrained (a, first seed), every layer's deviation
+    (b) and curvature (c) against the rate, mean ± SD over seeds, the control's for the layer of (a) in grey."""
+    layers = [name for name in spectra[0] if name != INPUT_DEPTH]
     colours = depth_colours(layers)
+    first_seed = keys[0][1]
     fig, (ax_a, ax_b, ax_c) = plt.subplots(1, 3, figsize=(14, 3.9), gridspec_kw=dict(width_ratios=(1.2, 1, 1)))
-    for p, spec, colour in zip(rates, spectra, rate_colours(len(spectra))):
+    for (label, seed), spec in zip(keys, spectra):
+        if seed != first_seed:
+            continue
         s = spec[layer]
+        colour = _label_colours(keys)[label]
         lam = s.eigenvalues[:s.rank]
-        ax_a.loglog(np.arange(1, lam.size + 1), lam / lam[0], color=colour, lw=1.5, label=f"p = {p:g}")
-        _fit_line(ax_a, s, lam[0], color=colour, ls="--", lw=0.9)
-    ax_a.axvspan(*spectra[0][layer].fit.fit_range, color="0.9", zorder=0)
-    ax_a.set(xlabel="principal component $n$", ylabel=r"$\lambda_n / \lambda_1$", title=f"(a) {layer}")
-    ax_a.legend(fontsize="small", title="dropout")
-    for name in layers:
-        lw, z = (2.6, 3) if name == layer else (1.2, 2)
-        for ax, value in ((ax_b, lambda q: q.rms_residual), (ax_c, lambda q: q.curvature)):
-            ax.plot(rates, [value(spec[name].quality) for spec in spectra], "o-", color=colours[name], lw=lw, ms=4,
-                    zorder=z, label=name)
+        ax_a.loglog(np.arange(1, lam.size + 1), lam / lam[0], color=colour, lw=1.5,
+                    ls="--" if label == CONTROL else "-", label=label)
+        _fit_line(ax_a, s, lam[0], color=colour, ls=":", lw=0.9)
+    ax_a.axvspan(*spectra[0][layer].fit.fit_range, color="0.92", zorder=0)
+    ax_a.set(xlabel="principal component $n$", ylabel=r"$\lambda_n / \lambda_1$",
+             title=f"(a) {layer}, seed {first_seed}")
+    ax_a.legend(fontsize="small")
+    labels = [rate_label(p) for p in rates]
+    for ax, value in ((ax_b, lambda s: s.quality.rms_residual), (ax_c, lambda s: s.quality.curvature)):
+        stats = over_seeds(seed_table(spectra, keys, value).loc[layers])
+        for name in layers:
+            lw, z = (2.6, 3) if name == layer else (1.2, 2)
+            ax.errorbar(rates, stats.mean.loc[name, labels], yerr=stats.sd.loc[name, labels].fillna(0), fmt="o-",
+                        color=colours[name], lw=lw, ms=4, capsize=2, zorder=z, label=name)
+        if CONTROL in stats.mean.columns:
+            ax.axhline(stats.mean.loc[layer, CONTROL], color=CONTROL_COLOUR, ls="--", lw=1.5,
+                       label=f"{layer}, {CONTROL}")
     ax_c.axhline(0, color="k", lw=0.8)
     ax_b.set(xlabel="dropout rate $p$", ylabel="rms residual (decades)", title="(b) deviation from a power law")
     ax_c.set(xlabel="dropout rate $p$", ylabel="curvature $c_2$ (per decade²)", title="(c) curvature")
@@ -224,25 +256,37 @@ def _log_binned(values: np.ndarray, n_bins: int = 18) -> tuple[np.ndarray, np.nd
     return centres, np.array([values[a - 1:b - 1].mean() for a, b in zip(edges[:-1], edges[1:])])
 
 
-def cross_validated_spectra(spectra: Spectra, rates: Sequence[float], layer: str) -> Figure:
-    """cvPCA: one layer's repeat spectrum and cvPCA spectrum (a), the reliable share of variance by depth (b)."""
-    layers = list(spectra[0])
+def cross_validated_spectra(cv: Sequence[Mapping[str, CrossValidated]], keys: Sequence[Key], layer: str) -> Figure:
+    """cvPCA before each stage's last dropout mask: one layer's repeat and cvPCA spectra for the first seed at the
+    highest rate and its untrained control (a); the reliable share by depth, mean ± SD over seeds (b)."""
+    table = seed_table(cv, keys, lambda c: c.reliable_share())
+    stats = over_seeds(table)
+    layers = list(table.index)
     depth = np.arange(len(layers))
-    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(12, 3.9))
-    for p, spec, colour in zip(rates, spectra, rate_colours(len(spectra))):
-        s = spec[layer]
-        lam = s.repeat_eigenvalues[:s.rank]
-        ax_a.loglog(np.arange(1, lam.size + 1), lam / lam[0], color=colour, lw=1.2)
-        centres, means = _log_binned(s.cv_eigenvalues[:s.rank])
+    colours = _label_colours(keys)
+    last_rate = [label for label in colours if not label.startswith(CONTROL)][-1]
+    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(12.5, 3.9))
+    first_seed = keys[0][1]
+    for (label, seed), res in zip(keys, cv):
+        if seed != first_seed or not (label == last_rate or label.endswith(f"({last_rate})")):
+            continue
+        c = res[layer]
+        lam = c.repeat_eigenvalues[c.repeat_eigenvalues > 0]
+        ax_a.loglog(np.arange(1, lam.size + 1), lam / lam[0], color=colours[label], lw=1.2)
+        centres, means = _log_binned(c.cv_eigenvalues[:lam.size])
         ok = means > 0
-        ax_a.loglog(centres[ok], means[ok] / lam[0], "o", color=colour, ms=4, mfc="white", label=f"p = {p:g}")
-        ax_b.plot(depth, [spec[name].reliable_share() for name in layers], "o-", color=colour, ms=4,
-                  label=f"p = {p:g}")
+        ax_a.loglog(centres[ok], means[ok] / lam[0], "o", color=colours[label], ms=4, mfc="white", label=label)
+    ctrl_styles = ["s--", "D--", "^--", "v--"]
+    for i, (label, colour) in enumerate(colours.items()):
+        fmt = ctrl_styles[i % 4] if label.startswith(CONTROL) else "o-"
+        ax_b.errorbar(depth, stats.mean[label], yerr=stats.sd[label].fillna(0), fmt=fmt, color=colour, ms=4,
+                      capsize=2, label=label)
     ax_a.set(xlabel="principal component $n$", ylabel=r"$\lambda_n / \lambda_1$",
-             title=f"(a) {layer}: repeat 1 (lines) and cvPCA (circles)")
-    ax_a.legend(fontsize="small", title="dropout")
+             title=f"(a) {layer}: repeat 1 (lines), cvPCA (circles)")
+    ax_a.legend(fontsize="small")
     ax_b.axhline(1, color="k", lw=0.8)
     ax_b.set(xticks=depth, xticklabels=layers, xlabel="depth", ylabel="reliable share of variance",
              title="(b) variance reproduced across dropout masks")
+    ax_b.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return finished(fig)
