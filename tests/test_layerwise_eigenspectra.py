@@ -17,7 +17,8 @@ from polycode_utils.layerwise.eigenspectra import (CrossValidated, LayerSpectrum
                                                    cross_validated, cv_label, depth_trend, dropout_shape,
                                                    evaluation_sets, format_alpha, grid_spectra, layer_spectra,
                                                    leading_component, mean_brightness, method_spread,
-                                                   power_law_deviations, refit_from, reliable_shares, spectrum_of)
+                                                   power_law_deviations, refit_from, reliable_shares, spectra_claims,
+                                                   spectrum_of)
 from polycode_utils.models import DEPTH_NAMES, INPUT_DEPTH
 from polycode_utils.spectra import fit_power_law, fit_quality, power_law_samples, t_interval
 from polycode_utils.training import dropout_grid, load_networks
@@ -278,3 +279,19 @@ def test_depth_table_and_format_alpha() -> None:
     assert format_alpha(exact_spectrum("x", -1.5, set_alphas=(-1.6, -1.5, -1.4))) == "-1.50 [-1.75, -1.25]"
     with pytest.raises(ValueError, match="rates"):
         depth_table(spectra, [0.0], lambda s: s.alpha)
+
+
+def test_spectra_claims_count_their_cases() -> None:
+    # Every trained network: alpha falls with depth in both parts (Fig. 3c agrees); deviation grows with the rate in
+    # every layer in every seed, also after PC 1 (Fig. 5 agrees); untestable runs say why.
+    def amp(label: str, seed: int) -> float:
+        return 0.2 + (0.0 if label == CONTROL else 0.6 * float(label.split("= ")[1])) + 0.01 * seed
+    spectra = [{name: exact_spectrum(name, -1.0 - 0.1 * i, wiggle=amp(label, seed))
+                for i, name in enumerate(DEPTH_NAMES)} for label, seed in KEYS]
+    pc2 = [{name: refit_from(s, 2) for name, s in spec.items()} for spec in spectra]
+    c = spectra_claims(spectra, pc2, KEYS, list(RATES), "layer4", testable=True)
+    assert c["claim_fig3c"] == "agrees"
+    assert c["claim_fig3c_reason"].endswith("in 18 of 18 (trained network, part) cases")
+    assert c["claim_fig5"] == "agrees" and "9 of 9 fitted from PC 1" in c["claim_fig5_measured"]
+    no = spectra_claims(spectra, pc2, KEYS, list(RATES), "layer4", testable=False, why_not="too little training")
+    assert no["claim_fig5"] == "not testable at this profile" and no["claim_fig5_reason"] == "too little training"

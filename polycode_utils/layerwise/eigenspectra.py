@@ -20,6 +20,7 @@ from torch import nn
 from polycode_utils.activations import record_activations
 from polycode_utils.capacity import power_law_entropy
 from polycode_utils.checks import check_choice, check_float_in, check_int, check_sequence
+from polycode_utils.claims import count_verdict
 from polycode_utils.data import DATASETS, ImageData, evaluation_images
 from polycode_utils.layerwise.common import (CONTROL, Key, _direction, _spearman, depth_correlations, format_mean_sd,
                                              over_seeds, paired_difference, rate_label, seed_table)
@@ -382,7 +383,8 @@ def claim_resolution(spectra: Spectra, keys: Sequence[Key], k: float = 2.0) -> C
         verdict = (f"Training moved alpha by more than {k:g} seed SDs in {n_t} of {cells} (layer, rate) cells, and "
                    f"the highest dropout rate moved it from the lowest by more than {k:g} seed SDs in {n_r} of "
                    f"{layers} layers. " + (
-                       "This run can therefore test claims about dropout in those layers only."
+                       "The spectra can resolve effects of dropout in those layers only (whether they say anything "
+                       "about trained codes depends on how well the networks learnt)."
                        if n_r else "This run therefore cannot test the paper's claims about dropout: its effects on "
                                    "alpha are within the seed-to-seed spread.")
                    + ("" if n_t else " Nor can it tell its trained layers from untrained ones."))
@@ -554,10 +556,7 @@ def dropout_shape(spectra: Spectra, keys: Sequence[Key], rates: Sequence[float],
                                                                                 mean.loc[name, first]))
            for name in layers}
     n_more = int((mean[last] > mean[first]).sum())
-    diff = paired_difference(rms, control=first)
-    diff = diff.loc[:, [c for c in diff.columns if c[0] == last]]
-    d_mean, _, d_beyond = _beyond(diff, k)
-    n_beyond = int((d_beyond & (d_mean > 0)).sum().sum())
+    n_beyond = int(_more_beyond(spectra, keys, rates, k).loc[layers].sum())
     if n_more <= len(layers) / 2:
         verdict = ("not consistent with the paper's claim: most layers do not deviate more from a power law at the "
                    "highest dropout rate than at the lowest (seed means)")
@@ -641,3 +640,43 @@ def reliable_shares(cv: Sequence[Mapping[str, CrossValidated]], keys: Sequence[K
         cv_ctrl_min=float(mean[control].min()), cv_ctrl_max=float(mean[control].max()),
         n_cv_above=int((beyond & (d_mean > 0)).sum().sum()), n_cv_below=int((beyond & (d_mean < 0)).sum().sum()),
         n_cv_layers=len(mean), cv_p=float(p))
+
+
+def spectra_claims(spectra: Spectra, spectra_pc2: Spectra, keys: Sequence[Key], rates: Sequence[float], layer: str,
+                   *, testable: bool, why_not: str = "", min_rho: float = 0.5, k: float = 2.0) -> dict[str, str]:
+    """Figs. 3c and 5 judged on the trained networks (glue names of claims.Claim) [ours: the rule; paper: the
+    claims]. Fig. 3c: alpha ordered by depth (|Spearman| >= min_rho) within each part of each trained network.
+    Fig. 5: a layer deviates more from a power law at the highest rate than at the lowest by more than k seed SDs,
+    in fits from PC 1 and still in fits after PC 1 (spectra_pc2: refit_from), since PC 1 alone can make the change."""
+    min_rho = check_float_in(min_rho, "min_rho", 0.0, 1.0)
+    body = seed_table(spectra, keys, lambda s: s.alpha).drop(index=[INPUT_DEPTH], errors="ignore")
+    rho = depth_correlations(body, PARTS)
+    trained = rho[[key[0] != CONTROL for key in rho.index]]
+    n_hold = int((trained.abs() >= min_rho).sum().sum())
+    n_cases = int(trained.notna().sum().sum())
+    trend = depth_trend(spectra, keys)
+    fig3c = count_verdict("fig3c", n_hold, max(n_cases, 1), cases="(trained network, part) cases",
+                          testable=testable, why_not=why_not,
+                          holds=f"alpha is ordered by depth (|Spearman| >= {min_rho:g}) within the part",
+                          measured=f"Spearman(depth, alpha), conv stages: {trend.rho_conv_text}; dense layers: "
+                                   f"{trend.rho_dense_text} (mean ± SD over seeds; untrained: the control)")
+    d1, d2 = (dropout_shape(s, keys, rates, layer, k) for s in (spectra, spectra_pc2))
+    both = _more_beyond(spectra, keys, rates, k) & _more_beyond(spectra_pc2, keys, rates, k)
+    fig5 = count_verdict("fig5", int(both.sum()), len(both), cases="layers", testable=testable, why_not=why_not,
+                         holds=f"the deviation from a power law grows from p = {rates[0]:g} to p = {rates[-1]:g} by "
+                               f"more than {k:g} seed SDs, fitted from PC 1 and from PC 2",
+                         measured=f"layers deviating more at p = {rates[-1]:g} beyond {k:g} seed SDs: "
+                                  f"{d1.n_more_beyond} of {d1.n_layers} fitted from PC 1, {d2.n_more_beyond} from "
+                                  f"PC 2; {layer}: rms {d1.f5_rms_first:.3f} → {d1.f5_rms_last:.3f} decades "
+                                  f"(untrained {d1.f5_rms_control:.3f})")
+    return {**fig3c.glued(), **fig5.glued()}
+
+
+def _more_beyond(spectra: Spectra, keys: Sequence[Key], rates: Sequence[float], k: float) -> pd.Series:
+    """Per layer (the input left out): does the rms deviation grow from the lowest to the highest rate by more
+    than k SDs of the seed-paired difference?"""
+    first, last = rate_label(rates[0]), rate_label(rates[-1])
+    rms = seed_table(spectra, keys, lambda s: s.quality.rms_residual).drop(index=[INPUT_DEPTH], errors="ignore")
+    diff = paired_difference(rms, control=first)
+    mean, _, beyond = _beyond(diff.loc[:, [c for c in diff.columns if c[0] == last]], k)
+    return (beyond & (mean > 0)).iloc[:, 0]
