@@ -140,8 +140,9 @@ def spectra_by_depth(spectra: Spectra, titles: Sequence[str], fit_method: str) -
         ax.set_title(title)
     for ax in axes[::ncols]:
         ax.set_ylabel(r"$\lambda_n / \sum \lambda$")
-    for ax in axes[-ncols:]:
+    for ax in axes[:n_nets]:
         ax.set_xlabel("principal component $n$")
+        ax.tick_params(labelbottom=True)
     handles = [plt.Line2D([], [], color=c, lw=2, label=name) for name, c in colours.items()]
     handles.append(plt.Line2D([], [], color="k", ls="--", label=f"{fit_method} fit (over its range)"))
     axes[n_nets].legend(handles=handles, loc="center", title="depth", fontsize="small")
@@ -171,8 +172,8 @@ def alpha_by_depth(spectra: Spectra, keys: Sequence[Key]) -> Figure:
     parts = [i for i, name in enumerate(layers) if name in DENSE_DEPTHS]
     if parts:
         ax.axvline(parts[0] - 0.5, color="0.8", lw=0.8)
-    ax.set(xticks=depth, xticklabels=layers, xlabel="depth (input | conv stages | dense layers)",
-           ylabel=r"power-law exponent $\alpha$")
+    ax.set(xticks=depth, xlabel="depth (input | conv stages | dense layers)", ylabel=r"power-law exponent $\alpha$")
+    ax.set_xticklabels(layers, rotation=35, ha="right")
     ax.legend(title="network (mean ± SD over seeds)", fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return finished(fig)
@@ -217,7 +218,7 @@ def dropout_and_shape(spectra: Spectra, keys: Sequence[Key], rates: Sequence[flo
     layers = [name for name in spectra[0] if name != INPUT_DEPTH]
     colours = depth_colours(layers)
     first_seed = keys[0][1]
-    fig, (ax_a, ax_b, ax_c) = plt.subplots(1, 3, figsize=(14, 3.9), gridspec_kw=dict(width_ratios=(1.2, 1, 1)))
+    fig, (ax_a, ax_b, ax_c) = plt.subplots(1, 3, figsize=(15, 3.9), gridspec_kw=dict(width_ratios=(1.2, 1, 1)))
     for (label, seed), spec in zip(keys, spectra):
         if seed != first_seed:
             continue
@@ -244,7 +245,8 @@ def dropout_and_shape(spectra: Spectra, keys: Sequence[Key], rates: Sequence[flo
     ax_c.axhline(0, color="k", lw=0.8)
     ax_b.set(xlabel="dropout rate $p$", ylabel="rms residual (decades)", title="(b) deviation from a power law")
     ax_c.set(xlabel="dropout rate $p$", ylabel="curvature $c_2$ (per decade²)", title="(c) curvature")
-    ax_b.legend(fontsize="x-small", ncol=2, title="depth")
+    ax_c.legend(*ax_b.get_legend_handles_labels(), fontsize="x-small", title="depth", loc="upper left",
+                bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     return finished(fig)
 
