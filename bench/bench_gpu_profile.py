@@ -93,7 +93,7 @@ def main() -> None:
     model = AutoencoderConfig(width=gpu["width"], latent_dim=gpu["latent_dim"]).build_model().to(device).eval()
     evaluation = patches(gpu["n_eval_images"], 1000)
     t0 = time.perf_counter()
-    spectra = layer_spectra(model, evaluation, fit_range=gpu["fit_range"], method="huber", n_bootstrap=0)
+    spectra = layer_spectra(model, evaluation, fit_range=gpu["fit_range"], method="huber")
     t_spec = time.perf_counter() - t0
     print(f"3. eigenspectra of one network, {len(spectra)} depths at {gpu['n_eval_images']} images: {t_spec:.1f} s "
           f"(widest layer {max(s.n_units for s in spectra.values())} units); x {n_nets} trained + "

@@ -4,8 +4,9 @@
    and vs sklearn PCA(svd_solver="full") on the same data (target >= 5x faster).
 2. 1000 random projections + action (T = 100, m = 16384): one batched matmul vs a per-projection loop
    (target >= 20x).
-3. alpha estimator on synthetic Gaussian spectra n^a: bias and bootstrap-CI coverage for huber/ols/wls
-   (goal |bias| <= 0.02 at N = 10 d, coverage >= 90%).
+3. alpha estimator on synthetic Gaussian spectra n^a: bias, spread and the coverage of the t interval over
+   independent sets (chapter 5's interval) for huber/ols/wls, with N > d and N < d (goal at N = 10 d: |bias| <=
+   0.02, coverage >= 90%; at N < d the bias of alpha = -1 is what the interval does not cover).
 
 Run: PYTHONPATH=. python bench/bench_spectra.py [--quick] [--only 1 2 3] (the full run takes ~20 min on 2 cores)
 """
@@ -17,13 +18,11 @@ import math
 import time
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
 from polycode_utils.projections import action, random_projections
-from polycode_utils.spectra import (CovarianceAccumulator, bootstrap_eigenspectra, bootstrap_interval,
-                                    eigenspectrum, fit_power_law)
+from polycode_utils.spectra import FIT_METHODS, CovarianceAccumulator, set_interval_coverage
 
 
 def best_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:
@@ -86,36 +85,19 @@ def bench_projections(T: int, m: int, n_proj: int, k: int, repeats: int) -> None
           f"   (target >= 20)")
 
 
-def gaussian(lam: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    q, _ = np.linalg.qr(rng.standard_normal((lam.size, lam.size)))
-    return (rng.standard_normal((n, lam.size)) * np.sqrt(lam)) @ q.T
-
-
-def bench_alpha(d: int, trials: int, n_boot: int, exponents: list[float], ratios: list[int]) -> None:
+def bench_alpha(d: int, trials: int, n_sets: int, exponents: list[float], ratios: list[float]) -> None:
     fit_range = (1, d // 2)
-    methods = ("huber", "ols", "wls")
-    print(f"\n[3] alpha estimator: d={d}, fit PCs {fit_range}, {trials} data sets per cell, {n_boot} bootstrap "
-          f"replicates, 95% CI (basic / percentile coverage)")
-    print(f"    {'a':>5} {'N':>6} | " + " | ".join(f"{m:>5} bias  sd     cov b/p" for m in methods))
+    print(f"\n[3] alpha estimator: d={d}, fit PCs {fit_range} (cut at half the rank), {trials} independent data sets "
+          f"per cell, t intervals over {n_sets} sets (every {n_sets}-subset of the draws), 95%")
+    print(f"    {'a':>5} {'N':>7} | " + " | ".join(f"{m:>5} bias    sd    cover truth/mean" for m in FIT_METHODS))
     for a in exponents:
-        lam = np.arange(1, d + 1, dtype=float) ** a
         for ratio in ratios:
-            rng = np.random.default_rng(1000 * ratio + int(-100 * a))
-            est = {m: [] for m in methods}
-            cover = {(m, iv): 0 for m in methods for iv in ("basic", "percentile")}
-            for trial in range(trials):
-                x = gaussian(lam, ratio * d, rng)
-                spectrum, boots = eigenspectrum(x), bootstrap_eigenspectra(x, n_boot, seed=trial)
-                for m in methods:
-                    alpha = fit_power_law(spectrum, fit_range, m).alpha
-                    reps = [fit_power_law(b, fit_range, m).alpha for b in boots]
-                    est[m].append(alpha)
-                    for iv in ("basic", "percentile"):
-                        lo, hi = bootstrap_interval(alpha, reps, 0.95, iv)
-                        cover[(m, iv)] += lo <= a <= hi
-            cells = [f"{np.mean(est[m]) - a:+.4f} {np.std(est[m]):.4f} "
-                     f"{cover[(m, 'basic')] / trials:4.0%}/{cover[(m, 'percentile')] / trials:4.0%}" for m in methods]
-            print(f"    {a:5.2f} {str(ratio) + 'd':>6} | " + " | ".join(cells), flush=True)
+            n = max(4, int(ratio * d))
+            cells = []
+            for m in FIT_METHODS:
+                c = set_interval_coverage(n, d, a, fit_range, n_sets, trials, method=m, seed=int(1000 * ratio))
+                cells.append(f"{c.bias:+.4f} {c.sd_one:.4f} {c.coverage:6.0%}/{c.coverage_of_mean:4.0%}")
+            print(f"    {a:5.2f} {f'{ratio:g}d':>7} | " + " | ".join(cells), flush=True)
 
 
 def main() -> None:
@@ -123,7 +105,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--d", type=int, default=100, help="dimension of the synthetic spectra in [3]")
     parser.add_argument("--trials", type=int, default=40, help="data sets per cell in [3]")
-    parser.add_argument("--n-boot", type=int, default=100, help="bootstrap replicates in [3]")
+    parser.add_argument("--n-sets", type=int, default=3, help="independent sets per interval in [3]")
     parser.add_argument("--only", type=int, nargs="+", choices=(1, 2, 3), default=(1, 2, 3), help="sections to run")
     args = parser.parse_args()
     quick = args.quick
@@ -133,8 +115,8 @@ def main() -> None:
     if 2 in args.only:
         bench_projections(T=100, m=2048 if quick else 16384, n_proj=1000, k=3, repeats=1 if quick else 5)
     if 3 in args.only:
-        bench_alpha(d=args.d, trials=4 if quick else args.trials, n_boot=20 if quick else args.n_boot,
-                    exponents=[-0.8, -1.0, -1.5], ratios=[2, 10, 50])
+        bench_alpha(d=args.d, trials=4 if quick else args.trials, n_sets=args.n_sets,
+                    exponents=[-1.0, -1.5, -2.0], ratios=[0.2, 2, 10])
 
 
 if __name__ == "__main__":
