@@ -191,7 +191,8 @@ glue("fig3b", plots.spectra_by_depth([spectra[i] for i in first], [f"{keys[i][0]
 # ```{glue:figure} fig3b
 # :name: fig-4-spectra
 #
-# **Fig. 3b, regenerated: eigenspectra by depth**, one panel per network (the first seed of each dropout rate $p$,
+# **The paper's Fig. 3b, regenerated: eigenspectra by depth**, one panel per network (the first seed of each dropout
+# rate $p$,
 # and its untrained control), one colour per depth (dark: early, light: late), on the first evaluation set. Each
 # spectrum is divided by its total variance, which moves it up or down without changing its slope. Dashed black:
 # the power-law fit, drawn over exactly the PCs it was fitted on. The layout and the Huber fit are the paper's;
@@ -217,7 +218,8 @@ glue("fig3c", plots.alpha_by_depth(spectra, keys), display=False)
 # ```{glue:figure} fig3c
 # :name: fig-4-alpha
 #
-# **Fig. 3c, regenerated: the exponent $\alpha$ by depth**, mean ± SD over {glue:text}`n_seeds` seeds for each
+# **The paper's Fig. 3c, regenerated: the exponent $\alpha$ by depth**, mean ± SD over {glue:text}`n_seeds` seeds for
+# each
 # dropout rate (colours) and for the untrained controls (grey, dashed); dots: the single networks. Depth 0 is the
 # input. Dotted: $\alpha = -1$ (the paper's reference line); the vertical line separates the convolutional stages
 # from the dense layers. The measured values, the seeds and the control are ours.
@@ -342,7 +344,8 @@ glue_values(dict(n_filters=int(n_filters), max_channels=8, filter_nets=" and ".j
 # ```{glue:figure} fig3d
 # :name: fig-4-filters
 #
-# **Fig. 3d, regenerated: the top {glue:text}`n_filters` eigenvectors of `stem` and `layer1` shown as filters**,
+# **The paper's Fig. 3d, regenerated: the top {glue:text}`n_filters` eigenvectors of `stem` and `layer1` shown as
+# filters**,
 # for the networks at {glue:text}`filter_nets` (first seed). Each row is one principal direction of the layer's
 # activity, reshaped to the layer's (channels, height, width); each tile is one channel's map (at most
 # {glue:text}`max_channels` channels: all of them when the layer has no more, else those carrying most of the
@@ -369,7 +372,8 @@ glue("fig5", plots.dropout_and_shape(spectra, keys, rates, fig5_layer), display=
 # ```{glue:figure} fig5
 # :name: fig-4-dropout
 #
-# **Fig. 5, regenerated and extended.** (a) The eigenspectra of {glue:text}`fig5_layer_name` in every network
+# **The paper's Fig. 5, regenerated and extended.** (a) The eigenspectra of {glue:text}`fig5_layer_name` in every
+# network
 # of the first seed and its untrained control (grey, dashed), divided by the first eigenvalue, with their power-law
 # fits (dotted) over the grey range; the paper shows two networks, we show the whole dropout grid. (b) Deviation
 # from a power law, the rms residual about the fit in decades, against the dropout rate, for every layer (the layer
@@ -537,4 +541,112 @@ glue_values(dict(bits_lost_table=lost_table, bits_ratio_median=float(np.median(r
 # after PC 1, the OLS and WLS comparison, the goodness-of-fit, curvature and deviation measures and the threshold
 # for "far from a power law", the whole dropout grid in Fig. 5 with every layer's deviation, the cross-validated
 # spectra with dropout as the noise, and every number on this page.
+# ```
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a few lines with the library. Its solution, behind the toggle, runs in every build of the
+# book, followed by the checks an autograder applies; `polycode assignment` turns this chapter into a student
+# notebook (see the instructor's page).
+#
+# ```{exercise} The flattening of a finite sample
+# :label: ex-spec-bias
+# Draw 200 samples of 2000 units whose covariance has eigenvalues $\lambda_n = n^{-1}$
+# (`power_law_samples` from `polycode_utils.spectra`), and fit $\alpha$ over PCs 1 to 20 of their sample
+# spectrum (`eigenspectrum`, `fit_power_law`) into `alpha_few`; do the same with 4000 samples into `alpha_many`.
+# Which is closer to $-1$, and why is the other flatter?
+# ```
+#
+# ```{solution-start} ex-spec-bias
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+from polycode_utils.spectra import eigenspectrum, fit_power_law, power_law_samples  # noqa: E402
+
+alpha_few = fit_power_law(eigenspectrum(power_law_samples(200, 2000, -1.0, seed=seed)), (1, 20), "huber").alpha
+alpha_many = fit_power_law(eigenspectrum(power_law_samples(4000, 2000, -1.0, seed=seed)), (1, 20), "huber").alpha
+### END SOLUTION
+print(f"alpha with 200 samples {alpha_few:.3f}, with 4000 samples {alpha_many:.3f}")
+
+# %% tags=["check"]
+assert abs(alpha_many + 1) < abs(alpha_few + 1) and alpha_few > -1
+### BEGIN HIDDEN TESTS
+from polycode_utils.spectra import eigenspectrum, fit_power_law, power_law_samples  # noqa: E402
+
+few = fit_power_law(eigenspectrum(power_law_samples(200, 2000, -1.0, seed=seed)), (1, 20), "huber").alpha
+assert abs(alpha_few - few) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# With fewer samples than units, the variance of the many small eigenvalues of the tail is spread over every
+# sample eigenvalue: each is lifted by about the same amount, the small ones relatively most, and the spectrum
+# flattens. This is the bias that chapter 5's interval does not cover (its coverage table).
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} What training did to one layer
+# :label: ex-spec-effect
+# From `alpha_seeds` (layers × (network, seed)), compute for `fc1` the mean over seeds of each network at the
+# highest dropout rate minus its own untrained control (`paired_difference` from `polycode_utils.layerwise.common`),
+# into `fc1_effect`. Is it larger than the spread of that difference over seeds?
+# ```
+#
+# ```{solution-start} ex-spec-effect
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+from polycode_utils.layerwise.common import paired_difference  # noqa: E402
+
+highest = rate_label(max(dropout_rates))
+fc1_effect = float(paired_difference(alpha_seeds).loc["fc1", highest].mean())
+### END SOLUTION
+print(f"training moved fc1's alpha by {fc1_effect:+.2f} at {rate_label(max(dropout_rates))}")
+
+# %% tags=["check"]
+assert np.isfinite(fc1_effect)
+### BEGIN HIDDEN TESTS
+ctrl = alpha_seeds.loc["fc1", "untrained"]
+top = alpha_seeds.loc["fc1", rate_label(max(dropout_rates))]
+assert abs(fc1_effect - float(np.mean([top[s] - ctrl[s] for s in top.index]))) < 1e-9
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} Bits lost to a power law
+# :label: ex-spec-bits
+# Over $m = 100$ principal components of an exact power law $\lambda_n = n^{-2}$, the note's Theorem 4 (as
+# corrected on the errata page) counts $-\tfrac12\sum_{i\le m}\log_2(\lambda_i/\lambda_1)$ bits lost to the decay.
+# Compute it per component into `bits_per_pc` from the eigenvalues, and show that it equals
+# $\log_2(m!)/m$.
+# ```
+#
+# ```{solution-start} ex-spec-bits
+# :class: dropdown
+# ```
+
+# %%
+### BEGIN SOLUTION
+lam = np.arange(1, 101, dtype=float) ** -2.0
+bits_per_pc = float(-0.5 * np.sum(np.log2(lam / lam[0])) / 100)
+### END SOLUTION
+print(f"{bits_per_pc:.4f} bits per component")
+
+# %% tags=["check"]
+import math  # noqa: E402
+
+assert abs(bits_per_pc - math.lgamma(101) / math.log(2) / 100) < 1e-9
+### BEGIN HIDDEN TESTS
+assert 5.2 < bits_per_pc < 5.3
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ```{solution-end}
 # ```
