@@ -139,7 +139,7 @@ provenance_box(profile=profile, data=f"{n_eval_sets} disjoint sets of {n_eval_im
 shapes = configs[0].build_model().depth_shapes()
 glue_values(dict(n_eval_images=int(n_eval_images), n_eval_sets=int(n_eval_sets), held_out=held_out,
                  fit_first=int(fit_range[0]), fit_last=int(fit_range[1]), max_rank=int(n_eval_images) - 1,
-                 n_seeds=int(n_seeds), max_units=int(max(np.prod(shapes[name]) for name in layers_used))))
+                 max_units=int(max(np.prod(shapes[name]) for name in layers_used))))
 
 # %%
 networks = load_networks(configs, **network_store(), device=device, batchnorm=batchnorm, controls=True)

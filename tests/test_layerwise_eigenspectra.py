@@ -196,7 +196,7 @@ def test_claim_resolution_counts_effects_beyond_the_seed_spread() -> None:
         trained = label != CONTROL
         return -1.2 + noise - (0.5 if trained and DEPTH_NAMES[i] == "fc1" else 0.0) + (0.02 * seed if trained else 0)
     t = claim_resolution(grid(alpha), KEYS)
-    assert t.n_cells == 27 and t.n_layers == 9
+    assert t.n_cells == 27 and t.n_resolved_layers == 9
     assert t.n_training_beyond == 3  # fc1 at the three rates
     assert t.training_effect_text == "training steepened fc1 by 0.48 ± 0.02 (p = 0)"  # -0.5 + 0.02 seed, paired
     assert t.n_dropout_beyond == 0 and "cannot test the paper's claims about dropout" in t.can_test_text

@@ -345,7 +345,7 @@ class ClaimResolution:
     n_training_beyond: int      # (layer, rate) cells where training moved alpha beyond k seed SDs
     n_cells: int
     n_dropout_beyond: int       # layers where the highest rate moved alpha from p = lowest beyond k seed SDs
-    n_layers: int
+    n_resolved_layers: int     # layers compared for the dropout effect
     training_effect_text: str   # the largest training effect: 'training steepened fc1 by 0.35 ± 0.05 (p = 0.8)'
     dropout_effect_text: str    # the largest dropout effect, the same way
     can_test_text: str          # the verdict stated at the top of the chapter
@@ -388,7 +388,7 @@ def claim_resolution(spectra: Spectra, keys: Sequence[Key], k: float = 2.0) -> C
                        if n_r else "This run therefore cannot test the paper's claims about dropout: its effects on "
                                    "alpha are within the seed-to-seed spread.")
                    + ("" if n_t else " Nor can it tell its trained layers from untrained ones."))
-    return ClaimResolution(n_training_beyond=n_t, n_cells=cells, n_dropout_beyond=n_r, n_layers=layers,
+    return ClaimResolution(n_training_beyond=n_t, n_cells=cells, n_dropout_beyond=n_r, n_resolved_layers=layers,
                        training_effect_text=_effect_text(t_mean, t_sd, "training"),
                        dropout_effect_text=_effect_text(r_mean, r_sd, "dropout"), can_test_text=verdict)
 

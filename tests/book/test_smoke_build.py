@@ -81,9 +81,9 @@ def test_rebuild_with_nothing_changed_executes_nothing(smoke_book):
 def test_every_chapter_shows_exercises_with_hidden_executed_solutions(smoke_book):
     for nb_path in sorted((smoke_book / "book" / "_generated").glob("[0-9]*.ipynb")):
         page = (smoke_book / "_build" / "html" / "book" / "_generated" / f"{nb_path.stem}.html").read_text()
-        n_exercises = page.count('class="admonition exercise')
+        n_exercises = page.count('class="exercise admonition')
         assert 3 <= n_exercises <= 6, f"{nb_path.stem}: {n_exercises} exercises"
-        assert page.count("solution dropdown") == n_exercises, f"{nb_path.stem}: solutions not behind a toggle"
+        assert page.count('class="solution dropdown') == n_exercises, f"{nb_path.stem}: solutions not behind a toggle"
 
 
 @pytest.mark.parametrize("chapter", sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.py")))
