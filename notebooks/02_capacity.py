@@ -236,14 +236,14 @@ glue("best_k_max_depth", int(best_redundancy(width, max_depth, p_glue)), display
 
 # %% tags=["remove-cell"]
 noisy = [p for p in dropout_rates if p > 0]
-halves = [depth_readouts(width, p, bits_per_unit, spread, max_depth) for p in noisy]
+deep = {code: [float(code_capacity(code, width, max_depth, p, bits_per_unit)) for p in noisy]
+        for code in ("monosemantic", "repetition")}
 glue_values(count_verdict(
-    "fig2", sum(h["repetition"].half_depth > h["monosemantic"].half_depth for h in halves), len(noisy),
-    cases="dropout rates p > 0", measured=f"at p = {p_glue:g}, half the capacity is lost after "
-    f"{halves[noisy.index(p_glue)]['monosemantic'].half_depth:.1f} layers (monosemantic), "
-    f"{halves[noisy.index(p_glue)]['repetition'].half_depth:.1f} (the paper's polysemantic: repetition)"
-    if p_glue in noisy else "see the figure",
-    holds="the redundant code keeps half its capacity deeper than the monosemantic one").glued())
+    "fig2", sum(r > m for r, m in zip(deep["repetition"], deep["monosemantic"])), len(noisy),
+    cases="dropout rates p > 0", measured=f"after {max_depth} dropout layers of {width} units: monosemantic "
+    + ", ".join(f"{m:.3g}" for m in deep["monosemantic"]) + " bits, repetition (the paper's polysemantic) "
+    + ", ".join(f"{r:.3g}" for r in deep["repetition"]) + f" bits at p = {', '.join(f'{p:g}' for p in noisy)}",
+    holds=f"the redundant code keeps more capacity than the monosemantic one after {max_depth} layers").glued())
 
 # %% [markdown]
 # At a dropout rate of {glue:text}`p_glue`, the monosemantic code loses half of its

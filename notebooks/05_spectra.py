@@ -390,7 +390,7 @@ glue_values(dict(pc2_first=pc2_first, **asdict(dropout_shape(spectra, keys, rate
 glue("alpha_pc2_table", seed_summary(spectra_pc2, keys, lambda s: s.alpha), display=False)
 run = training_verdict(final_losses(networks, load_training_data(configs[0], root=data_dir()).images[:N_EVAL]))
 glue_values(dict(training_verdict_text=run.verdict_text, **spectra_claims(
-    spectra, spectra_pc2, keys, rates, fig5_layer, testable=run.can_test, why_not=run.verdict_text)))
+    spectra, spectra_pc2, keys, rates, fig5_layer, testable=run.can_test, why_not=run.reason)))
 
 # %% [markdown]
 # In {glue:text}`fig5_layer_name`, the rms deviation from a power law is {glue:text}`f5_rms_first:.3f` ±

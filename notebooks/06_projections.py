@@ -315,7 +315,7 @@ glue_values(dict(dot_fit_last=last_dot_pc(actions),
 
 # %% tags=["remove-cell"]
 run = training_verdict(final_losses(networks, load_training_data(configs[0], root=data_dir()).images[:N_EVAL]))
-glue_values(action_claims(mean_action, alpha_nat, testable=run.can_test, why_not=run.verdict_text))
+glue_values(action_claims(mean_action, alpha_nat, testable=run.can_test, why_not=run.reason))
 glue_values(dict(run_text=run.verdict_text))
 
 # %% [markdown]

@@ -755,6 +755,7 @@ class TrainingVerdict:
     n_seeds: int
     can_test: bool
     verdict_text: str
+    reason: str                 # the same in a few words, for a table (empty when the run can test the claims)
 
 
 def training_verdict(table: pd.DataFrame, min_gain: float = 0.5, min_seeds: int = 3) -> TrainingVerdict:
@@ -784,5 +785,9 @@ def training_verdict(table: pd.DataFrame, min_gain: float = 0.5, min_seeds: int 
         text = ("this run cannot test the paper's claims about trained codes: " + "; and ".join(why) +
                 ". Chapters 5 and 6 then show what the measurements do, not what trained networks do; the `gpu` "
                 "profile is sized to get further (not run for this book)")
+    reason = "" if can else "; ".join(
+        ([f"{learnt} of {len(trained)} networks beat a mean-colour patch's error by half (theirs: {trained.min():.0%} "
+          f"to {trained.max():.0%} of it)"] if learnt < len(trained) else [])
+        + ([f"{n_seeds} seed(s) per rate"] if n_seeds < min_seeds else [])) + " (chapter 4)"
     return TrainingVerdict(len(trained), learnt, float(min_gain), float(trained.min()), float(trained.max()),
-                           float(control), n_seeds, bool(can), text)
+                           float(control), n_seeds, bool(can), text, "" if can else reason)

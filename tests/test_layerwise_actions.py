@@ -294,8 +294,11 @@ def test_scaling_exponent_and_classes() -> None:
 
 def test_loop_frames_and_every_nth_frame() -> None:
     assert loop_frames(100, SWEEP) == 800
-    with pytest.raises(ValueError, match="sweep_frames"):
-        loop_frames(100, [50, 150])
+    assert loop_frames(3, [8, 16, 32]) == 96 and loop_frames(100, [50, 150]) == 300  # least common multiples
+    with pytest.raises(ValueError, match="sweep_frames: with n_frames = 7 one loop would need 5600 frames"):
+        loop_frames(7, SWEEP, max_frames=1000)
+    with pytest.raises(ValueError, match="sweep_frames: must be distinct"):
+        loop_frames(100, [50, 50])
     with pytest.raises(ValueError, match="sweep_frames"):
         loop_frames(100, [50])
     # Every 8th frame of one loop of 800 is the loop of 100, pixel for pixel.

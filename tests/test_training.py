@@ -416,6 +416,8 @@ def test_training_verdict_follows_the_mean_colour_bar_and_the_seeds():
     assert good.can_test and good.n_learnt == 6 and good.share_control == pytest.approx(3.0)
     poor = training.training_verdict(_loss_table({"p = 0": [0.8, 0.3, 0.25], "p = 0.8": [1.4, 0.5, 0.45]}))
     assert not poor.can_test and poor.n_learnt == 4 and "only 4 of its 6" in poor.verdict_text
+    assert poor.reason == ("4 of 6 networks beat a mean-colour patch's error by half (theirs: 25% to 140% of it) "
+                           "(chapter 4)") and good.reason == ""
     assert (poor.share_best, poor.share_worst) == (0.25, 1.4)
     one_seed = training.training_verdict(_loss_table({"p = 0": [0.2], "p = 0.8": [0.3]}))
     assert not one_seed.can_test and "1 seed(s) per dropout rate" in one_seed.verdict_text

@@ -29,6 +29,7 @@ from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, clip_f
                                     principal_components)
 
 NORMALISATIONS = ("variance", "none")
+MAX_LOOP_FRAMES = 20_000  # one loop holding every T of the sweep; 20,000 frames of stem activations fit in memory
 SMOOTH_BELOW, HASH_ABOVE = -0.5, 0.5   # exponent of action vs T: the midpoints between -1, 0 and +1 [ours]
 SMOOTHNESS = ("smooth", "rough", "hash")
 
@@ -188,15 +189,18 @@ def dot_actions(model: nn.Module, frames: np.ndarray | torch.Tensor, layers: Seq
 # ~ 1/T (exponent -1), a Brownian-rough one ~ T^0, a hash (independent frames) ~ T (exponent +1).
 
 
-def loop_frames(n_frames: int, sweep_frames: Sequence[int]) -> int:
-    """The frames T_max of one loop from which every T of the sweep (and the main T) is every (T_max/T)-th frame."""
+def loop_frames(n_frames: int, sweep_frames: Sequence[int], max_frames: int = MAX_LOOP_FRAMES) -> int:
+    """The frames T_max of one loop from which every T of the sweep (and the main T) is every (T_max/T)-th frame:
+    their least common multiple (800 for the default 100 and 50..800), at most max_frames."""
     n_frames = check_int(n_frames, "n_frames", 2)
     sweep = [check_int(t, "sweep_frames", 2) for t in check_sequence(sweep_frames, "sweep_frames", min_len=2)]
-    t_max = max([n_frames, *sweep])
-    bad = [t for t in [n_frames, *sweep] if t_max % t]
-    if bad or len(set(sweep)) != len(sweep):
-        raise ValueError(f"sweep_frames: must be distinct frame counts that divide the largest of them and n_frames "
-                         f"({t_max}), got {list(sweep_frames)} with n_frames = {n_frames}")
+    if len(set(sweep)) != len(sweep):
+        raise ValueError(f"sweep_frames: must be distinct frame counts, got {list(sweep_frames)}")
+    t_max = math.lcm(n_frames, *sweep)
+    if t_max > check_int(max_frames, "max_frames"):
+        raise ValueError(f"sweep_frames: with n_frames = {n_frames} one loop would need {t_max} frames (their least "
+                         f"common multiple), more than {max_frames}; choose frame counts that divide a common one "
+                         f"(e.g. 50, 100, 200, 400, 800), got {list(sweep_frames)}")
     return t_max
 
 

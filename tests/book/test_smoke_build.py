@@ -23,7 +23,7 @@ def smoke_book(tmp_path_factory) -> Path:
         shutil.copy(ROOT / name, root / name)
     for name in ("notebooks", "book", "polycode_utils"):
         shutil.copytree(ROOT / name, root / name,
-                        ignore=shutil.ignore_patterns("_generated", "_static", "__pycache__", "*.ipynb"))
+                        ignore=shutil.ignore_patterns("_generated", "mathjax", "__pycache__", "*.ipynb"))
     res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--root", str(root), "build",
                           "--profile", "smoke"], capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stdout + res.stderr
