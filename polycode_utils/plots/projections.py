@@ -94,6 +94,7 @@ def plot_action_by_depth(stats: OverSeeds, *, k: int, n_frames: int, normalised:
     ax.axvline(len([x for x in layers if x not in DENSE_DEPTHS]) - 0.5, color="0.8", lw=0.8)
     ax.set(yscale="log", xticks=depth, xticklabels=layers, xlabel="depth (conv stages | dense layers)",
            ylabel="mean action" + (" (normalised)" if normalised else ""))
+    ax.tick_params(axis="x", labelrotation=35)
     ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return finished(fig)
@@ -173,6 +174,7 @@ def plot_action_scaling(scaling: Sequence[Mapping[str, ActionScaling]], keys: Se
     hi = float(np.nanmax(exps.to_numpy())) + 0.2
     ax_e.set(xticks=depth, xticklabels=layers, ylim=(min(lo, -1.2), max(hi, 1.2)),
              ylabel="exponent of action vs T", title="exponent by depth (mean ± sd over seeds)")
+    ax_e.tick_params(axis="x", labelrotation=35)
     ax_e.legend(fontsize="x-small")
     fig.tight_layout()
     return finished(fig)
