@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def profile_values(name: str) -> dict:
     """The autoencoder and measurement groups' values of one profile (the notebooks' defaults, then overrides)."""
     spec = tomllib.loads((ROOT / "profiles.toml").read_text())
-    default = dict(dropout_rates=[0.0, 0.4, 0.8], n_seeds=3, width=8, latent_dim=32, epochs=5, n_patches=3000,
+    default = dict(dropout_rates=[0.0, 0.4, 0.8], n_seeds=3, width=8, latent_dim=32, epochs=4, n_patches=3000,
                    batch_size=50, lr=0.001, n_eval_images=1000, fit_range=[1, 100])  # chapter 4-5 notebooks
     for group in ("autoencoder", "measurement"):
         default.update(spec["groups"][group].get("profile", {}).get(name, {}))
