@@ -550,7 +550,7 @@ assert abs(c_z - float(dropout_unit_capacity(1, 0.3))) < 1e-9
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# About 0.50 bits at $p = 0.3$: below $1 - p = 0.7$, what the unit would carry if the receiver knew which
+# The capacity printed above lies below $1 - p$, what the unit would carry if the receiver knew which
 # units were dropped (an erasure channel). Dropout writes a 0 that looks like a sent 0, and hides the erasure.
 #
 # ```{solution-end}

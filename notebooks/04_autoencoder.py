@@ -161,9 +161,9 @@ glue_values(dict(setting_table=recipe_table(configs[0], dropout_rates, profile),
 # pixels, base width {glue:text}`width` instead of 64, three dropout rates instead of five (we chose seeds over
 # rates: three seeds of three rates rather than one network of each of five), and {glue:text}`images_per_network:,`
 # images per network, {glue:text}`share_of_paper:.2g` % of the paper's ten million. The `gpu` profile trains the
-# paper's five rates with three seeds each, at width 32 for 30 epochs of 50,000 patches (about 1.5 hours on one
-# H100, measured by `bench/bench_gpu_profile.py`); the `paper` profile restores CIFAR-10, width 64, latent 256 and
-# 200 epochs (at 32×32; it needs a GPU).
+# paper's five rates with three seeds each, at width 32 for 30 epochs of 50,000 patches (on one GPU; its expected
+# time, measured by `bench/bench_gpu_profile.py`, is the `gpu` budget in `profiles.toml`); the `paper` profile
+# restores CIFAR-10, width 64, latent 256 and 200 epochs (at 32×32; it needs a GPU).
 #
 # Training is seeded: the same configuration gives the same network, bit for bit on a CPU. Each network is
 # written to a checkpoint after every epoch, under a name derived from its configuration and its data, so a

@@ -344,8 +344,7 @@ assert abs(trace_576 - sum(n ** -1.5 for n in range(1, 577))) < 1e-9
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# The tail beyond unit 576 adds about $2/\sqrt{576} \approx 0.08$ to a sum of $\zeta(1.5) \approx 2.61$: the ratio is
-# about 0.97. At
+# The ratio printed above falls short of 1 by the tail beyond unit 576, about $2/\sqrt{576}$ out of $\zeta(1.5)$. At
 # $\alpha = -1$ the series diverges ($\zeta(1) = \infty$): the approximation needs $\alpha < -1$, as the errata
 # page says.
 #
