@@ -21,9 +21,13 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1, conv3x3
 
-from polycode_utils.checks import check_dropout, check_int
+from polycode_utils.checks import check_choice, check_dropout, check_int
 
 BLOCKS_PER_LAYER = (2, 2, 2, 2)  # ResNet-18
+# Where dropout sits: after every ReLU of the ResNet (the authors' code), or only after the ReLU inside each residual
+# branch, so that the identity path carries no mask (the placement of wide ResNets) [ours; chapter 4's frontier study
+# found the authors' placement unable to learn at narrow widths and high rates]
+PLACEMENTS = ("every_relu", "branch")
 DEPTH_NAMES = ("input", "stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu")
 INPUT_DEPTH = "input"  # "layer 0": the pixels themselves, the control every depth is read against [ours]
 CONV_DEPTHS = DEPTH_NAMES[1:6]  # the convolutional stages
@@ -44,10 +48,11 @@ class DropoutBasicBlock(BasicBlock):
     """torchvision's BasicBlock with dropout after each of its two ReLU applications (the authors' placement)."""
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, placement: str = "every_relu") -> None:
         super().__init__(inplanes, planes, stride, downsample)
         self.drop1 = nn.Dropout(check_dropout(dropout))  # after the ReLU inside the residual branch
-        self.drop2 = nn.Dropout(dropout)  # after the ReLU that follows the residual sum
+        # after the ReLU that follows the residual sum (the authors'; none with placement "branch")
+        self.drop2 = nn.Dropout(dropout) if placement == "every_relu" else nn.Identity()
         self.pre_drop2 = nn.Identity()  # a tap: the block's output before its last dropout mask (cvPCA records here)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,9 +87,10 @@ class ResNetAutoencoder(nn.Module):
     """ResNet-18-family (variational) autoencoder for 32x32 RGB images, dropout after every encoder-ResNet ReLU."""
 
     def __init__(self, dropout: float = 0.0, width: int = 64, latent_dim: int = 256, variational: bool = True,
-                 fc_hidden: int | None = None, image_size: int = 32) -> None:
+                 fc_hidden: int | None = None, image_size: int = 32, placement: str = "every_relu") -> None:
         super().__init__()
         self.dropout = check_dropout(dropout)
+        self.placement = check_choice(placement, "placement", PLACEMENTS)
         self.width = check_int(width, "width")
         self.latent_dim = check_int(latent_dim, "latent_dim")
         self.fc_hidden = check_int(16 * width if fc_hidden is None else fc_hidden, "fc_hidden")
@@ -96,7 +102,7 @@ class ResNetAutoencoder(nn.Module):
         # Encoder: the ResNet (stem, layer1..layer4; dropout after each ReLU), global pooling, two FC layers.
         self.input = nn.Identity()  # a tap: the pixels, "layer 0" of the depth layers
         self.stem = nn.Sequential(OrderedDict(conv=conv3x3(3, w), bn=nn.BatchNorm2d(w), relu=nn.ReLU(inplace=True),
-                                              drop=nn.Dropout(p)))
+                                              drop=nn.Dropout(p) if placement == "every_relu" else nn.Identity()))
         self._inplanes = w
         self.layer1 = self._make_layer(w, BLOCKS_PER_LAYER[0], 1)
         self.layer2 = self._make_layer(2 * w, BLOCKS_PER_LAYER[1], 2)
@@ -123,9 +129,10 @@ class ResNetAutoencoder(nn.Module):
         downsample = None
         if stride != 1 or self._inplanes != planes:
             downsample = nn.Sequential(conv1x1(self._inplanes, planes, stride), nn.BatchNorm2d(planes))
-        layers = [DropoutBasicBlock(self._inplanes, planes, stride, downsample, self.dropout)]
+        layers = [DropoutBasicBlock(self._inplanes, planes, stride, downsample, self.dropout, self.placement)]
         self._inplanes = planes
-        layers += [DropoutBasicBlock(planes, planes, dropout=self.dropout) for _ in range(1, blocks)]
+        layers += [DropoutBasicBlock(planes, planes, dropout=self.dropout, placement=self.placement)
+                   for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     @staticmethod
@@ -187,8 +194,12 @@ class ResNetAutoencoder(nn.Module):
         """The network as a table: every part in forward order, its output per image, parameters, dropout."""
         w, s = self.width, self.image_size
         shapes = dict(self.depth_shapes())
-        n_relu = {"stem": 1, **{f"layer{i}": 2 * BLOCKS_PER_LAYER[i - 1] for i in range(1, 5)}}
-        drop = {name: f"{n} × dropout (p = {self.dropout:g}), one after each ReLU" for name, n in n_relu.items()}
+        if self.placement == "every_relu":
+            n_relu = {"stem": 1, **{f"layer{i}": 2 * BLOCKS_PER_LAYER[i - 1] for i in range(1, 5)}}
+            drop = {name: f"{n} × dropout (p = {self.dropout:g}), one after each ReLU" for name, n in n_relu.items()}
+        else:
+            drop = {"stem": "none", **{f"layer{i}": f"{BLOCKS_PER_LAYER[i - 1]} × dropout (p = {self.dropout:g}), "
+                                       "one inside each residual branch" for i in range(1, 5)}}
         rows: list[tuple[str, str, tuple[int, ...], str]] = [
             ("stem", "encoder: conv 3x3, BN, ReLU", shapes["stem"], drop["stem"]),
             *((f"layer{i}", f"encoder: {BLOCKS_PER_LAYER[i - 1]} BasicBlocks" + (", stride 2" if i > 1 else ""),
@@ -212,8 +223,9 @@ class ResNetAutoencoder(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def n_dropout_sites(self) -> int:
-        """Dropout layers in the encoder: one after the stem's ReLU, two in each BasicBlock (the authors' placement)."""
-        return 1 + sum(2 * len(getattr(self, f"layer{i}")) for i in range(1, 5))
+        """Dropout layers in the encoder: one after the stem's ReLU and two in each BasicBlock (the authors'
+        placement), or one in each BasicBlock's residual branch (placement "branch")."""
+        return sum(isinstance(m, nn.Dropout) for m in self.modules())
 
 
 def architecture_table(model: ResNetAutoencoder) -> pd.DataFrame:

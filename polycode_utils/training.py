@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import threading
 import time
@@ -32,12 +33,15 @@ import torch.nn.functional as F
 
 from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_float_in, check_int,
                                    check_positive_float, check_sequence)
-from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, load_images
-from polycode_utils.models import ResNetAutoencoder
+from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, evaluation_images, load_images
+from polycode_utils.models import PLACEMENTS, ResNetAutoencoder
 
-CHECKPOINT_FORMAT = 1  # bump when the checkpoint layout or the training loop changes meaning
+CHECKPOINT_FORMAT = 2  # bump when the checkpoint layout or the training loop changes meaning
 DEVICES = ("cpu", "cuda", "auto")
-N_EVAL = 512  # images (the first ones) on which the eval-mode loss is tracked after every epoch
+SCHEDULES = ("constant", "cosine")  # the learning rate over the run: the authors' constant one, or warm-up + cosine
+# recipe fields hashed only when they differ from these (older configurations keep their keys)
+RECIPE_DEFAULTS = {"schedule": "constant", "warmup": 0.0, "placement": "every_relu"}
+N_EVAL = 512  # held-out images on which the eval-mode loss is tracked after every epoch (held_out_images)
 N_RECALIBRATE = 1024  # training images (the first ones) on which BatchNorm statistics are re-estimated [ours]
 BATCHNORM_MODES = ("recalibrated", "as_trained")
 
@@ -59,6 +63,9 @@ class AutoencoderConfig:
     n_images: int = 5000
     image_size: int = 32
     replicate: int = 0               # which of the seeds of one configuration: weights, order and masks differ [ours]
+    schedule: str = "constant"       # learning rate per step: constant (paper) or cosine decay to 0 [ours]
+    warmup: float = 0.0              # share of the steps over which the rate rises linearly from 0 [ours]
+    placement: str = "every_relu"    # where dropout sits (models.PLACEMENTS): the authors' or the branch only [ours]
 
     def __post_init__(self) -> None:
         check_dropout(self.dropout)
@@ -75,9 +82,12 @@ class AutoencoderConfig:
         check_int(self.seed, "seed", 0)
         check_int(self.replicate, "replicate", 0)
         check_bool(self.variational, "variational")
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        check_choice(self.placement, "placement", PLACEMENTS)
+        check_float_in(self.warmup, "warmup", 0.0, 0.5)
         for name, kind in (("dropout", float), ("lr", float), ("width", int), ("latent_dim", int), ("epochs", int),
                            ("batch_size", int), ("seed", int), ("n_images", int), ("image_size", int),
-                           ("replicate", int)):
+                           ("replicate", int), ("warmup", float)):
             object.__setattr__(self, name, kind(getattr(self, name)) + kind(0))  # 0, 0.0 and -0.0: one configuration
 
     @property
@@ -98,13 +108,26 @@ class AutoencoderConfig:
     def build_model(self) -> ResNetAutoencoder:
         """A freshly initialised network of this configuration (uses the global torch RNG)."""
         return ResNetAutoencoder(dropout=self.dropout, width=self.width, latent_dim=self.latent_dim,
-                                 variational=self.variational, fc_hidden=self.fc_hidden, image_size=self.image_size)
+                                 variational=self.variational, fc_hidden=self.fc_hidden, image_size=self.image_size,
+                                 placement=self.placement)
 
     def key(self) -> str:
         """Stable hash (hex) of the configuration and the checkpoint format (replicate 0 hashes as before seeds)."""
-        fields_ = {k: v for k, v in asdict(self).items() if not (k == "replicate" and v == 0)}
+        defaults = {"replicate": 0, **RECIPE_DEFAULTS}
+        fields_ = {k: v for k, v in asdict(self).items() if not (k in defaults and v == defaults[k])}
         payload = json.dumps({"format": CHECKPOINT_FORMAT, **fields_}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
+
+    def learning_rate(self, step: int, n_steps: int) -> float:
+        """The Adam rate at step `step` of `n_steps`: lr throughout (the authors'), or a linear warm-up over the first
+        `warmup` share, then (schedule "cosine") half a cosine down to 0 at the last step [ours]."""
+        n_warm = int(round(self.warmup * n_steps))
+        if step < n_warm:
+            return self.lr * (step + 1) / n_warm
+        if self.schedule == "constant":
+            return self.lr
+        t = (step - n_warm) / max(1, n_steps - n_warm)
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * t))
 
     def with_dropout(self, dropout: float) -> AutoencoderConfig:
         """The same configuration at another dropout rate."""
@@ -119,7 +142,8 @@ class LossHistory:
     epoch_loss: list[float] = field(default_factory=list)  # mean over the epoch's batches
     epoch_bce: list[float] = field(default_factory=list)
     epoch_kl: list[float] = field(default_factory=list)
-    eval_loss: list[float] = field(default_factory=list)   # eval mode (no dropout, z = mu), first N_EVAL images
+    eval_loss: list[float] = field(default_factory=list)   # eval mode (no dropout, z = mu, BatchNorm re-estimated),
+    #                                                        on the N_EVAL held-out images (held_out_images)
     eval_bce: list[float] = field(default_factory=list)
     eval_kl: list[float] = field(default_factory=list)
     eval_mse: list[float] = field(default_factory=list)    # mean squared error per pixel, eval mode
@@ -177,6 +201,14 @@ def load_training_data(config: AutoencoderConfig, root: str | Path | None = None
     """The training images a configuration names: n_images shipped-photo patches (seed) or CIFAR-10 images
     (from the folder root, which holds cifar-10-batches-py)."""
     return load_images(config.dataset, config.n_images, seed=config.seed, size=config.image_size, root=root)
+
+
+def held_out_images(config: AutoencoderConfig, data: ImageData) -> np.ndarray:
+    """The N_EVAL images the eval-mode loss is tracked on during training: fresh patch crops, never trained on
+    (data.evaluation_images), or for CIFAR-10 the first N_EVAL training images (the test split needs its folder)."""
+    if config.dataset == "patches":
+        return evaluation_images("patches", N_EVAL, seed=config.seed, size=config.image_size).images
+    return np.ascontiguousarray(data.images[:N_EVAL])
 
 
 def vae_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
@@ -314,7 +346,8 @@ def checkpoint_problem(ckpt: object, config: AutoencoderConfig | None = None, da
         return "its weights do not match their checksum (a damaged file)"
     if not all(bool(torch.isfinite(v).all()) for v in model.values() if v.is_floating_point()):
         return "its weights hold NaN or infinite values"
-    if config is not None and {"replicate": 0, **ckpt["config"]} != asdict(config):  # older: one seed, replicate 0
+    older = {"replicate": 0, **RECIPE_DEFAULTS}  # fields a checkpoint written before them lacks
+    if config is not None and {**older, **ckpt["config"]} != asdict(config):
         return "it belongs to another configuration"
     if data_key is not None and ckpt["data"] != data_key:
         return "it belongs to other data"
@@ -404,7 +437,7 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
             history = LossHistory.from_dict(ckpt["history"])
             start_epoch, seconds = int(ckpt["epoch"]), float(ckpt["seconds"])
         x_all = torch.from_numpy(np.ascontiguousarray(data.images)).to(dev)
-        x_eval = x_all[:N_EVAL]
+        x_eval = torch.from_numpy(held_out_images(config, data)).to(dev)
         bar = None
         if progress and start_epoch < config.epochs:
             from tqdm.auto import tqdm  # noqa: PLC0415
@@ -420,7 +453,9 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
                 batches = _batches(config.n_images, config.batch_size, torch.Generator().manual_seed(seed))
                 model.train()
                 losses = []
-                for idx in batches:
+                for i, idx in enumerate(batches):
+                    for group in optimizer.param_groups:
+                        group["lr"] = config.learning_rate(epoch * len(batches) + i, config.epochs * len(batches))
                     x = x_all[idx.to(dev)].contiguous(memory_format=torch.channels_last)
                     out = model(x)
                     loss, bce, kl = vae_loss(out.reconstruction, x, out.mu, out.logvar)
@@ -431,7 +466,7 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
                     if bar is not None:
                         bar.update(1)
                 per_step = torch.stack(losses).cpu().double().numpy()
-                ev = evaluate(model, x_eval, device=dev)
+                ev = evaluate(recalibrate_batchnorm(model, x_all[:N_RECALIBRATE]), x_eval, device=dev)
                 elapsed = time.perf_counter() - t0
                 seconds += elapsed
                 history.step_loss += per_step[:, 0].tolist()
@@ -673,6 +708,36 @@ def mean_colour_loss(images: np.ndarray | torch.Tensor) -> Losses:
     recon = x.mean(dim=(2, 3), keepdim=True).expand_as(x).clamp(1e-12, 1 - 1e-12)
     bce = float(F.binary_cross_entropy(recon, x, reduction="sum")) / x.shape[0]
     return Losses(bce, bce, 0.0, float(((recon - x) ** 2).mean()))
+
+
+def reconstruction_losses(recon: np.ndarray | torch.Tensor, images: np.ndarray | torch.Tensor) -> Losses:
+    """Per-image BCE (KL 0) and pixel MSE of given reconstructions of images (both (N, C, H, W) in [0, 1])."""
+    x = torch.as_tensor(images, dtype=torch.float64)
+    r = torch.as_tensor(recon, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+    if x.ndim != 4 or x.shape[0] == 0 or r.shape != x.shape:
+        raise ValueError(f"recon, images: expected two batches (N, C, H, W) of one shape, got {tuple(r.shape)} and "
+                         f"{tuple(x.shape)}")
+    bce = float(F.binary_cross_entropy(r, x, reduction="sum")) / x.shape[0]
+    return Losses(bce, bce, 0.0, float(((r - x) ** 2).mean()))
+
+
+def pca_reconstruction(train_images: np.ndarray, images: np.ndarray, k: int) -> np.ndarray:
+    """The best linear code of k dimensions: PCA-k fitted on train_images, images projected and reconstructed, clipped
+    to [0, 1] (the linear baseline a network's reconstruction is held against) [ours]."""
+    from sklearn.decomposition import PCA  # noqa: PLC0415
+
+    train = np.asarray(train_images, dtype=np.float64).reshape(len(train_images), -1)
+    k = check_int(k, "k", 1, min(train.shape))
+    x = np.asarray(images, dtype=np.float64)
+    pca = PCA(n_components=k, svd_solver="full").fit(train)
+    recon = pca.inverse_transform(pca.transform(x.reshape(len(x), -1)))
+    return np.clip(recon, 0.0, 1.0).reshape(x.shape)
+
+
+def excess_share(bce: float, images: np.ndarray | torch.Tensor) -> float:
+    """BCE above the images' floor as a share of the mean-colour patch's: 0 perfect, 1 as the mean colour."""
+    floor = bce_floor(images)
+    return (bce - floor) / (mean_colour_loss(images).bce - floor)
 
 
 def final_losses(networks: Sequence[Network], images: np.ndarray) -> pd.DataFrame:
