@@ -42,8 +42,8 @@ from polycode_utils.data import load_images
 from polycode_utils.models import architecture_table
 from polycode_utils.plots import networks as plots
 from polycode_utils.training import (N_EVAL, N_RECALIBRATE, bce_floor, cpu_threads, cpu_workers, dropout_grid,
-                                     final_losses, load_networks, loss_summary, mean_colour_loss, recipe_table,
-                                     reconstruct, training_verdict)
+                                     final_losses, held_out_images, load_networks, loss_summary, mean_colour_loss,
+                                     recipe_table, reconstruct, training_verdict)
 
 # %% tags=["remove-input"]
 set_style()
@@ -193,8 +193,9 @@ glue_values(dict(n_trained_now=n_trained_now, n_from_cache=len(trained) - n_trai
 # ({glue:text}`steps_per_epoch` steps per epoch).
 
 # %% tags=["hide-input"]
-glue("fig_loss", plots.training_curves(trained, floor=bce_floor(data.images[:N_EVAL]),
-                                      baseline=mean_colour_loss(data.images[:N_EVAL]).total), display=False)
+held = held_out_images(configs[0], data)  # the images the eval-mode curves are measured on
+glue("fig_loss", plots.training_curves(trained, floor=bce_floor(held), baseline=mean_colour_loss(held).total),
+     display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_loss
@@ -202,8 +203,9 @@ glue("fig_loss", plots.training_curves(trained, floor=bce_floor(data.images[:N_E
 #
 # **Loss curves of the networks trained for this book (ours; the paper shows none).** Left: the loss of each
 # training batch, a running mean over a quarter of an epoch, with dropout active and the latent code sampled, as
-# the optimiser sees it. Right: the loss in eval mode (dropout off, $z = \mu$) after each epoch, on the first 512
-# training images, with the BatchNorm statistics as training left them. One colour per dropout rate, one line per
+# the optimiser sees it. Right: the loss in eval mode (dropout off, $z = \mu$) after each epoch, on 512 held-out
+# patches never trained on (for CIFAR-10, the first 512 training images), with the BatchNorm statistics re-estimated
+# as in the table below. One colour per dropout rate, one line per
 # seed. Dashed: the BCE floor of those images, the loss of a perfect reconstruction with zero KL. Dotted: the loss
 # of a uniform patch of each image's mean colour (ours), the bar a network that learnt anything must clear.
 # ```

@@ -748,8 +748,9 @@ def final_losses(networks: Sequence[Network], images: np.ndarray) -> pd.DataFram
     rows = []
     for net in networks:
         h, ev = net.trained.history, evaluate(net.model, images)
+        as_trained = evaluate(net.trained.model, images).total
         rows.append({"network": f"p = {net.dropout:g}", "seed": net.replicate,
-                     "train loss (dropout on)": h.epoch_loss[-1], "eval loss, BN as trained": h.eval_loss[-1],
+                     "train loss (dropout on)": h.epoch_loss[-1], "eval loss, BN as trained": as_trained,
                      "eval loss, BN re-estimated": ev.total, "BCE above floor": ev.bce - floor,
                      "vs mean colour": (ev.bce - floor) / (base.bce - floor), "KL": ev.kl, "pixel MSE": ev.mse,
                      "training time (s)": net.trained.seconds})

@@ -22,10 +22,13 @@ from polycode_utils.training import (
     cache_folder,
     dropout_grid,
     evaluate,
+    excess_share,
     load_networks,
     load_training_data,
     load_or_train,
+    pca_reconstruction,
     recalibrate_batchnorm,
+    reconstruction_losses,
     resolve_device,
     train_autoencoder,
     train_many,
@@ -61,7 +64,8 @@ def same_weights(a: dict, b: dict) -> bool:
     ("dataset", "imagenet", "patches, cifar10"), ("width", 0, ">= 1"), ("latent_dim", -1, ">= 1"),
     ("epochs", 0, ">= 1"), ("batch_size", 1, ">= 2"), ("n_images", 0, ">= 2"), ("lr", 0.0, "> 0"),
     ("lr", float("nan"), "> 0"), ("seed", -1, ">= 0"), ("fc_hidden", 0, ">= 1"), ("image_size", 30, "multiple of 8"),
-    ("width", 2.5, "integer"),
+    ("width", 2.5, "integer"), ("schedule", "linear", "constant, cosine"), ("warmup", 0.6, "0.5"),
+    ("placement", "everywhere", "every_relu, branch"),
 ])
 def test_bad_config_names_the_field_and_the_allowed_values(field, value, allowed):
     with pytest.raises(ValueError) as err:
@@ -79,7 +83,8 @@ def test_config_hash_is_stable_and_covers_every_field():
     assert base.key() == AutoencoderConfig(**TINY).key()
     assert AutoencoderConfig(dropout=0).key() == AutoencoderConfig(dropout=0.0).key()
     changed = dict(dropout=0.2, width=5, latent_dim=9, fc_hidden=7, variational=False, epochs=2, batch_size=16,
-                   lr=2e-3, seed=1, dataset="cifar10", n_images=65, replicate=1)
+                   lr=2e-3, seed=1, dataset="cifar10", n_images=65, replicate=1, schedule="cosine", warmup=0.1,
+                   placement="branch")
     assert set(changed) | {"image_size"} == {f.name for f in dataclasses.fields(AutoencoderConfig)}
     keys = {dataclasses.replace(base, **{k: v}).key() for k, v in changed.items()}
     assert len(keys) == len(changed) and base.key() not in keys
@@ -425,3 +430,38 @@ def test_training_verdict_follows_the_mean_colour_bar_and_the_seeds():
     assert none.n_learnt == 0 and "none of its 3 networks" in none.verdict_text
     with pytest.raises(ValueError, match="min_gain"):
         training.training_verdict(_loss_table({"p = 0": [0.2]}), min_gain=2.0)
+
+
+def test_learning_rate_schedules_have_their_closed_forms():
+    constant = AutoencoderConfig(lr=0.01)
+    assert [constant.learning_rate(s, 100) for s in (0, 50, 99)] == [0.01, 0.01, 0.01]
+    cosine = AutoencoderConfig(lr=0.01, schedule="cosine", warmup=0.1)
+    assert cosine.learning_rate(0, 100) == pytest.approx(0.001) and cosine.learning_rate(9, 100) == pytest.approx(0.01)
+    assert cosine.learning_rate(10, 100) == pytest.approx(0.01)
+    assert cosine.learning_rate(55, 100) == pytest.approx(0.005)  # half-way down the cosine
+    assert cosine.learning_rate(100, 100) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_older_configurations_keep_their_keys():
+    # the recipe fields at their defaults are not hashed: a configuration written before them keeps its checkpoint
+    base = AutoencoderConfig(**TINY)
+    assert base.key() == dataclasses.replace(base, schedule="constant", warmup=0.0, placement="every_relu").key()
+
+
+def test_branch_placement_leaves_the_identity_path_unmasked():
+    every = AutoencoderConfig(**TINY).build_model()
+    branch = AutoencoderConfig(**{**TINY, "placement": "branch"}).build_model()
+    assert every.n_dropout_sites() == 17 and branch.n_dropout_sites() == 8
+    assert every.state_dict().keys() == branch.state_dict().keys()
+
+
+def test_pca_baseline_reconstructs_data_of_its_rank_exactly():
+    rng = np.random.default_rng(0)
+    basis, coef = rng.random((3, 3 * 4 * 4)), rng.random((200, 3))
+    images = (0.25 + 0.5 * (coef @ basis) / 3).reshape(200, 3, 4, 4)  # rank 3 (plus the mean), inside (0, 1)
+    exact = pca_reconstruction(images[:150], images[150:], 3)
+    assert np.allclose(exact, images[150:], atol=1e-10)
+    assert not np.allclose(pca_reconstruction(images[:150], images[150:], 1), images[150:], atol=1e-3)
+    assert excess_share(reconstruction_losses(exact, images[150:]).bce, images[150:]) == pytest.approx(0.0, abs=1e-9)
+    means = images[150:].mean(axis=(2, 3), keepdims=True) * np.ones_like(images[150:])
+    assert excess_share(reconstruction_losses(means, images[150:]).bce, images[150:]) == pytest.approx(1.0)

@@ -81,7 +81,7 @@ def training_curves(trained: Sequence[TrainedModel], floor: float, baseline: flo
     if baseline is not None:
         ax_eval.text(1.0, baseline, " mean colour", va="bottom", ha="left", fontsize="small", color="0.2")
     ax_train.set(ylabel="loss per image (BCE + KL, nats)", title="training batches (dropout on, z sampled)")
-    ax_eval.set(title="eval mode (no dropout, z = μ), first 512 images",
+    ax_eval.set(title="eval mode (no dropout, z = μ, BN re-estimated), 512 held-out images",
                 xticks=range(1, len(trained[0].history.eval_loss) + 1))
     ax_eval.legend(title="dropout", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
