@@ -5,7 +5,7 @@ paper's dropout rates; per run, the held-out reconstruction error above the BCE 
 patch's and against PCA-k with k the latent size (the best linear code of the same size), the relative improvement
 over the last quarter of the run, and the cost. Resumable: rows already in the table are not trained again.
 
-    python studies/frontier.py                # writes studies/frontier.csv (the table chapter 4 shows)
+    python studies/frontier.py                # writes studies/frontier.csv (for chapter 4; not on its page yet)
     python studies/frontier.py --workers 2 --only A B
 """
 
