@@ -45,7 +45,8 @@ def check_layers(layers: Sequence[str]) -> list[str]:
 
 
 class DropoutBasicBlock(BasicBlock):
-    """torchvision's BasicBlock with dropout after each of its two ReLU applications (the authors' placement)."""
+    """torchvision's BasicBlock with dropout after each of its two ReLU applications (the authors' placement), or
+    after the one inside the residual branch only (placement "branch")."""
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
                  dropout: float = 0.0, placement: str = "every_relu") -> None:
@@ -84,7 +85,8 @@ class LayerSummary:
 
 
 class ResNetAutoencoder(nn.Module):
-    """ResNet-18-family (variational) autoencoder for 32x32 RGB images, dropout after every encoder-ResNet ReLU."""
+    """ResNet-18-family (variational) autoencoder for 32x32 RGB images, dropout after every encoder-ResNet ReLU (or,
+    placement "branch", inside the residual branches only)."""
 
     def __init__(self, dropout: float = 0.0, width: int = 64, latent_dim: int = 256, variational: bool = True,
                  fc_hidden: int | None = None, image_size: int = 32, placement: str = "every_relu") -> None:

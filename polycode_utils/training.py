@@ -39,8 +39,9 @@ from polycode_utils.models import PLACEMENTS, ResNetAutoencoder
 CHECKPOINT_FORMAT = 2  # bump when the checkpoint layout or the training loop changes meaning
 DEVICES = ("cpu", "cuda", "auto")
 SCHEDULES = ("constant", "cosine")  # the learning rate over the run: the authors' constant one, or warm-up + cosine
-# recipe fields hashed only when they differ from these (older configurations keep their keys)
-RECIPE_DEFAULTS = {"schedule": "constant", "warmup": 0.0, "placement": "every_relu"}
+# fields added after the first checkpoints: hashed only when they differ from these, so that older configurations
+# keep their keys, and filled in from these when an older checkpoint's configuration lacks them
+LATER_FIELDS = {"replicate": 0, "schedule": "constant", "warmup": 0.0, "placement": "every_relu"}
 N_EVAL = 512  # held-out images on which the eval-mode loss is tracked after every epoch (held_out_images)
 N_RECALIBRATE = 1024  # training images (the first ones) on which BatchNorm statistics are re-estimated [ours]
 BATCHNORM_MODES = ("recalibrated", "as_trained")
@@ -113,8 +114,7 @@ class AutoencoderConfig:
 
     def key(self) -> str:
         """Stable hash (hex) of the configuration and the checkpoint format (replicate 0 hashes as before seeds)."""
-        defaults = {"replicate": 0, **RECIPE_DEFAULTS}
-        fields_ = {k: v for k, v in asdict(self).items() if not (k in defaults and v == defaults[k])}
+        fields_ = {k: v for k, v in asdict(self).items() if not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
         payload = json.dumps({"format": CHECKPOINT_FORMAT, **fields_}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -346,8 +346,7 @@ def checkpoint_problem(ckpt: object, config: AutoencoderConfig | None = None, da
         return "its weights do not match their checksum (a damaged file)"
     if not all(bool(torch.isfinite(v).all()) for v in model.values() if v.is_floating_point()):
         return "its weights hold NaN or infinite values"
-    older = {"replicate": 0, **RECIPE_DEFAULTS}  # fields a checkpoint written before them lacks
-    if config is not None and {**older, **ckpt["config"]} != asdict(config):
+    if config is not None and {**LATER_FIELDS, **ckpt["config"]} != asdict(config):
         return "it belongs to another configuration"
     if data_key is not None and ckpt["data"] != data_key:
         return "it belongs to other data"
@@ -699,17 +698,6 @@ def recipe_table(config: AutoencoderConfig, dropout_rates: Sequence[float], prof
     return table
 
 
-def mean_colour_loss(images: np.ndarray | torch.Tensor) -> Losses:
-    """The loss of the trivial reconstruction, each image as a uniform patch of its mean colour (KL 0): the bar a
-    network that learnt anything about its images must clear (the control of chapter 4) [ours]."""
-    x = torch.as_tensor(images, dtype=torch.float64)
-    if x.ndim != 4 or x.shape[0] == 0:
-        raise ValueError(f"images: expected a batch (N, C, H, W) with N >= 1, got shape {tuple(x.shape)}")
-    recon = x.mean(dim=(2, 3), keepdim=True).expand_as(x).clamp(1e-12, 1 - 1e-12)
-    bce = float(F.binary_cross_entropy(recon, x, reduction="sum")) / x.shape[0]
-    return Losses(bce, bce, 0.0, float(((recon - x) ** 2).mean()))
-
-
 def reconstruction_losses(recon: np.ndarray | torch.Tensor, images: np.ndarray | torch.Tensor) -> Losses:
     """Per-image BCE (KL 0) and pixel MSE of given reconstructions of images (both (N, C, H, W) in [0, 1])."""
     x = torch.as_tensor(images, dtype=torch.float64)
@@ -719,6 +707,15 @@ def reconstruction_losses(recon: np.ndarray | torch.Tensor, images: np.ndarray |
                          f"{tuple(x.shape)}")
     bce = float(F.binary_cross_entropy(r, x, reduction="sum")) / x.shape[0]
     return Losses(bce, bce, 0.0, float(((r - x) ** 2).mean()))
+
+
+def mean_colour_loss(images: np.ndarray | torch.Tensor) -> Losses:
+    """The loss of the trivial reconstruction, each image as a uniform patch of its mean colour (KL 0): the bar a
+    network that learnt anything about its images must clear (the control of chapter 4) [ours]."""
+    x = torch.as_tensor(images, dtype=torch.float64)
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise ValueError(f"images: expected a batch (N, C, H, W) with N >= 1, got shape {tuple(x.shape)}")
+    return reconstruction_losses(x.mean(dim=(2, 3), keepdim=True).expand_as(x), x)
 
 
 def pca_reconstruction(train_images: np.ndarray, images: np.ndarray, k: int) -> np.ndarray:

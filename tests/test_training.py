@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -443,9 +445,12 @@ def test_learning_rate_schedules_have_their_closed_forms():
 
 
 def test_older_configurations_keep_their_keys():
-    # the recipe fields at their defaults are not hashed: a configuration written before them keeps its checkpoint
+    # the fields added later are not hashed at their defaults: the key is the hash a configuration had before them
     base = AutoencoderConfig(**TINY)
-    assert base.key() == dataclasses.replace(base, schedule="constant", warmup=0.0, placement="every_relu").key()
+    before = {k: v for k, v in dataclasses.asdict(base).items() if k not in training.LATER_FIELDS}
+    payload = json.dumps({"format": training.CHECKPOINT_FORMAT, **before}, sort_keys=True)
+    assert base.key() == hashlib.sha256(payload.encode()).hexdigest()
+    assert dataclasses.replace(base, placement="branch").key() != base.key()
 
 
 def test_branch_placement_leaves_the_identity_path_unmasked():
