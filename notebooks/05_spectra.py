@@ -18,15 +18,20 @@
 profile = "default"
 seed = 0
 dataset = "patches"
-dropout_rates = [0.0, 0.4, 0.8]
+dropout_rates = [0.0, 0.2, 0.4, 0.6, 0.8]
 n_seeds = 3
 width = 8
 latent_dim = 32
-epochs = 4
-n_patches = 3000
-batch_size = 50
+epochs = 40
+n_patches = 9600
+batch_size = 64
 lr = 0.001
 device = "auto"
+image_size = 16
+variational = False
+placement = "branch"
+schedule = "cosine"
+max_train_s = 240.0
 layers = ["input", "stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu"]
 n_eval_images = 1000
 fit_range = [1, 100]
@@ -59,35 +64,38 @@ from polycode_utils.layerwise.eigenspectra import (bits_lost, claim_resolution, 
 from polycode_utils.models import INPUT_DEPTH, check_layers
 from polycode_utils.plots import networks as plots
 from polycode_utils.spectra import FIT_METHODS
-from polycode_utils.training import (N_EVAL, dropout_grid, final_losses, load_networks, load_training_data,
-                                     resolve_device, training_verdict)
+from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, training_verdict
+from polycode_utils.training import load_training_data, resolve_device
 
 # %% tags=["remove-input"]
 set_style()
 # Every choice is checked before anything is loaded (a bad value stops here, naming the parameter).
 configs = dropout_grid(dropout_rates, n_seeds=n_seeds, seed=seed, dataset=dataset, width=width,
-                       latent_dim=latent_dim, epochs=epochs, n_images=n_patches, batch_size=batch_size, lr=lr)
+                       latent_dim=latent_dim, epochs=epochs, n_images=n_patches, batch_size=batch_size, lr=lr,
+                       image_size=image_size, variational=variational, placement=placement, schedule=schedule)
 layers_used = check_layers(layers)
 check_choice(fig5_layer, "fig5_layer (one of the recorded layers, not the input)",
              [name for name in layers_used if name != INPUT_DEPTH])
 check_choice(fit_method, "fit_method", FIT_METHODS)
 resolve_device(device)
-eval_sets, eval_data = evaluation_sets(dataset, n_eval_images, n_eval_sets, seed=seed, root=data_dir())
+eval_sets, eval_data = evaluation_sets(dataset, n_eval_images, n_eval_sets, seed=seed, root=data_dir(),
+                                       size=image_size)
 
 # %% tags=["remove-input"]
 held_out = (f"fresh random crops drawn with seed {seed} + {EVAL_SEED_OFFSET} (the training crops use seed {seed})"
             if dataset == "patches" else "the CIFAR-10 test split")
 provenance_box(profile=profile, data=f"{n_eval_sets} disjoint sets of {n_eval_images} evaluation images, held out "
                f"from training ({held_out}): {eval_data.description.summary()}",
-               model=f"the chapter-4 autoencoders (base width {width}, latent {latent_dim}, {epochs} epochs on "
-                     f"{n_patches} images), {n_seeds} per dropout rate, and their untrained controls, BatchNorm "
+               model=f"the chapter-4 autoencoders ({describe_networks(configs[0])}), {n_seeds} per dropout rate, "
+                     "and their untrained controls, BatchNorm "
                      f"statistics {batchnorm.replace('_', ' ')}", embedded_default=dataset == "patches",
                parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, n_seeds=n_seeds, width=width,
                                latent_dim=latent_dim, epochs=epochs, n_patches=n_patches, batch_size=batch_size,
-                               lr=lr, device=device, layers=layers, n_eval_images=n_eval_images,
-                               fit_range=fit_range, fit_method=fit_method, batchnorm=batchnorm,
-                               n_eval_sets=n_eval_sets, coverage_draws=coverage_draws, cv=cv, min_r2=min_r2,
-                               fig5_layer=fig5_layer, n_filters=n_filters))
+                               lr=lr, device=device, image_size=image_size, variational=variational,
+                               placement=placement, schedule=schedule, max_train_s=max_train_s, layers=layers,
+                               n_eval_images=n_eval_images, fit_range=fit_range, fit_method=fit_method,
+                               batchnorm=batchnorm, n_eval_sets=n_eval_sets, coverage_draws=coverage_draws, cv=cv,
+                               min_r2=min_r2, fig5_layer=fig5_layer, n_filters=n_filters))
 
 # %% [markdown]
 # ```{admonition} Can this run test the paper's claims?
@@ -142,7 +150,8 @@ glue_values(dict(n_eval_images=int(n_eval_images), n_eval_sets=int(n_eval_sets),
                  max_units=int(max(np.prod(shapes[name]) for name in layers_used))))
 
 # %%
-networks = load_networks(configs, **network_store(), device=device, batchnorm=batchnorm, controls=True)
+networks = load_networks(configs, **network_store(), max_train_s=max_train_s, device=device, batchnorm=batchnorm,
+                         controls=True)
 measured = measured_networks(networks)  # every trained network, then one untrained control per seed
 keys = [key for key, _ in measured]
 spectra = grid_spectra([model for _, model in measured], eval_sets, layers_used, fit_range=fit_range,
@@ -388,7 +397,7 @@ spectra_pc2 = [{name: refit_from(s, pc2_first) for name, s in spec.items()} for 
 glue_values(dict(pc2_first=pc2_first, **asdict(dropout_shape(spectra, keys, rates, fig5_layer)),
                  **{f"pc2_{k}": v for k, v in asdict(dropout_shape(spectra_pc2, keys, rates, fig5_layer)).items()}))
 glue("alpha_pc2_table", seed_summary(spectra_pc2, keys, lambda s: s.alpha), display=False)
-run = training_verdict(final_losses(networks, load_training_data(configs[0], root=data_dir()).images[:N_EVAL]))
+run = training_verdict(grid_losses(networks, load_training_data(configs[0], root=data_dir())))
 glue_values(dict(training_verdict_text=run.verdict_text, **spectra_claims(
     spectra, spectra_pc2, keys, rates, fig5_layer, testable=run.can_test, why_not=run.reason)))
 

@@ -18,20 +18,25 @@
 profile = "default"
 seed = 0
 dataset = "patches"
-dropout_rates = [0.0, 0.4, 0.8]
+dropout_rates = [0.0, 0.2, 0.4, 0.6, 0.8]
 n_seeds = 3
 width = 8
 latent_dim = 32
-epochs = 4
-n_patches = 3000
-batch_size = 50
+epochs = 40
+n_patches = 9600
+batch_size = 64
 lr = 0.001
 device = "auto"
+image_size = 16
+variational = False
+placement = "branch"
+schedule = "cosine"
+max_train_s = 240.0
 layers = ["input", "stem", "layer1", "layer2", "layer3", "layer4", "pooled", "fc1", "fc2", "mu"]
 n_frames = 100
 sweep_frames = [50, 100, 200, 400, 800]
-radius = 10.0
-dot_radius = 2.0
+radius = 5.0
+dot_radius = 1.5
 n_projections = 1000
 k = 3
 show_dropout = 0.0
@@ -61,37 +66,38 @@ from polycode_utils.plots.projections import (plot_action_against_alpha, plot_ac
                                               plot_action_theory, plot_dot_frames, plot_trajectories)
 from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.stimuli import moving_dot
-from polycode_utils.training import (N_EVAL, dropout_grid, final_losses, load_networks, load_training_data,
-                                     resolve_device, training_verdict)
+from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, training_verdict
+from polycode_utils.training import load_training_data, resolve_device
 
 # %% tags=["remove-cell"]
-IMAGE_SIZE = 32                 # the networks' input size: the stimulus canvas
 set_style()
 # Every choice is checked before anything is loaded (a bad value stops here, naming the parameter).
 configs = dropout_grid(dropout_rates, n_seeds=n_seeds, seed=seed, dataset=dataset, width=width,
-                       latent_dim=latent_dim, epochs=epochs, n_images=n_patches, batch_size=batch_size, lr=lr)
+                       latent_dim=latent_dim, epochs=epochs, n_images=n_patches, batch_size=batch_size, lr=lr,
+                       image_size=image_size, variational=variational, placement=placement, schedule=schedule)
 layers_used = check_layers(layers)
 show = (rate_label(dropout_rates[shown_network(show_dropout, dropout_rates)]), 0)  # seed 0 of that rate
 check_choice(normalise, "normalise", NORMALISATIONS)
 check_choice(fit_method, "fit_method", FIT_METHODS)
 resolve_device(device)
-loop = moving_dot(loop_frames(n_frames, sweep_frames), size=IMAGE_SIZE, radius=radius, dot_radius=dot_radius)
+loop = moving_dot(loop_frames(n_frames, sweep_frames), size=image_size, radius=radius, dot_radius=dot_radius)
 frames = loop[::len(loop) // n_frames]  # the main T: every (T_max/T)-th frame of the same loop
-eval_data = evaluation_images(dataset, n_eval_images, seed=seed, root=data_dir())
+eval_data = evaluation_images(dataset, n_eval_images, seed=seed, size=image_size, root=data_dir())
 
 # %% tags=["remove-input"]
 provenance_box(profile=profile,
                data=f"a white dot (radius {dot_radius:g} px) moving once round a circle of radius {radius:g} px on a "
-                    f"black {IMAGE_SIZE}x{IMAGE_SIZE} canvas, {n_frames} frames (ours: the sources give no sizes); "
+                    f"black {image_size}x{image_size} canvas, {n_frames} frames (ours: the sources give no sizes); "
                     f"for alpha, the held-out evaluation images of chapter 5: {eval_data.description.summary()}",
-               model=f"the chapter-4 autoencoders (base width {width}, latent {latent_dim}, {epochs} epochs on "
-                     f"{n_patches} images), {n_seeds} per dropout rate, each beside its untrained control; "
+               model=f"the chapter-4 autoencoders ({describe_networks(configs[0])}), {n_seeds} per dropout rate, "
+                     "each beside its untrained control; "
                      f"BatchNorm statistics {batchnorm.replace('_', ' ')}",
                embedded_default=dataset == "patches",
                parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, width=width,
                                latent_dim=latent_dim, epochs=epochs, n_patches=n_patches, batch_size=batch_size,
-                               lr=lr, device=device, layers=layers, n_frames=n_frames, sweep_frames=sweep_frames,
-                               n_seeds=n_seeds, radius=radius,
+                               lr=lr, device=device, image_size=image_size, variational=variational,
+                               placement=placement, schedule=schedule, max_train_s=max_train_s, layers=layers,
+                               n_frames=n_frames, sweep_frames=sweep_frames, n_seeds=n_seeds, radius=radius,
                                dot_radius=dot_radius, n_projections=n_projections, k=k, show_dropout=show_dropout,
                                normalise=normalise, n_eval_images=n_eval_images, fit_range=fit_range,
                                fit_method=fit_method, batchnorm=batchnorm))
@@ -158,7 +164,8 @@ glue_values(dict(fig4a=plot_dot_frames(frames, n_show=10), n_show_frames=int(min
 # interval: one evaluation set, the input measured once), and we measure $\alpha$ of the dot's own responses.
 
 # %%
-networks = load_networks(configs, **network_store(), device=device, batchnorm=batchnorm, controls=True)
+networks = load_networks(configs, **network_store(), max_train_s=max_train_s, device=device, batchnorm=batchnorm,
+                         controls=True)
 measured = measured_networks(networks)  # [((label, seed), model)]: the trained networks, then the controls
 keys = [key for key, _ in measured]
 dots, natural = [], []
@@ -314,7 +321,7 @@ glue_values(dict(dot_fit_last=last_dot_pc(actions),
                  fig4d_theory=plot_action_theory(actions, keys, alpha_nat)))
 
 # %% tags=["remove-cell"]
-run = training_verdict(final_losses(networks, load_training_data(configs[0], root=data_dir()).images[:N_EVAL]))
+run = training_verdict(grid_losses(networks, load_training_data(configs[0], root=data_dir())))
 glue_values(action_claims(mean_action, alpha_nat, testable=run.can_test, why_not=run.reason))
 glue_values(dict(run_text=run.verdict_text))
 

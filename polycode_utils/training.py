@@ -21,18 +21,17 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
 from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_float_in, check_int,
-                                   check_positive_float, check_sequence)
+                                   check_positive_float)
 from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, evaluation_images, load_images
 from polycode_utils.models import PLACEMENTS, ResNetAutoencoder
 
@@ -384,6 +383,14 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu", config: Auto
     return ckpt
 
 
+def training_layout(width: int) -> torch.memory_format:
+    """The memory layout training uses: channels_last (faster for these small convolutions) from base width 8 up,
+    the default layout below. With fewer than 8 input channels, the backward pass of the 1x1 stride-2 shortcut
+    convolution in channels_last corrupts the heap on an AVX2 CPU with one thread (oneDNN 3.12 in torch 2.14.1,
+    measured on this project's machine); from 8 channels up its gradients equal the default layout's."""
+    return torch.channels_last if width >= 8 else torch.contiguous_format
+
+
 def _epoch_seed(seed: int, epoch: int) -> int:
     """The seed of epoch `epoch`'s shuffling, dropout masks and latent noise: a function of (seed, epoch) only."""
     return int.from_bytes(hashlib.sha256(f"polycode-ae/{seed}/{epoch}".encode()).digest()[:8], "little") >> 1
@@ -426,13 +433,15 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(config.train_seed)  # the RNG state initial_model() reproduces
-        model = config.build_model().to(dev, memory_format=torch.channels_last)
+        layout = training_layout(config.width)
+        model = config.build_model().to(dev, memory_format=layout)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         history = LossHistory()
         start_epoch, seconds = 0, 0.0
         if ckpt is not None:
             model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
+            if ckpt["optimizer"]:  # a shipped network keeps none (grid.ship): it is complete, never resumed
+                optimizer.load_state_dict(ckpt["optimizer"])
             history = LossHistory.from_dict(ckpt["history"])
             start_epoch, seconds = int(ckpt["epoch"]), float(ckpt["seconds"])
         x_all = torch.from_numpy(np.ascontiguousarray(data.images)).to(dev)
@@ -455,7 +464,7 @@ def train_autoencoder(config: AutoencoderConfig, data: ImageData, *, cache_dir: 
                 for i, idx in enumerate(batches):
                     for group in optimizer.param_groups:
                         group["lr"] = config.learning_rate(epoch * len(batches) + i, config.epochs * len(batches))
-                    x = x_all[idx.to(dev)].contiguous(memory_format=torch.channels_last)
+                    x = x_all[idx.to(dev)].contiguous(memory_format=layout)
                     out = model(x)
                     loss, bce, kl = vae_loss(out.reconstruction, x, out.mu, out.logvar)
                     optimizer.zero_grad(set_to_none=True)
@@ -582,16 +591,7 @@ def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The dropout grid of networks, as chapters 4-6 use it
-
-
-def dropout_grid(dropout_rates: Sequence[float], n_seeds: int = 1, **config: object) -> list[AutoencoderConfig]:
-    """n_seeds AutoencoderConfigs per dropout rate (replicates 0..n_seeds-1), rate by rate, the rest shared (the
-    paper's grid: 0, 0.2, 0.4, 0.6, 0.8, one network each; several seeds per rate are ours)."""
-    rates = check_sequence(dropout_rates, "dropout_rates")
-    n_seeds = check_int(n_seeds, "n_seeds", 1)
-    return [AutoencoderConfig(dropout=check_dropout(p, "dropout_rates"), replicate=r, **config)
-            for p in rates for r in range(n_seeds)]
+# Threads and processes for the small convolutions of chapter 4
 
 
 def cpu_threads(device: str | torch.device) -> int:
@@ -620,82 +620,8 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-@dataclass(eq=False)
-class Network:
-    """One network of the dropout grid as it is measured: its rate, the model (eval mode), its training record."""
-
-    dropout: float
-    model: ResNetAutoencoder        # BatchNorm statistics as `batchnorm` says
-    trained: TrainedModel           # the checkpoint's network (BatchNorm as trained) and its loss history
-    batchnorm: str
-    control: ResNetAutoencoder | None = None  # the same network untrained, with the same BatchNorm treatment
-
-    @property
-    def replicate(self) -> int:
-        return self.trained.config.replicate
-
-
-def untrained_network(config: AutoencoderConfig, data: ImageData, *, batchnorm: str = "recalibrated",
-                      device: str = "auto") -> ResNetAutoencoder:
-    """The control of a trained network: its architecture with the weights its training started from, in eval mode,
-    BatchNorm statistics re-estimated the same way ("recalibrated") or as initialised ("as_trained": none learnt)."""
-    check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
-    model = config.initial_model().to(resolve_device(device)).eval()
-    return recalibrate_batchnorm(model, data.images[:N_RECALIBRATE]).eval() if batchnorm == "recalibrated" else model
-
-
-def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path, data_root: str | Path | None,
-                  device: str = "auto", batchnorm: str = "recalibrated", progress: bool = True,
-                  data: ImageData | None = None, controls: bool = False) -> list[Network]:
-    """The dropout grid's networks from the checkpoint cache (trained and cached if missing), in eval mode; with
-    controls=True each also carries its untrained control (untrained_network, the same BatchNorm treatment)."""
-    # batchnorm="recalibrated": BatchNorm statistics re-estimated on the first N_RECALIBRATE training images with
-    # dropout off (recalibrate_batchnorm) [ours]; "as_trained": the checkpoint's running statistics. Training and
-    # recalibration run with one thread per process on a CPU (cpu_workers processes side by side).
-    check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
-    if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
-        raise ValueError("configs: must be a non-empty list of AutoencoderConfig (see dropout_grid)")
-    check_bool(controls, "controls")
-    base = {k: v for k, v in vars(configs[0]).items() if k not in ("dropout", "replicate")}
-    if any({k: v for k, v in vars(c).items() if k not in ("dropout", "replicate")} != base for c in configs):
-        raise ValueError("configs: must differ only in their dropout rate and replicate (one training set for all)")
-    dev = resolve_device(device)
-    if data is None:
-        data = load_training_data(configs[0], root=data_root)
-    elif len(data) != configs[0].n_images:
-        raise ValueError(f"data: holds {len(data)} images, the configurations train on {configs[0].n_images}")
-    workers = cpu_workers(dev, configs[0].n_images * configs[0].epochs)
-    with torch_threads(cpu_threads(dev)):
-        trained = train_many(list(configs), data, cache_dir=cache_dir, device=device, workers=workers,
-                             progress=progress)
-        return [Network(t.config.dropout, recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]).eval()
-                        if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm,
-                        untrained_network(t.config, data, batchnorm=batchnorm, device=device) if controls else None)
-                for t in trained]
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# Chapter 4's tables: the paper's recipe beside this run's, and the losses of the trained grid
-
-PAPER_RECIPE = {  # the authors' code [paper]
-    "data": "CIFAR-10, upsampled to 224×224", "base width w (channels of the first stage)": "64 (ResNet-18)",
-    "fully connected width / latent dimensions": "1024 / 256", "epochs × images": "200 × 50,000",
-    "images seen per network": "10,000,000", "batch size / learning rate": "50 / 0.001 (Adam)",
-    "dropout rates": "0, 0.2, 0.4, 0.6, 0.8"}
-
-
-def recipe_table(config: AutoencoderConfig, dropout_rates: Sequence[float], profile: str) -> pd.DataFrame:
-    """The paper's training recipe beside this run's, row by row (chapter 4)."""
-    ours = {"data": "CIFAR-10 at 32×32" if config.dataset == "cifar10" else "shipped photographs, 32×32 patches",
-            "base width w (channels of the first stage)": f"{config.width}",
-            "fully connected width / latent dimensions": f"{config.build_model().fc_hidden} / {config.latent_dim}",
-            "epochs × images": f"{config.epochs} × {config.n_images:,}",
-            "images seen per network": f"{config.epochs * config.n_images:,}",
-            "batch size / learning rate": f"{config.batch_size} / {config.lr:g} (Adam)",
-            "dropout rates": ", ".join(f"{p:g}" for p in dropout_rates)}
-    table = pd.DataFrame({"paper (authors' code)": PAPER_RECIPE, f"this run (profile {profile})": ours})
-    table.index.name = "setting"
-    return table
+# Baselines: what a network's reconstruction is held against
 
 
 def reconstruction_losses(recon: np.ndarray | torch.Tensor, images: np.ndarray | torch.Tensor) -> Losses:
@@ -735,122 +661,3 @@ def excess_share(bce: float, images: np.ndarray | torch.Tensor) -> float:
     """BCE above the images' floor as a share of the mean-colour patch's: 0 perfect, 1 as the mean colour."""
     floor = bce_floor(images)
     return (bce - floor) / (mean_colour_loss(images).bce - floor)
-
-
-def final_losses(networks: Sequence[Network], images: np.ndarray) -> pd.DataFrame:
-    """Per-image losses of each network (rows: dropout rate and seed) at the end of training: with dropout, in eval
-    mode with BatchNorm as trained and re-estimated, the BCE above the images' floor and its share of the mean-colour
-    reconstruction's, KL, pixel MSE, training time; then the untrained controls and the mean colour (chapter 4)."""
-    floor, base = bce_floor(images), mean_colour_loss(images)
-    rows = []
-    for net in networks:
-        h, ev = net.trained.history, evaluate(net.model, images)
-        as_trained = evaluate(net.trained.model, images).total
-        rows.append({"network": f"p = {net.dropout:g}", "seed": net.replicate,
-                     "train loss (dropout on)": h.epoch_loss[-1], "eval loss, BN as trained": as_trained,
-                     "eval loss, BN re-estimated": ev.total, "BCE above floor": ev.bce - floor,
-                     "vs mean colour": (ev.bce - floor) / (base.bce - floor), "KL": ev.kl, "pixel MSE": ev.mse,
-                     "training time (s)": net.trained.seconds})
-    controls = {net.replicate: net.control for net in networks if net.control is not None}
-    for seed, model in sorted(controls.items()):
-        ev = evaluate(model, images)
-        rows.append({"network": "untrained", "seed": seed, "eval loss, BN re-estimated": ev.total,
-                     "BCE above floor": ev.bce - floor, "vs mean colour": (ev.bce - floor) / (base.bce - floor),
-                     "KL": ev.kl, "pixel MSE": ev.mse})
-    rows.append({"network": "mean colour", "seed": 0, "eval loss, BN re-estimated": base.total,
-                 "BCE above floor": base.bce - floor, "vs mean colour": 1.0, "KL": 0.0, "pixel MSE": base.mse})
-    return pd.DataFrame(rows).set_index(["network", "seed"])
-
-
-@dataclass(frozen=True)
-class LossSummary:
-    """What chapter 4 states about its losses (means over seeds per dropout rate); fields are its glue names."""
-
-    eval_loss_first: float      # eval loss (BatchNorm re-estimated) at the lowest and the highest dropout rate
-    eval_loss_last: float
-    excess_first: float         # BCE above the floor, lowest and highest rate (mean over seeds), and their ratio
-    excess_last: float
-    excess_sd_first: float      # ... its spread (SD) over seeds
-    excess_sd_last: float
-    excess_ratio: float
-    kl_first: float
-    kl_last: float
-    n_increasing: int           # steps of the dropout grid at which the mean eval loss grows
-    n_steps_between: int
-    trend_text: str
-    shift_p: float              # the rate where BatchNorm as trained differs most from re-estimated (variance shift)
-    shift_as_trained: float
-    shift_recalibrated: float
-    shift_train: float
-
-
-def loss_summary(table: pd.DataFrame, rates: Sequence[float]) -> LossSummary:
-    """The eval loss against the dropout rate (means over seeds), and BatchNorm's variance shift under dropout."""
-    labels = [f"p = {p:g}" for p in rates]
-    trained = table.loc[labels]
-    mean = trained.groupby(level="network", sort=False).mean().loc[labels]
-    sd = trained.groupby(level="network", sort=False)["BCE above floor"].std(ddof=1).loc[labels]
-    ev, as_trained = mean["eval loss, BN re-estimated"].to_numpy(), mean["eval loss, BN as trained"].to_numpy()
-    worst = int(np.argmax(np.abs(as_trained - ev)))
-    return LossSummary(
-        eval_loss_first=float(ev[0]), eval_loss_last=float(ev[-1]),
-        excess_first=float(mean["BCE above floor"].iloc[0]), excess_last=float(mean["BCE above floor"].iloc[-1]),
-        excess_sd_first=float(sd.iloc[0]), excess_sd_last=float(sd.iloc[-1]),
-        excess_ratio=float(mean["BCE above floor"].iloc[-1] / mean["BCE above floor"].iloc[0]),
-        kl_first=float(mean["KL"].iloc[0]), kl_last=float(mean["KL"].iloc[-1]),
-        n_increasing=int(np.sum(np.diff(ev) > 0)), n_steps_between=len(ev) - 1,
-        trend_text="the more units dropout erased during training, the worse the network reconstructs when it may "
-        "use them all" if np.all(np.diff(ev) > 0) else "in this run the loss is not ordered by the dropout rate",
-        shift_p=float(rates[worst]), shift_as_trained=float(as_trained[worst]), shift_recalibrated=float(ev[worst]),
-        shift_train=float(mean["train loss (dropout on)"].iloc[worst]))
-
-
-@dataclass(frozen=True)
-class TrainingVerdict:
-    """Whether this run's networks can test the paper's claims about trained codes, from their own losses [ours]."""
-
-    n_networks: int
-    n_learnt: int               # networks whose BCE above the floor is at most (1 - min_gain) x the mean colour's
-    min_gain: float
-    share_best: float           # BCE above floor as a share of the mean-colour reconstruction's: best, worst
-    share_worst: float
-    share_control: float        # ... and the untrained networks' (mean over seeds)
-    n_seeds: int
-    can_test: bool
-    verdict_text: str
-    reason: str                 # the same in a few words, for a table (empty when the run can test the claims)
-
-
-def training_verdict(table: pd.DataFrame, min_gain: float = 0.5, min_seeds: int = 3) -> TrainingVerdict:
-    """The run can test claims about trained codes when every network's reconstruction error above the floor is at
-    most (1 - min_gain) of a mean-colour patch's and there are >= min_seeds seeds per rate (thresholds ours)."""
-    min_gain = check_float_in(min_gain, "min_gain", 0.0, 1.0)
-    share = table["vs mean colour"]
-    trained = share[[n.startswith("p = ") for n in share.index.get_level_values("network")]]
-    if trained.empty:
-        raise ValueError("table: holds no trained network (rows 'p = ...'); pass final_losses' table")
-    n_seeds = int(trained.groupby(level="network").size().min())
-    learnt = int((trained <= 1 - min_gain).sum())
-    control = share.loc["untrained"].mean() if "untrained" in share.index.get_level_values("network") else np.nan
-    can = learnt == len(trained) and n_seeds >= min_seeds
-    if can:
-        text = (f"this run can test the paper's claims about trained codes: all {len(trained)} networks leave at most "
-                f"{1 - min_gain:.0%} of the reconstruction error of a mean-colour patch, with {n_seeds} seeds per rate")
-    else:
-        why = []
-        if learnt < len(trained):
-            some = "none" if learnt == 0 else f"only {learnt}"
-            why.append(f"{some} of its {len(trained)} networks reconstruct their images clearly better than a "
-                       f"uniform patch of each image's mean colour (error above the floor at most {1 - min_gain:.0%} "
-                       f"of that patch's; theirs: {trained.min():.0%} to {trained.max():.0%})")
-        if n_seeds < min_seeds:
-            why.append(f"it has {n_seeds} seed(s) per dropout rate, fewer than {min_seeds}")
-        text = ("this run cannot test the paper's claims about trained codes: " + "; and ".join(why) +
-                ". Chapters 5 and 6 then show what the measurements do, not what trained networks do; the `gpu` "
-                "profile is sized to get further (not run for this book)")
-    reason = "" if can else "; ".join(
-        ([f"{learnt} of {len(trained)} networks beat a mean-colour patch's error by half (theirs: {trained.min():.0%} "
-          f"to {trained.max():.0%} of it)"] if learnt < len(trained) else [])
-        + ([f"{n_seeds} seed(s) per rate"] if n_seeds < min_seeds else [])) + " (chapter 4)"
-    return TrainingVerdict(len(trained), learnt, float(min_gain), float(trained.min()), float(trained.max()),
-                           float(control), n_seeds, bool(can), text, "" if can else reason)

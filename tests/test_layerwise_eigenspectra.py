@@ -21,7 +21,7 @@ from polycode_utils.layerwise.eigenspectra import (CrossValidated, LayerSpectrum
                                                    spectrum_of)
 from polycode_utils.models import DEPTH_NAMES, INPUT_DEPTH
 from polycode_utils.spectra import fit_power_law, fit_quality, power_law_samples, t_interval
-from polycode_utils.training import dropout_grid, load_networks
+from polycode_utils.grid import dropout_grid, load_networks
 
 
 class KnownSpectrum(nn.Module):

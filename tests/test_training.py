@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 import torch
 
+import polycode_utils.grid as grid
 import polycode_utils.training as training
 from polycode_utils.data import natural_image_patches
+from polycode_utils.grid import dropout_grid, load_networks
 from polycode_utils.training import (
     AutoencoderConfig,
     bce_floor,
     cache_folder,
-    dropout_grid,
     evaluate,
     excess_share,
-    load_networks,
     load_training_data,
     load_or_train,
     pca_reconstruction,
@@ -311,17 +311,17 @@ def test_dropout_grid_and_cpu_workers() -> None:
 def test_load_networks_trains_once_then_loads(tmp_path) -> None:
     configs = dropout_grid([0.0, 0.5], seed=0, dataset="patches", width=2, latent_dim=4, epochs=1, n_images=64,
                            batch_size=32, lr=1e-3)
-    first = training.load_networks(configs, device="cpu", cache_dir=tmp_path, data_root=None, progress=False)
-    again = training.load_networks(configs, device="cpu", cache_dir=tmp_path, data_root=None, progress=False,
+    first = grid.load_networks(configs, device="cpu", cache_dir=tmp_path, data_root=None, progress=False)
+    again = grid.load_networks(configs, device="cpu", cache_dir=tmp_path, data_root=None, progress=False,
                                    batchnorm="as_trained")
     assert [n.dropout for n in first] == [0.0, 0.5] and all(n.trained.from_cache for n in again)
     assert not first[1].model.training and first[1].batchnorm == "recalibrated"
     state = first[1].model.state_dict()
     assert any(not torch.equal(state[k], again[1].model.state_dict()[k]) for k in state if "running" in k)
     with pytest.raises(ValueError, match="batchnorm"):
-        training.load_networks(configs, cache_dir=tmp_path, data_root=None, batchnorm="fresh")
+        grid.load_networks(configs, cache_dir=tmp_path, data_root=None, batchnorm="fresh")
     with pytest.raises(ValueError, match="differ only in their dropout"):
-        training.load_networks([configs[0], configs[1].__class__(dropout=0.5, width=3)], cache_dir=tmp_path,
+        grid.load_networks([configs[0], configs[1].__class__(dropout=0.5, width=3)], cache_dir=tmp_path,
                                data_root=None)
 
 
@@ -409,29 +409,45 @@ def test_mean_colour_loss_is_the_bce_of_a_uniform_patch():
         training.mean_colour_loss(np.zeros((3, 8, 8)))
 
 
-def _loss_table(shares: dict[str, list[float]]):
+def _loss_table(shares: dict[str, list[float]], gains: dict[str, list[float]] | None = None, pca: float = 0.3):
     import pandas as pd  # noqa: PLC0415
 
-    rows = [{"network": label, "seed": i, "vs mean colour": v} for label, values in shares.items()
-            for i, v in enumerate(values)]
+    gains = gains or {}
+    rows = [{"network": label, "seed": i, "vs mean colour": v,
+             "gain, last quarter": gains.get(label, [0.0] * len(values))[i] if label.startswith("p = ") else np.nan}
+            for label, values in shares.items() for i, v in enumerate(values)]
+    rows.append({"network": "PCA-32", "seed": 0, "vs mean colour": pca, "gain, last quarter": np.nan})
     return pd.DataFrame(rows).set_index(["network", "seed"])
 
 
-def test_training_verdict_follows_the_mean_colour_bar_and_the_seeds():
-    good = training.training_verdict(_loss_table({"p = 0": [0.2, 0.3, 0.25], "p = 0.8": [0.4, 0.5, 0.45],
-                                                  "untrained": [3.0, 3.1, 2.9], "mean colour": [1.0]}))
-    assert good.can_test and good.n_learnt == 6 and good.share_control == pytest.approx(3.0)
-    poor = training.training_verdict(_loss_table({"p = 0": [0.8, 0.3, 0.25], "p = 0.8": [1.4, 0.5, 0.45]}))
-    assert not poor.can_test and poor.n_learnt == 4 and "only 4 of its 6" in poor.verdict_text
-    assert poor.reason == ("4 of 6 networks beat a mean-colour patch's error by half (theirs: 25% to 140% of it) "
-                           "(chapter 4)") and good.reason == ""
-    assert (poor.share_best, poor.share_worst) == (0.25, 1.4)
-    one_seed = training.training_verdict(_loss_table({"p = 0": [0.2], "p = 0.8": [0.3]}))
+def test_training_verdict_follows_the_linear_bar_the_convergence_rule_and_the_seeds():
+    good = grid.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.6, 0.58],
+                                              "untrained": [3.0, 3.1, 2.9], "mean colour": [1.0]}))
+    assert good.can_test and good.n_learnt == good.n_converged == 6 and good.share_control == pytest.approx(3.0)
+    assert good.reason == "" and good.pca_share == 0.3
+    poor = grid.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.7, 0.58]}))
+    assert not poor.can_test and poor.n_learnt == 5 and "only 5 of its 6" in poor.verdict_text  # 0.7 > 2 x 0.3
+    assert poor.reason == ("5 of 6 networks within 2 x PCA's error (theirs: 40% to 70% of a mean-colour patch's) "
+                           "(chapter 4)")
+    assert grid.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.7, 0.58]}),
+                                 max_factor=2.5).can_test
+    still = grid.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5]}, {"p = 0": [0.01, 0.03, 0.0]}))
+    assert not still.can_test and still.n_converged == 2 and still.gain_worst == 0.03
+    assert "1 of 6" not in still.reason and "1 of 3 still improving" in still.reason
+    worse_than_trivial = grid.training_verdict(_loss_table({"p = 0": [1.1, 1.2, 1.3]}, pca=0.8))  # bar capped at 1
+    assert worse_than_trivial.n_learnt == 0 and "none of its 3 networks" in worse_than_trivial.verdict_text
+    one_seed = grid.training_verdict(_loss_table({"p = 0": [0.4], "p = 0.8": [0.5]}))
     assert not one_seed.can_test and "1 seed(s) per dropout rate" in one_seed.verdict_text
-    none = training.training_verdict(_loss_table({"p = 0": [0.9, 1.2, 0.8]}))
-    assert none.n_learnt == 0 and "none of its 3 networks" in none.verdict_text
-    with pytest.raises(ValueError, match="min_gain"):
-        training.training_verdict(_loss_table({"p = 0": [0.2]}), min_gain=2.0)
+    with pytest.raises(ValueError, match="max_gain"):
+        grid.training_verdict(_loss_table({"p = 0": [0.2]}), max_gain=2.0)
+
+
+def test_the_last_quarter_gain_is_the_relative_fall_of_the_excess():
+    floor = 100.0
+    assert grid.last_quarter_gain([200.0, 150.0, 130.0, 120.0, 118.0, 117.0, 116.0, 115.0], floor) == \
+        pytest.approx((17.0 - 15.0) / 17.0)  # 8 epochs: the last 2, from the end of epoch 6 (17 above the floor) to 8
+    assert np.isnan(grid.last_quarter_gain([200.0], floor))
+    assert grid.last_quarter_gain([120.0, 110.0], floor) == pytest.approx(0.5)
 
 
 def test_learning_rate_schedules_have_their_closed_forms():

@@ -1,7 +1,8 @@
 """The build tool's command line: ``polycode build | run | list`` (also ``python -m polycode_utils.book``).
 
 Usage: ``polycode build [--profile P] [--only CHAPTER ...] [-p NAME VALUE ...] [--force]`` and
-``polycode run CHAPTER [-p NAME VALUE ...] [-o OUT.ipynb]``; ``polycode list`` shows chapters and parameters.
+``polycode run CHAPTER [-p NAME VALUE ...] [-o OUT.ipynb]``; ``polycode list`` shows chapters and parameters;
+``polycode train [--profile P] [-p NAME VALUE ...]`` trains chapter 4's networks once into the shipped store.
 It imports no science module (no numpy, no torch): it starts fast and only drives the notebooks.
 """
 
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -135,6 +138,23 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+TRAINING_CHAPTER = "04_autoencoder"  # the chapter whose parameters name the networks that `train` ships
+
+
+def cmd_train(project: Project, args: argparse.Namespace) -> int:
+    """Train the dropout grid of chapter 4's parameters (profile, overrides) and write it into networks/ with its
+    manifest, in a child process (`python -m polycode_utils.grid`: this tool imports no torch)."""
+    chapter = project.chapter(TRAINING_CHAPTER)
+    routed = split_overrides(project, [chapter], args.param)
+    values = {**default_values(chapter), **resolve_parameters(project, chapter, args.profile, routed[chapter.id])}
+    command = " ".join(["polycode train --profile", shlex.quote(args.profile),
+                        *(f"-p {shlex.quote(n)} {shlex.quote(v)}" for n, v in args.param)])
+    child = [sys.executable, "-m", "polycode_utils.grid", "--parameters", json.dumps(values),
+             "--store", str(project.root / "networks"), "--cache-dir", str(project.root / "_build" / "cache"),
+             "--root", str(project.root), "--command", command]
+    return subprocess.run(child, cwd=project.root, check=False).returncode
+
+
 def cmd_assignment(project: Project, args: argparse.Namespace) -> int:
     chapter = project.chapter(args.chapter)
     try:
@@ -205,6 +225,11 @@ def parser() -> argparse.ArgumentParser:
     for p in (b, r):
         p.add_argument("--no-wait", action="store_true",
                        help="refuse, instead of waiting, when another build of this checkout is running")
+    t = sub.add_parser("train", help="train chapter 4's networks for a profile once (long: run it in the "
+                       "background; it resumes) and write them with their manifest into networks/, which builds use")
+    t.add_argument("--profile", default="default")
+    t.add_argument("-p", "--param", **param)
+    t.add_argument(PAIR, dest="param", action="append", type=lambda s: tuple(s.split("=", 1)), help=argparse.SUPPRESS)
     sub.add_parser("list", help="chapters, their parameters and the profiles")
     a = sub.add_parser("assignment", help="a chapter as coursework: the student notebook (solutions replaced by "
                        "stubs), the instructor's (nbgrader metadata) and the autograder's checks")
@@ -248,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_list(project, args)
         if args.command == "assignment":
             return cmd_assignment(project, args)
+        if args.command == "train":  # no checkout lock: it may run for hours beside builds (the cache is atomic)
+            return cmd_train(project, args)
         for signum in UNWIND_SIGNALS:
             signal.signal(signum, on_signal)
         with checkout_lock(project.root, wait=not args.no_wait):

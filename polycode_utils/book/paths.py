@@ -32,7 +32,12 @@ def data_dir() -> Path:
     return book_root() / "data"
 
 
+def shipped_networks() -> Path:
+    """Where the networks trained once by `polycode train` are committed, with their manifest: <root>/networks."""
+    return book_root() / "networks"
+
+
 def network_store() -> dict[str, Path]:
     """The keyword arguments through which chapters 4, 5 and 6 find chapter 4's networks:
-    ``load_networks(configs, **network_store(), ...)``."""
-    return {"cache_dir": cache_dir(), "data_root": data_dir()}
+    ``load_networks(configs, **network_store(), ...)``: the shipped store, the cache, the data."""
+    return {"store": shipped_networks(), "cache_dir": cache_dir(), "data_root": data_dir()}

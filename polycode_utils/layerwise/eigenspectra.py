@@ -37,15 +37,16 @@ CIFAR10_TEST_IMAGES = 10_000  # the CIFAR-10 test split: the evaluation sets mus
 # Fig. 3 and Fig. 5: eigenspectra by depth, on independent evaluation sets
 
 
-def evaluation_sets(dataset: str, n_images: int, n_sets: int, seed: int = 0, root: object = None
+def evaluation_sets(dataset: str, n_images: int, n_sets: int, seed: int = 0, root: object = None, size: int = 32
                     ) -> tuple[list[np.ndarray], ImageData]:
-    """n_sets disjoint sets of n_images held-out images (fresh patch crops, or CIFAR-10 test images) [ours]."""
+    """n_sets disjoint sets of n_images held-out images of size x size pixels (fresh patch crops, or CIFAR-10 test
+    images) [ours]."""
     check_choice(dataset, "dataset", DATASETS)
     n_images, n_sets = check_int(n_images, "n_eval_images", 3), check_int(n_sets, "n_eval_sets", 1)
     if dataset == "cifar10" and n_images * n_sets > CIFAR10_TEST_IMAGES:
         raise ValueError(f"n_eval_images, n_eval_sets: {n_sets} sets of {n_images} images need {n_images * n_sets}, "
                          f"the CIFAR-10 test split holds {CIFAR10_TEST_IMAGES}; lower n_eval_sets or n_eval_images")
-    data = evaluation_images(dataset, n_images * n_sets, seed=seed, root=root)
+    data = evaluation_images(dataset, n_images * n_sets, seed=seed, size=size, root=root)
     return [data.images[k * n_images:(k + 1) * n_images] for k in range(n_sets)], data
 
 

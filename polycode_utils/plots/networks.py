@@ -7,6 +7,7 @@ spectra) and draws it with the book's labels; none computes a number that the te
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,6 +19,9 @@ from polycode_utils.layerwise.eigenspectra import CrossValidated, LayerSpectrum
 from polycode_utils.models import DENSE_DEPTHS, INPUT_DEPTH
 from polycode_utils.plots import finished
 from polycode_utils.training import TrainedModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Spectra = Sequence[Mapping[str, LayerSpectrum]]
 
@@ -99,6 +103,26 @@ def reconstruction_grid(inputs: np.ndarray, reconstructions: Sequence[np.ndarray
             _untick(axes[r, c])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize="small")
     fig.subplots_adjust(wspace=0.05, hspace=0.08, left=0.1, right=1, top=1, bottom=0)
+    return finished(fig)
+
+
+def learnability_frontier(table: pd.DataFrame) -> Figure:
+    """Held-out error (share of a mean-colour patch's) against the dropout rate, one line per configuration of the
+    frontier study, split by dropout placement; dotted: PCA-k of each configuration's latent size (chapter 4)."""
+    placements = list(dict.fromkeys(table["placement"]))
+    fig, axes = plt.subplots(1, len(placements), figsize=(5.2 * len(placements), 3.8), sharey=True, squeeze=False)
+    for ax, placement in zip(axes[0], placements):
+        part = table[table["placement"] == placement]
+        for name, rows in part.groupby("config", sort=True):
+            r = rows.iloc[0]
+            label = (f"{name}: w{r['width']}, {r['image_size']} px, {r['loss']}, {r['lr']:g} {r['schedule']}, "
+                     f"{r['steps']:,} steps")
+            line, = ax.plot(rows["dropout"], rows["vs_mean_colour"], "o-", label=label)
+            ax.axhline(r["pca_vs_mean_colour"], color=line.get_color(), ls=":", lw=1)
+        ax.axhline(1.0, color="k", lw=1, ls="--")
+        ax.set(xlabel="dropout rate p", title=f"dropout placement: {placement}", yscale="log")
+        ax.legend(fontsize="x-small", loc="upper left")
+    axes[0, 0].set_ylabel("held-out error above floor / mean colour's")
     return finished(fig)
 
 

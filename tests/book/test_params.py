@@ -155,7 +155,9 @@ def test_config_mistakes_named(tmp_path):
 @pytest.mark.parametrize("chapter, overrides, words", [
     ("06_projections", [("fit_range", "600,10")], ["fit_range[0] < fit_range[1]", "fit_range = [600, 10]"]),
     ("05_spectra", [("fit_range", "9,5")], ["fit_range[0] < fit_range[1]"]),
-    ("06_projections", [("radius", "14"), ("dot_radius", "2")], ["radius + dot_radius <= 15", "radius = 14.0"]),
+    ("06_projections", [("radius", "6"), ("dot_radius", "2")], ["radius + dot_radius <= image_size / 2 - 1",
+                                                                "radius = 6.0", "image_size = 16"]),
+    ("04_autoencoder", [("dataset", "cifar10"), ("image_size", "16")], ["dataset == 'patches' or image_size == 32"]),
     ("06_projections", [("show_dropout", "0.4"), ("dropout_rates", "0,0.2")], ["show_dropout in dropout_rates"]),
     ("06_projections", [("show_dropout", "0.3")], ["show_dropout in dropout_rates", "show_dropout = 0.3"]),
     ("05_spectra", [("fig5_layer", "stem"), ("layers", "layer1,layer2")], ["fig5_layer in layers"]),

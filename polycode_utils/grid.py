@@ -1,0 +1,511 @@
+"""The dropout grid of chapter 4's networks as chapters 4-6 use it: the configurations, the networks loaded from the
+shipped store or the cache (trained when missing, or refused when training would not fit the budget), and chapter
+4's tables of their losses.
+
+The shipped store [ours]: training the `default` grid to convergence takes longer than a build may, so it is trained
+once (``polycode train --profile default``, which runs ``python -m polycode_utils.grid``) and its networks are
+committed under ``networks/``: one weights file per network (no optimiser state) and ``manifest.json``, which records
+for each its configuration, the data, the commit of the code that trained it, the command, the machine, the wall
+time, the eval-mode loss history and the SHA-256 of the file. ``load_networks`` installs a shipped network into the
+cache only when its configuration and data equal the ones asked for and its file matches the checksum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from polycode_utils.checks import check_bool, check_choice, check_dropout, check_float_in, check_int, check_sequence
+from polycode_utils.data import ImageData
+from polycode_utils.models import ResNetAutoencoder
+from polycode_utils.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECALIBRATE, AutoencoderConfig, TrainedModel,
+                                     bce_floor, cache_folder, checkpoint_problem, cpu_threads, cpu_workers, evaluate,
+                                     held_out_images, is_cached, load_training_data, mean_colour_loss,
+                                     pca_reconstruction, recalibrate_batchnorm, reconstruction_losses, resolve_device,
+                                     save_atomic, torch_threads, train_many, weights_checksum)
+
+MANIFEST = "manifest.json"
+STORE_FORMAT = 1
+# Seconds per training image on one quiet core of this project's 2-core machine, as c0 + c1 * width^2 * size^2
+# (fitted to studies/frontier.py's step costs: width 8 at 16 and 32 px, 0.55 and 1.33 ms; it overestimates width
+# 12-16 by up to 45 %), eval passes included; a CPU estimate only [ours].
+CPU_SECONDS_PER_IMAGE = (2.9e-4, 1.6e-8)
+TRAIN_COMMAND = "polycode train"
+
+
+def dropout_grid(dropout_rates: Sequence[float], n_seeds: int = 1, **config: object) -> list[AutoencoderConfig]:
+    """n_seeds AutoencoderConfigs per dropout rate (replicates 0..n_seeds-1), rate by rate, the rest shared (the
+    paper's grid: 0, 0.2, 0.4, 0.6, 0.8, one network each; several seeds per rate are ours)."""
+    rates = check_sequence(dropout_rates, "dropout_rates")
+    n_seeds = check_int(n_seeds, "n_seeds", 1)
+    return [AutoencoderConfig(dropout=check_dropout(p, "dropout_rates"), replicate=r, **config)
+            for p in rates for r in range(n_seeds)]
+
+
+def describe_networks(config: AutoencoderConfig) -> str:
+    """The grid's network in a phrase, for a page's provenance: family, image size, width, latent, placement."""
+    kind = "variational autoencoder (BCE + KL)" if config.variational else "plain autoencoder (BCE) [ours]"
+    where = ("dropout after every ReLU of the ResNet encoder (the authors' placement)" if config.placement ==
+             "every_relu" else "dropout after the ReLU inside each residual branch only [ours]")
+    return (f"ResNet-18-family {kind} for {config.image_size}x{config.image_size} images, base width {config.width}, "
+            f"latent {config.latent_dim}, {where}, {config.epochs} epochs of {config.n_images:,} images")
+
+
+@dataclass(eq=False)
+class Network:
+    """One network of the dropout grid as it is measured: its rate, the model (eval mode), its training record."""
+
+    dropout: float
+    model: ResNetAutoencoder        # BatchNorm statistics as `batchnorm` says
+    trained: TrainedModel           # the checkpoint's network (BatchNorm as trained) and its loss history
+    batchnorm: str
+    control: ResNetAutoencoder | None = None  # the same network untrained, with the same BatchNorm treatment
+
+    @property
+    def replicate(self) -> int:
+        return self.trained.config.replicate
+
+
+def untrained_network(config: AutoencoderConfig, data: ImageData, *, batchnorm: str = "recalibrated",
+                      device: str = "auto") -> ResNetAutoencoder:
+    """The control of a trained network: its architecture with the weights its training started from, in eval mode,
+    BatchNorm statistics re-estimated the same way ("recalibrated") or as initialised ("as_trained": none learnt)."""
+    check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
+    model = config.initial_model().to(resolve_device(device)).eval()
+    return recalibrate_batchnorm(model, data.images[:N_RECALIBRATE]).eval() if batchnorm == "recalibrated" else model
+
+
+def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path, data_root: str | Path | None,
+                  device: str = "auto", batchnorm: str = "recalibrated", progress: bool = True,
+                  data: ImageData | None = None, controls: bool = False, store: str | Path | None = None,
+                  max_train_s: float | None = None) -> list[Network]:
+    """The dropout grid's networks in eval mode: from the shipped store (verified, install_shipped) or the checkpoint
+    cache, else trained and cached; with controls=True each also carries its untrained control (untrained_network,
+    the same BatchNorm treatment). max_train_s: on a CPU, refuse before training when the missing networks would
+    take longer than that (training_seconds), naming the command that trains them once."""
+    # batchnorm="recalibrated": BatchNorm statistics re-estimated on the first N_RECALIBRATE training images with
+    # dropout off (recalibrate_batchnorm) [ours]; "as_trained": the checkpoint's running statistics. Training and
+    # recalibration run with one thread per process on a CPU (cpu_workers processes side by side).
+    check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
+    if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
+        raise ValueError("configs: must be a non-empty list of AutoencoderConfig (see dropout_grid)")
+    check_bool(controls, "controls")
+    base = {k: v for k, v in vars(configs[0]).items() if k not in ("dropout", "replicate")}
+    if any({k: v for k, v in vars(c).items() if k not in ("dropout", "replicate")} != base for c in configs):
+        raise ValueError("configs: must differ only in their dropout rate and replicate (one training set for all)")
+    dev = resolve_device(device)
+    if data is None:
+        data = load_training_data(configs[0], root=data_root)
+    elif len(data) != configs[0].n_images:
+        raise ValueError(f"data: holds {len(data)} images, the configurations train on {configs[0].n_images}")
+    workers = cpu_workers(dev, configs[0].n_images * configs[0].epochs)
+    if max_train_s is not None:
+        check_float_in(float(max_train_s), "max_train_s", 0.0, float("inf"))
+    if store is not None:
+        install_shipped(configs, data, store=store, cache_dir=cache_dir)
+    missing = [c for c in dict.fromkeys(configs) if not is_cached(c, data, cache_dir)]
+    if missing and max_train_s is not None and dev.type == "cpu" and training_seconds(missing, workers) > max_train_s:
+        raise RuntimeError(
+            f"max_train_s: training the {len(missing)} network(s) of this configuration that are neither shipped nor "
+            f"cached would take about {training_seconds(missing, workers) / 60:.0f} min on this CPU, over the "
+            f"budget of {max_train_s:.0f} s; train them once with `{TRAIN_COMMAND}` and the same parameters (it "
+            "writes the shipped store), or raise max_train_s")
+    with torch_threads(cpu_threads(dev)):
+        trained = train_many(list(configs), data, cache_dir=cache_dir, device=device, workers=workers,
+                             progress=progress)
+        return [Network(t.config.dropout, recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]).eval()
+                        if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm,
+                        untrained_network(t.config, data, batchnorm=batchnorm, device=device) if controls else None)
+                for t in trained]
+
+
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The shipped store: networks trained once, committed with a manifest, verified before use
+
+
+class ShippedError(RuntimeError):
+    """A shipped network that must not be used: its file is missing or does not match the manifest."""
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def machine_description() -> dict[str, str | int]:
+    """Where a network was trained: the platform, processor, cores, the CPU's vector capability and torch."""
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cores": os.cpu_count() or 1, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch": torch.__version__}
+
+
+def read_manifest(store: str | Path) -> list[dict]:
+    """The entries of a store's manifest.json (none when the store or its manifest does not exist)."""
+    path = Path(store) / MANIFEST
+    if not path.exists():
+        return []
+    manifest = json.loads(path.read_text())
+    if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+        raise ShippedError(f"{path}: not a manifest of format {STORE_FORMAT}")
+    return list(manifest["networks"])
+
+
+def shipped_entry(config: AutoencoderConfig, data: ImageData, store: str | Path) -> dict | None:
+    """The manifest entry of the network of this configuration and data, or None when the store has none."""
+    want = json.loads(json.dumps([asdict(config), data.description.key()]))  # as the manifest holds them (lists)
+    for entry in read_manifest(store):
+        if [entry["config"], entry["data"]] == want:
+            return entry
+    return None
+
+
+def load_shipped(entry: dict, store: str | Path, config: AutoencoderConfig, data: ImageData) -> dict:
+    """A shipped network's checkpoint, verified: the file's SHA-256 against the manifest's, then the checkpoint's
+    own checks (format, weight checksum, configuration, data, shapes); ShippedError naming the file otherwise."""
+    path = Path(store) / entry["file"]
+    if not path.is_file():
+        raise ShippedError(f"shipped network {path} is missing; retrain the store with `{TRAIN_COMMAND}`")
+    if file_sha256(path) != entry["sha256"]:
+        raise ShippedError(f"shipped network {path} does not match the SHA-256 in its manifest (a damaged or "
+                           f"replaced file); restore it from git or retrain the store with `{TRAIN_COMMAND}`")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    problem = checkpoint_problem(ckpt, config, data.description.key())
+    if problem is None and ckpt["epoch"] != config.epochs:
+        problem = f"it holds {ckpt['epoch']} of {config.epochs} epochs"
+    if problem is not None:
+        raise ShippedError(f"shipped network {path}: {problem}; retrain the store with `{TRAIN_COMMAND}`")
+    return ckpt
+
+
+def install_shipped(configs: Sequence[AutoencoderConfig], data: ImageData, *, store: str | Path,
+                    cache_dir: str | Path) -> int:
+    """Copy the shipped networks of these configurations that the cache lacks into it (verified by load_shipped);
+    returns how many were installed. The cache then serves them as if trained there."""
+    n = 0
+    for config in dict.fromkeys(configs):
+        entry = shipped_entry(config, data, store)
+        if entry is None or is_cached(config, data, cache_dir):
+            continue
+        ckpt = load_shipped(entry, store, config, data)
+        folder = cache_folder(config, data, cache_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_atomic({**ckpt, "shipped": entry["file"]}, folder / "checkpoint.pt")
+        n += 1
+    return n
+
+
+def ship(trained: Sequence[TrainedModel], data: ImageData, store: str | Path, *, commit: str, command: str,
+         started: str) -> Path:
+    """Write trained networks into a store: one weights file each (state dict, history, no optimiser state) and
+    the manifest entry that describes it; entries of other configurations already in the manifest are kept."""
+    store = Path(store)
+    store.mkdir(parents=True, exist_ok=True)
+    machine = machine_description()
+    entries = {json.dumps([e["config"], e["data"]], sort_keys=True): e for e in read_manifest(store)}
+    for t in trained:
+        name = cache_folder(t.config, data, ".").name + ".pt"
+        state = {k: v.detach().cpu() for k, v in t.model.state_dict().items()}
+        save_atomic({"format": CHECKPOINT_FORMAT, "config": asdict(t.config), "data": data.description.key(),
+                     "epoch": t.config.epochs, "model": state, "checksum": weights_checksum(state), "optimizer": {},
+                     "history": t.history.to_dict(), "seconds": t.seconds, "device": t.device}, store / name)
+        entry = {"file": name, "sha256": file_sha256(store / name), "key": t.config.key(), "config": asdict(t.config),
+                 "data": data.description.key(), "commit": commit, "command": command, "started": started,
+                 "machine": machine, "device": t.device, "seconds": t.seconds,
+                 "eval_bce": t.history.eval_bce, "steps_per_epoch": t.history.steps_per_epoch}
+        entries[json.dumps([entry["config"], entry["data"]], sort_keys=True)] = entry
+    manifest = {"format": STORE_FORMAT, "networks": sorted(entries.values(), key=lambda e: e["file"])}
+    tmp = store / f".{MANIFEST}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    os.replace(tmp, store / MANIFEST)
+    return store / MANIFEST
+
+
+def training_seconds(configs: Sequence[AutoencoderConfig], workers: int = 1) -> float:
+    """About how long these networks take to train on this kind of CPU, `workers` side by side
+    (CPU_SECONDS_PER_IMAGE, ours)."""
+    c0, c1 = CPU_SECONDS_PER_IMAGE
+    per = [c.epochs * c.n_images * (c0 + c1 * c.width ** 2 * c.image_size ** 2) for c in configs]
+    return float(sum(per)) / max(1, min(check_int(workers, "workers"), len(per) or 1))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chapter 4's tables: the paper's recipe beside this run's, and the losses of the trained grid
+
+PAPER_RECIPE = {  # the authors' code [paper]
+    "data": "CIFAR-10, upsampled to 224×224", "loss": "BCE + KL (a variational autoencoder)",
+    "dropout placement": "after every ReLU of the ResNet",
+    "base width w (channels of the first stage)": "64 (ResNet-18)",
+    "fully connected width / latent dimensions": "1024 / 256", "epochs × images": "200 × 50,000",
+    "images seen per network": "10,000,000", "batch size / learning rate": "50 / 0.001 (Adam), constant",
+    "dropout rates": "0, 0.2, 0.4, 0.6, 0.8"}
+
+
+def recipe_table(config: AutoencoderConfig, dropout_rates: Sequence[float], profile: str) -> pd.DataFrame:
+    """The paper's training recipe beside this run's, row by row (chapter 4)."""
+    s = config.image_size
+    ours = {"data": "CIFAR-10 at 32×32" if config.dataset == "cifar10" else f"shipped photographs, {s}×{s} patches",
+            "loss": "BCE + KL (a variational autoencoder)" if config.variational else "BCE (a plain autoencoder)",
+            "dropout placement": "after every ReLU of the ResNet" if config.placement == "every_relu" else
+            "after the ReLU inside each residual branch only",
+            "base width w (channels of the first stage)": f"{config.width}",
+            "fully connected width / latent dimensions": f"{config.build_model().fc_hidden} / {config.latent_dim}",
+            "epochs × images": f"{config.epochs} × {config.n_images:,}",
+            "images seen per network": f"{config.epochs * config.n_images:,}",
+            "batch size / learning rate": f"{config.batch_size} / {config.lr:g} (Adam), " + (
+                "constant" if config.schedule == "constant" else "cosine decay to 0"),
+            "dropout rates": ", ".join(f"{p:g}" for p in dropout_rates)}
+    table = pd.DataFrame({"paper (authors' code)": PAPER_RECIPE, f"this run (profile {profile})": ours})
+    table.index.name = "setting"
+    return table
+
+
+def last_quarter_gain(eval_bce: Sequence[float], floor: float) -> float:
+    """The relative fall of the held-out error above the floor over the last quarter of the epochs,
+    (E[n - q] - E[n]) / E[n - q] with q = max(1, round(n / 4)); NaN with fewer than 2 epochs (the convergence rule
+    of chapter 4 asks for less than MAX_GAIN) [ours]."""
+    e = np.asarray(eval_bce, dtype=np.float64) - floor
+    if len(e) < 2:
+        return float("nan")
+    q = max(1, round(len(e) / 4))
+    return float((e[-1 - q] - e[-1]) / e[-1 - q])
+
+
+def final_losses(networks: Sequence[Network], images: np.ndarray, train_images: np.ndarray | None = None
+                 ) -> pd.DataFrame:
+    """Per-image losses of each network (rows: dropout rate and seed) at the end of training: with dropout, in eval
+    mode with BatchNorm as trained and re-estimated, the BCE above the images' floor and its share of the mean-colour
+    reconstruction's, KL, pixel MSE, the last quarter's gain (last_quarter_gain of the recorded held-out history,
+    meaningful when `images` are those held-out images), training time; then the untrained controls, the mean colour
+    and, given train_images, PCA-k with k the latent size, fitted on them (chapter 4)."""
+    floor, base = bce_floor(images), mean_colour_loss(images)
+    rows = []
+    for net in networks:
+        h, ev = net.trained.history, evaluate(net.model, images)
+        as_trained = evaluate(net.trained.model, images).total
+        rows.append({"network": f"p = {net.dropout:g}", "seed": net.replicate,
+                     "train loss (dropout on)": h.epoch_loss[-1], "eval loss, BN as trained": as_trained,
+                     "eval loss, BN re-estimated": ev.total, "BCE above floor": ev.bce - floor,
+                     "vs mean colour": (ev.bce - floor) / (base.bce - floor), "KL": ev.kl, "pixel MSE": ev.mse,
+                     "gain, last quarter": last_quarter_gain(h.eval_bce, floor),
+                     "training time (s)": net.trained.seconds})
+    controls = {net.replicate: net.control for net in networks if net.control is not None}
+    for seed, model in sorted(controls.items()):
+        ev = evaluate(model, images)
+        rows.append({"network": "untrained", "seed": seed, "eval loss, BN re-estimated": ev.total,
+                     "BCE above floor": ev.bce - floor, "vs mean colour": (ev.bce - floor) / (base.bce - floor),
+                     "KL": ev.kl, "pixel MSE": ev.mse})
+    rows.append({"network": "mean colour", "seed": 0, "eval loss, BN re-estimated": base.total,
+                 "BCE above floor": base.bce - floor, "vs mean colour": 1.0, "KL": 0.0, "pixel MSE": base.mse})
+    if train_images is not None:
+        k = networks[0].trained.config.latent_dim
+        pca = reconstruction_losses(pca_reconstruction(train_images, images, k), images)
+        rows.append({"network": f"PCA-{k}", "seed": 0, "eval loss, BN re-estimated": pca.total,
+                     "BCE above floor": pca.bce - floor, "vs mean colour": (pca.bce - floor) / (base.bce - floor),
+                     "KL": 0.0, "pixel MSE": pca.mse})
+    return pd.DataFrame(rows).set_index(["network", "seed"])
+
+
+@dataclass(frozen=True)
+class LossSummary:
+    """What chapter 4 states about its losses (means over seeds per dropout rate); fields are its glue names."""
+
+    eval_loss_first: float      # eval loss (BatchNorm re-estimated) at the lowest and the highest dropout rate
+    eval_loss_last: float
+    excess_first: float         # BCE above the floor, lowest and highest rate (mean over seeds), and their ratio
+    excess_last: float
+    excess_sd_first: float      # ... its spread (SD) over seeds
+    excess_sd_last: float
+    excess_ratio: float
+    kl_first: float
+    kl_last: float
+    n_increasing: int           # steps of the dropout grid at which the mean eval loss grows
+    n_steps_between: int
+    trend_text: str
+    shift_p: float              # the rate where BatchNorm as trained differs most from re-estimated (variance shift)
+    shift_as_trained: float
+    shift_recalibrated: float
+    shift_train: float
+
+
+def loss_summary(table: pd.DataFrame, rates: Sequence[float]) -> LossSummary:
+    """The eval loss against the dropout rate (means over seeds), and BatchNorm's variance shift under dropout."""
+    labels = [f"p = {p:g}" for p in rates]
+    trained = table.loc[labels]
+    mean = trained.groupby(level="network", sort=False).mean().loc[labels]
+    sd = trained.groupby(level="network", sort=False)["BCE above floor"].std(ddof=1).loc[labels]
+    ev, as_trained = mean["eval loss, BN re-estimated"].to_numpy(), mean["eval loss, BN as trained"].to_numpy()
+    worst = int(np.argmax(np.abs(as_trained - ev)))
+    return LossSummary(
+        eval_loss_first=float(ev[0]), eval_loss_last=float(ev[-1]),
+        excess_first=float(mean["BCE above floor"].iloc[0]), excess_last=float(mean["BCE above floor"].iloc[-1]),
+        excess_sd_first=float(sd.iloc[0]), excess_sd_last=float(sd.iloc[-1]),
+        excess_ratio=float(mean["BCE above floor"].iloc[-1] / mean["BCE above floor"].iloc[0]),
+        kl_first=float(mean["KL"].iloc[0]), kl_last=float(mean["KL"].iloc[-1]),
+        n_increasing=int(np.sum(np.diff(ev) > 0)), n_steps_between=len(ev) - 1,
+        trend_text="the more units dropout erased during training, the worse the network reconstructs when it may "
+        "use them all" if np.all(np.diff(ev) > 0) else "in this run the loss is not ordered by the dropout rate",
+        shift_p=float(rates[worst]), shift_as_trained=float(as_trained[worst]), shift_recalibrated=float(ev[worst]),
+        shift_train=float(mean["train loss (dropout on)"].iloc[worst]))
+
+
+def grid_losses(networks: Sequence[Network], data: ImageData) -> pd.DataFrame:
+    """final_losses on the held-out images that training tracked (held_out_images), PCA-k fitted on the training
+    images: the table chapter 4 shows and training_verdict judges."""
+    return final_losses(networks, held_out_images(networks[0].trained.config, data), data.images)
+
+
+MAX_FACTOR = 2.0   # a network has learnt its images when its error above the floor is at most this x PCA-k's [ours]
+MAX_GAIN = 0.02    # ... and converged when it fell by less than this over the last quarter of training [ours]
+
+
+@dataclass(frozen=True)
+class TrainingVerdict:
+    """Whether this run's networks can test the paper's claims about trained codes, from their own losses [ours]."""
+
+    n_networks: int
+    n_learnt: int               # networks whose share is at most max_factor x PCA-k's and below the mean colour's
+    n_converged: int            # networks whose held-out error fell by less than max_gain over the last quarter
+    max_factor: float
+    max_gain: float
+    pca_share: float            # PCA-k's BCE above floor as a share of the mean-colour reconstruction's
+    share_best: float           # the trained networks' share: best, worst
+    share_worst: float
+    gain_worst: float           # the largest last-quarter gain
+    share_control: float        # ... and the untrained networks' (mean over seeds)
+    n_seeds: int
+    can_test: bool
+    verdict_text: str
+    reason: str                 # the same in a few words, for a table (empty when the run can test the claims)
+
+
+def training_verdict(table: pd.DataFrame, max_factor: float = MAX_FACTOR, max_gain: float = MAX_GAIN,
+                     min_seeds: int = 3) -> TrainingVerdict:
+    """The run can test claims about trained codes when every network has learnt (its error above the floor at most
+    max_factor x the best linear code's of its latent size, and below a mean-colour patch's), has converged (less than
+    max_gain relative gain over the last quarter) and there are >= min_seeds seeds per rate (thresholds ours)."""
+    max_factor = check_float_in(max_factor, "max_factor", 1.0, float("inf"))
+    max_gain = check_float_in(max_gain, "max_gain", 0.0, 1.0)
+    names = table.index.get_level_values("network")
+    pca_rows = [n for n in dict.fromkeys(names) if n.startswith("PCA-")]
+    trained_mask = [n.startswith("p = ") for n in names]
+    if not any(trained_mask) or not pca_rows:
+        raise ValueError("table: needs trained networks (rows 'p = ...') and a PCA-k row; pass final_losses' table "
+                         "with train_images")
+    share, gain = table["vs mean colour"][trained_mask], table["gain, last quarter"][trained_mask]
+    pca_share = float(table.loc[pca_rows[0], "vs mean colour"].iloc[0])
+    bar = min(max_factor * pca_share, 1.0)
+    n_seeds = int(share.groupby(level="network").size().min())
+    learnt, converged = int(((share <= bar) & (share < 1.0)).sum()), int((gain < max_gain).sum())
+    control = share_of(table, "untrained")
+    n = len(share)
+    can = learnt == n and converged == n and n_seeds >= min_seeds
+    rule = (f"error above the floor at most {max_factor:g} x that of the best linear code of the latent's size "
+            f"({pca_rows[0]}: {pca_share:.0%} of a mean-colour patch's, so at most {bar:.0%}), and less than "
+            f"{max_gain:.0%} improvement over the last quarter of training")
+    why = []
+    if learnt < n:
+        why.append(f"{'none' if learnt == 0 else f'only {learnt}'} of its {n} networks reconstruct within that "
+                   f"bar (theirs: {share.min():.0%} to {share.max():.0%} of a mean-colour patch's error)")
+    if converged < n:
+        why.append(f"{n - converged} of its {n} networks were still improving (largest last-quarter gain "
+                   f"{np.nanmax(gain.to_numpy()) if np.isfinite(gain).any() else float('nan'):.1%})")
+    if n_seeds < min_seeds:
+        why.append(f"it has {n_seeds} seed(s) per dropout rate, fewer than {min_seeds}")
+    if can:
+        text = (f"this run can test the paper's claims about trained codes: all {n} networks have learnt and "
+                f"converged ({rule}; theirs: {share.min():.0%} to {share.max():.0%}), with {n_seeds} seeds per rate")
+    else:
+        text = (f"this run cannot test the paper's claims about trained codes (our bar: {rule}): " + "; and ".join(why)
+                + ". Chapters 5 and 6 then show what the measurements do, not what trained networks do")
+    reason = "" if can else "; ".join(
+        ([f"{learnt} of {n} networks within {max_factor:g} x PCA's error (theirs: {share.min():.0%} to "
+          f"{share.max():.0%} of a mean-colour patch's)"] if learnt < n else [])
+        + ([f"{n - converged} of {n} still improving"] if converged < n else [])
+        + ([f"{n_seeds} seed(s) per rate"] if n_seeds < min_seeds else [])) + " (chapter 4)"
+    finite = gain[np.isfinite(gain)]
+    return TrainingVerdict(n, learnt, converged, float(max_factor), float(max_gain), pca_share, float(share.min()),
+                           float(share.max()), float(finite.max()) if len(finite) else float("nan"), control,
+                           n_seeds, bool(can), text, "" if can else reason)
+
+
+def share_of(table: pd.DataFrame, network: str) -> float:
+    """The mean 'vs mean colour' share of one kind of row of final_losses' table (NaN when it has none)."""
+    if network not in table.index.get_level_values("network"):
+        return float("nan")
+    return float(table.loc[network, "vs mean colour"].mean())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `polycode train`: the grid trained once into the cache, then written into the shipped store
+
+# chapter 4's parameters (profiles.toml, group "autoencoder") -> AutoencoderConfig's fields
+GRID_PARAMETERS = {"seed": "seed", "dataset": "dataset", "width": "width", "latent_dim": "latent_dim",
+                   "epochs": "epochs", "n_patches": "n_images", "batch_size": "batch_size", "lr": "lr",
+                   "image_size": "image_size", "variational": "variational", "placement": "placement",
+                   "schedule": "schedule"}
+
+
+def grid_configs(parameters: dict) -> list[AutoencoderConfig]:
+    """The dropout grid that chapter 4's parameters name (dropout_rates, n_seeds and GRID_PARAMETERS)."""
+    return dropout_grid(parameters["dropout_rates"], n_seeds=parameters["n_seeds"],
+                        **{field: parameters[name] for name, field in GRID_PARAMETERS.items()})
+
+
+def code_commit(root: str | Path) -> str:
+    """The git commit of the checkout at root, with '+modified' when tracked files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        head = git("rev-parse", "HEAD").strip()
+        return head + ("+modified" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train chapter 4's grid for the given parameters (JSON) into the cache and write it into the shipped store."""
+    ap = argparse.ArgumentParser(prog="python -m polycode_utils.grid", description=main.__doc__)
+    ap.add_argument("--parameters", required=True, help="chapter 4's resolved parameters, as JSON")
+    ap.add_argument("--store", required=True, help="the shipped store's folder (networks/)")
+    ap.add_argument("--cache-dir", required=True, help="the checkpoint cache (_build/cache): training resumes there")
+    ap.add_argument("--root", default=".", help="the checkout, for the commit recorded in the manifest")
+    ap.add_argument("--command", default=TRAIN_COMMAND, help="the command recorded in the manifest")
+    args = ap.parse_args(argv)
+    parameters = json.loads(args.parameters)
+    configs = grid_configs(parameters)
+    device = resolve_device(parameters.get("device", "auto"))
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    commit = code_commit(args.root)
+    data = load_training_data(configs[0], root=Path(args.root) / "data")
+    print(f"training {len(configs)} networks (about {training_seconds(configs, 2) / 60:.0f} min on a 2-core CPU) "
+          f"into {args.cache_dir}; interrupted, it resumes from the checkpoints", file=sys.stderr, flush=True)
+    with torch_threads(cpu_threads(device)):
+        trained = train_many(configs, data, cache_dir=args.cache_dir, device=str(device.type),
+                             workers=cpu_workers(device, configs[0].n_images * configs[0].epochs))
+    path = ship(trained, data, args.store, commit=commit, command=args.command, started=started)
+    print(f"{len(trained)} networks written to {path.parent} ({path.name}: commit {commit})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
