@@ -48,7 +48,7 @@ from polycode_utils.data import load_images
 from polycode_utils.models import architecture_table
 from polycode_utils.plots import networks as plots
 from polycode_utils.grid import (describe_networks, dropout_grid, grid_losses, load_networks, loss_summary,
-                                 recipe_table, shipped_entry, training_verdict)
+                                 frontier_summary, recipe_table, store_summary, training_verdict)
 from polycode_utils.training import (N_RECALIBRATE, bce_floor, cpu_threads, cpu_workers, held_out_images,
                                      mean_colour_loss, pca_reconstruction, reconstruct)
 
@@ -190,15 +190,7 @@ glue_values(dict(setting_table=recipe_table(configs[0], dropout_rates, profile),
 
 # %% tags=["hide-input"]
 frontier = pd.read_csv(book_root() / "studies" / "frontier.csv")
-authors = frontier[(frontier["placement"] == "every_relu") & (frontier["dropout"] >= 0.4)]
-branch = frontier[(frontier["placement"] == "branch") & (frontier["loss"] == "BCE")]
-glue_values(dict(fig_frontier=plots.learnability_frontier(frontier), n_frontier=len(frontier),
-                 n_frontier_configs=frontier["config"].nunique(),
-                 authors_best=float(authors["vs_mean_colour"].min()),
-                 branch_worst=float(branch["vs_mean_colour"].max()),
-                 branch_steps=int(branch["steps"].max()), authors_gain=float(authors["last_quarter_improvement"].max()),
-                 branch_kl=float(frontier[(frontier["placement"] == "branch") & (frontier["loss"] != "BCE")]
-                                 ["vs_mean_colour"].min())))
+glue_values(dict(fig_frontier=plots.learnability_frontier(frontier), **asdict(frontier_summary(frontier))))
 
 # %% [markdown]
 # ```{glue:figure} fig_frontier
@@ -252,18 +244,10 @@ wall = time.perf_counter() - start
 # %% tags=["remove-cell"]
 workers = cpu_workers(device, n_patches * epochs)
 n_trained_now = sum(not t.from_cache for t in trained)
-entries = [e for e in (shipped_entry(c, data, shipped_networks()) for c in configs) if e is not None]
-machine = entries[0]["machine"] if entries else {}
-glue_values(dict(max_train_s=max_train_s, n_shipped=len(entries),
-                 shipped_text=f"{len(entries)} of the {len(configs)} networks come from the shipped store: trained by "
-                 f"`{entries[0]['command']}` at commit {', '.join(sorted({e['commit'][:10] for e in entries}))} on "
-                 f"{machine['processor']} ({machine['cores']} cores, torch {machine['torch']}), "
-                 f"{sum(e['seconds'] for e in entries) / 60:.0f} min of training in all"
-                 if entries else "none of this run's networks comes from the shipped store"))
-glue_values(dict(n_trained_now=n_trained_now, n_from_cache=len(trained) - n_trained_now,
+glue_values(dict(n_trained_now=n_trained_now, n_from_cache=len(trained) - n_trained_now, max_train_s=max_train_s,
                  train_wall=wall, train_seconds_mean=float(np.mean([t.seconds for t in trained])),
-                 workers_text="in two processes side by side" if workers == 2 else
-                 (f"in {workers} processes side by side" if workers > 1 else "one network after the other"),
+                 **asdict(store_summary(configs, data, shipped_networks())),
+                 workers_text=f"{workers} at a time" if workers > 1 else "one network after the other",
                  device_used=trained[0].device, steps_per_epoch=trained[0].history.steps_per_epoch))
 
 # %% [markdown]
@@ -313,7 +297,7 @@ glue("final_losses", final_df.style.format({c: formats.get(c, "{:.1f}") for c in
 verdict = training_verdict(final_df)
 glue_values(dict(n_recalibrate=min(N_RECALIBRATE, len(data)), p_first=float(dropout_rates[0]),
                  p_last=float(dropout_rates[-1]), mc_excess=float(final_df.loc[("mean colour", 0), "BCE above floor"]),
-                 pca_label=f"PCA-{latent_dim}", max_gain_pct=100 * verdict.max_gain,
+                 pca_label=f"PCA-{latent_dim}",
                  **asdict(loss_summary(final_df, dropout_rates)), **asdict(verdict)))
 
 # %% [markdown]
@@ -350,20 +334,20 @@ glue_values(dict(n_recalibrate=min(N_RECALIBRATE, len(data)), p_first=float(drop
 # {glue:text}`share_worst:.0%`, against {glue:text}`pca_share:.0%` for {glue:text}`pca_label`. Our bar for a network
 # that has learnt its images (the rule is ours): its error above the floor at most {glue:text}`max_factor:g` times
 # the linear code's, and below the mean colour's; {glue:text}`n_learnt` of the {glue:text}`n_networks` networks meet
-# it. Our rule for a network that has converged: its held-out error fell by less than {glue:text}`max_gain_pct:.0f` %
+# it. Our rule for a network that has converged: its held-out error fell by less than {glue:text}`max_gain:.0%`
 # over the last quarter of training (the largest fall: {glue:text}`gain_worst:.1%`); {glue:text}`n_converged` of them
 # have. So {glue:text}`verdict_text`. What the paper measures in these networks is not their loss but their code:
 # that is chapter 5.
+
 # %% tags=["hide-input"]
 n_show = 8
-glue("n_show", n_show, display=False)
 shown = held[np.sort(np.random.default_rng(seed + 1).choice(len(held), size=n_show, replace=False))]
 first_seed = [net for net in networks if net.replicate == 0]
 flat = np.broadcast_to(shown.mean(axis=(2, 3), keepdims=True), shown.shape)
 rows = [reconstruct(net.model, shown) for net in first_seed]
 rows += [pca_reconstruction(data.images, shown, latent_dim), flat]
-glue("fig_rec", plots.reconstruction_grid(shown, rows, [f"p = {net.dropout:g}" for net in first_seed]
-                                          + [f"PCA-{latent_dim}", "mean colour"]), display=False)
+glue_values(dict(n_show=n_show, fig_rec=plots.reconstruction_grid(
+    shown, rows, [f"p = {net.dropout:g}" for net in first_seed] + [f"PCA-{latent_dim}", "mean colour"])))
 
 # %% [markdown]
 # ```{glue:figure} fig_rec

@@ -239,6 +239,32 @@ def ship(trained: Sequence[TrainedModel], data: ImageData, store: str | Path, *,
     return store / MANIFEST
 
 
+@dataclass(frozen=True)
+class StoreSummary:
+    """Where a grid's shipped networks came from, from their manifest entries (chapter 4's provenance)."""
+
+    n_shipped: int
+    shipped_commits: str        # the commits that wrote them (10 hex digits each), comma-separated
+    shipped_command: str
+    shipped_machine: str        # processor, cores, torch
+    shipped_minutes: float      # their training wall time, summed
+    shipped_text: str           # the same in a sentence
+
+
+def store_summary(configs: Sequence[AutoencoderConfig], data: ImageData, store: str | Path) -> StoreSummary:
+    """The shipped networks among these configurations and what their manifest says of them."""
+    entries = [e for e in (shipped_entry(c, data, store) for c in configs) if e is not None]
+    if not entries:
+        return StoreSummary(0, "", "", "", 0.0, "none of the networks comes from the shipped store")
+    m = entries[0]["machine"]
+    commits, command = ", ".join(sorted({e["commit"][:10] for e in entries})), entries[0]["command"]
+    machine = f"{m['processor']}, {m['cores']} cores, torch {m['torch']}"
+    minutes = sum(e["seconds"] for e in entries) / 60
+    return StoreSummary(len(entries), commits, command, machine, minutes,
+                        f"{len(entries)} of the {len(configs)} networks come from the shipped store: trained by "
+                        f"`{command}` at commit {commits} on {machine}, {minutes:.0f} min of training in all")
+
+
 def training_seconds(configs: Sequence[AutoencoderConfig], workers: int = 1) -> float:
     """About how long these networks take to train on this kind of CPU, `workers` side by side
     (CPU_SECONDS_PER_IMAGE, ours)."""
@@ -276,6 +302,29 @@ def recipe_table(config: AutoencoderConfig, dropout_rates: Sequence[float], prof
     table = pd.DataFrame({"paper (authors' code)": PAPER_RECIPE, f"this run (profile {profile})": ours})
     table.index.name = "setting"
     return table
+
+
+@dataclass(frozen=True)
+class FrontierSummary:
+    """What chapter 4 states about the frontier study (studies/frontier.csv): which placements learn at all."""
+
+    n_frontier: int             # runs and configurations in the table
+    n_frontier_configs: int
+    authors_best: float         # the authors' placement at p >= 0.4: its best share, its largest last-quarter gain
+    authors_gain: float
+    branch_worst: float         # dropout in the branches, BCE alone: the worst share, the longest run's steps
+    branch_steps: int
+    branch_kl: float            # ... with the KL term: the best share
+
+
+def frontier_summary(table: pd.DataFrame) -> FrontierSummary:
+    """The frontier table in the few numbers chapter 4's reading of it needs."""
+    authors = table[(table["placement"] == "every_relu") & (table["dropout"] >= 0.4)]
+    branch = table[table["placement"] == "branch"]
+    plain, kl = branch[branch["loss"] == "BCE"], branch[branch["loss"] != "BCE"]
+    return FrontierSummary(len(table), int(table["config"].nunique()), float(authors["vs_mean_colour"].min()),
+                           float(authors["last_quarter_improvement"].max()), float(plain["vs_mean_colour"].max()),
+                           int(plain["steps"].max()), float(kl["vs_mean_colour"].min()))
 
 
 def last_quarter_gain(eval_bce: Sequence[float], floor: float) -> float:
@@ -487,7 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m polycode_utils.grid", description=main.__doc__)
     ap.add_argument("--parameters", required=True, help="chapter 4's resolved parameters, as JSON")
     ap.add_argument("--store", required=True, help="the shipped store's folder (networks/)")
-    ap.add_argument("--cache-dir", required=True, help="the checkpoint cache (_build/cache): training resumes there")
+    ap.add_argument("--cache-dir", required=True, help="the checkpoint cache: training resumes there")
+    ap.add_argument("--data-root", default=None, help="the folder holding cifar-10-batches-py (dataset cifar10)")
     ap.add_argument("--root", default=".", help="the checkout, for the commit recorded in the manifest")
     ap.add_argument("--command", default=TRAIN_COMMAND, help="the command recorded in the manifest")
     args = ap.parse_args(argv)
@@ -496,7 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = resolve_device(parameters.get("device", "auto"))
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     commit = code_commit(args.root)
-    data = load_training_data(configs[0], root=Path(args.root) / "data")
+    data = load_training_data(configs[0], root=args.data_root)
     print(f"training {len(configs)} networks (about {training_seconds(configs, 2) / 60:.0f} min on a 2-core CPU) "
           f"into {args.cache_dir}; interrupted, it resumes from the checkpoints", file=sys.stderr, flush=True)
     with torch_threads(cpu_threads(device)):

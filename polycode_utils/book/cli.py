@@ -151,7 +151,7 @@ def cmd_train(project: Project, args: argparse.Namespace) -> int:
                         *(f"-p {shlex.quote(n)} {shlex.quote(v)}" for n, v in args.param)])
     child = [sys.executable, "-m", "polycode_utils.grid", "--parameters", json.dumps(values),
              "--store", str(project.root / "networks"), "--cache-dir", str(project.root / "_build" / "cache"),
-             "--root", str(project.root), "--command", command]
+             "--data-root", str(project.root / "data"), "--root", str(project.root), "--command", command]
     return subprocess.run(child, cwd=project.root, check=False).returncode
 
 
