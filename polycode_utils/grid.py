@@ -216,7 +216,9 @@ def install_shipped(configs: Sequence[AutoencoderConfig], data: ImageData, *, st
 def ship(trained: Sequence[TrainedModel], data: ImageData, store: str | Path, *, commit: str, command: str,
          started: str) -> Path:
     """Write trained networks into a store: one weights file each (state dict, history, no optimiser state) and
-    the manifest entry that describes it; entries of other configurations already in the manifest are kept."""
+    the manifest entry that describes it; entries of other configurations already in the manifest are kept.
+    commit: the checkout's at writing time; networks found complete in the cache were trained earlier, so the test
+    that retrains a shipped network's first epoch is what ties the weights to the code."""
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     machine = machine_description()
@@ -244,7 +246,7 @@ class StoreSummary:
     """Where a grid's shipped networks came from, from their manifest entries (chapter 4's provenance)."""
 
     n_shipped: int
-    shipped_commits: str        # the commits that wrote them (10 hex digits each), comma-separated
+    shipped_commits: str        # the commits at which the store was written (10 hex digits each), comma-separated
     shipped_command: str
     shipped_machine: str        # processor, cores, torch
     shipped_minutes: float      # their training wall time, summed
@@ -261,8 +263,9 @@ def store_summary(configs: Sequence[AutoencoderConfig], data: ImageData, store: 
     machine = f"{m['processor']}, {m['cores']} cores, torch {m['torch']}"
     minutes = sum(e["seconds"] for e in entries) / 60
     return StoreSummary(len(entries), commits, command, machine, minutes,
-                        f"{len(entries)} of the {len(configs)} networks come from the shipped store: trained by "
-                        f"`{command}` at commit {commits} on {machine}, {minutes:.0f} min of training in all")
+                        f"{len(entries)} of the {len(configs)} networks come from the shipped store, written by "
+                        f"'{command}' at commit {commits}, trained on {machine}: {minutes:.0f} min of training "
+                        "summed over the networks")
 
 
 def training_seconds(configs: Sequence[AutoencoderConfig], workers: int = 1) -> float:

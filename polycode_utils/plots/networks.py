@@ -64,7 +64,7 @@ def training_curves(trained: Sequence[TrainedModel], floor: float, baseline: flo
     one colour per dropout rate (its seeds share it); baseline: the mean-colour reconstruction's loss (dotted)."""
     rates = sorted({t.config.dropout for t in trained})
     colour = dict(zip(rates, plt.cm.viridis(np.linspace(0.0, 0.9, len(rates)))))
-    fig, (ax_train, ax_eval) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    fig, (ax_train, ax_eval) = plt.subplots(1, 2, figsize=(10, 3.8))
     labelled = set()
     for t in trained:
         h, c = t.history, colour[t.config.dropout]
@@ -84,9 +84,9 @@ def training_curves(trained: Sequence[TrainedModel], floor: float, baseline: flo
     ax_eval.text(1.0, floor, " BCE floor", va="bottom", ha="left", fontsize="small", color="0.3")
     if baseline is not None:
         ax_eval.text(1.0, baseline, " mean colour", va="bottom", ha="left", fontsize="small", color="0.2")
-    ax_train.set(ylabel="loss per image (BCE + KL, nats)", title="training batches (dropout on, z sampled)")
-    ax_eval.set(title="eval mode (no dropout, z = μ, BN re-estimated), 512 held-out images",
-                xticks=range(1, len(trained[0].history.eval_loss) + 1))
+    ax_train.set(ylabel="loss per image (BCE + KL, nats)", title="training batches\n(dropout on, z sampled)")
+    ax_eval.set(title="eval mode, 512 held-out images\n(no dropout, z = μ, BatchNorm re-estimated)")
+    ax_eval.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax_eval.legend(title="dropout", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return finished(fig)
@@ -110,7 +110,7 @@ def learnability_frontier(table: pd.DataFrame) -> Figure:
     """Held-out error (share of a mean-colour patch's) against the dropout rate, one line per configuration of the
     frontier study, split by dropout placement; dotted: PCA-k of each configuration's latent size (chapter 4)."""
     placements = list(dict.fromkeys(table["placement"]))
-    fig, axes = plt.subplots(1, len(placements), figsize=(5.2 * len(placements), 3.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(placements), figsize=(5.2 * len(placements), 5.2), sharey=True, squeeze=False)
     for ax, placement in zip(axes[0], placements):
         part = table[table["placement"] == placement]
         for name, rows in part.groupby("config", sort=True):
@@ -121,8 +121,8 @@ def learnability_frontier(table: pd.DataFrame) -> Figure:
             ax.axhline(r["pca_vs_mean_colour"], color=line.get_color(), ls=":", lw=1)
         ax.axhline(1.0, color="k", lw=1, ls="--")
         ax.set(xlabel="dropout rate p", title=f"dropout placement: {placement}", yscale="log")
-        ax.legend(fontsize="x-small", loc="upper left")
-    axes[0, 0].set_ylabel("held-out error above floor / mean colour's")
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1, frameon=False)
+    axes[0, 0].set_ylabel("held-out error / mean colour's")
     return finished(fig)
 
 
