@@ -141,8 +141,8 @@ def test_the_training_command_trains_the_named_grid_into_a_store(tmp_path):
     parameters = {"dropout_rates": [0.0, 0.5], "n_seeds": 1, "seed": 0, "dataset": "patches", "width": 2,
                   "latent_dim": 4, "epochs": 1, "n_patches": 64, "batch_size": 32, "lr": 1e-3, "image_size": 16,
                   "variational": False, "placement": "branch", "schedule": "cosine", "device": "cpu"}
-    assert grid.main(["--parameters", json.dumps(parameters), "--store", str(tmp_path / "networks"),
-                      "--cache-dir", str(tmp_path / "cache"), "--root", str(ROOT), "--command", "polycode train x"]) == 0
+    assert grid.main(["--parameters", json.dumps(parameters), "--store", str(tmp_path / "networks"), "--cache-dir",
+                      str(tmp_path / "cache"), "--root", str(ROOT), "--command", "polycode train x"]) == 0
     entries = grid.read_manifest(tmp_path / "networks")
     assert sorted(e["config"]["dropout"] for e in entries) == [0.0, 0.5]
     assert {e["commit"] for e in entries} == {grid.code_commit(ROOT)} and entries[0]["command"] == "polycode train x"
