@@ -112,7 +112,9 @@ def test_the_store_holds_chapter_4s_default_grid_verified_and_small():
 
 def test_a_shipped_network_is_what_the_current_code_trains():
     """Retrain the first epoch of the highest rate's first seed and require its recorded history: the same step
-    losses and eval loss to the last bit on a CPU of the same vector capability (else to 1e-5: other kernels)."""
+    losses and eval loss to the last bit on a CPU of the same vector capability; elsewhere (other kernels, whose
+    rounding grows over the steps) the first 20 steps to 1e-5 and all of them to 1e-3 (another seed's differ by
+    more)."""
     config = max(default_grid(), key=lambda c: (c.dropout, -c.replicate))
     data = load_training_data(config)
     entry = grid.shipped_entry(config, data, STORE)
@@ -133,7 +135,7 @@ def test_a_shipped_network_is_what_the_current_code_trains():
     if same_cpu:
         assert got == want
     else:
-        assert got == pytest.approx(want, rel=1e-5)
+        assert got[:20] == pytest.approx(want[:20], rel=1e-5) and got == pytest.approx(want, rel=1e-3)
     assert json.dumps(entry["config"], sort_keys=True) == json.dumps(asdict(config), sort_keys=True)
 
 
