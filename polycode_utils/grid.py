@@ -2,11 +2,11 @@
 shipped store or the cache (trained when missing, or refused when training would not fit the budget), and chapter
 4's tables of their losses.
 
-The shipped store [ours]: training the `default` grid to convergence takes longer than a build may, so it is trained
-once (``polycode train --profile default``, which runs ``python -m polycode_utils.grid``) and its networks are
-committed under ``networks/``: one weights file per network (no optimiser state) and ``manifest.json``, which records
-for each its configuration, the data, the commit of the code that trained it, the command, the machine, the wall
-time, the eval-mode loss history and the SHA-256 of the file. ``load_networks`` installs a shipped network into the
+The shipped store [ours]: training the `default` grid takes longer than a build may, so it is trained once
+(``polycode train --profile default``, which runs ``python -m polycode_utils.grid``) and its networks are committed
+under ``networks/``: one weights file per network (no optimiser state) and ``manifest.json``, which records for each
+its configuration, the data, the commit at which the store was written, the command, the machine, the wall time,
+the eval-mode loss history and the SHA-256 of the file. ``load_networks`` installs a shipped network into the
 cache only when its configuration and data equal the ones asked for and its file matches the checksum.
 """
 
@@ -130,8 +130,6 @@ def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path
                         if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm,
                         untrained_network(t.config, data, batchnorm=batchnorm, device=device) if controls else None)
                 for t in trained]
-
-
 
 
 # ---------------------------------------------------------------------------------------------------------------
