@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -661,3 +661,65 @@ def excess_share(bce: float, images: np.ndarray | torch.Tensor) -> float:
     """BCE above the images' floor as a share of the mean-colour patch's: 0 perfect, 1 as the mean colour."""
     floor = bce_floor(images)
     return (bce - floor) / (mean_colour_loss(images).bce - floor)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Batched training: the networks of a grid as one vmapped model, one launch per layer for all of them
+
+
+def train_batched(configs: Sequence[AutoencoderConfig], data: ImageData, *, n_steps: int | None = None,
+                  device: str = "auto") -> tuple[list[ResNetAutoencoder], np.ndarray]:
+    """Train several networks of one architecture, recipe and training set at once (torch.func.stack_module_state
+    + vmap [ours]): each with its own initial weights, batch order and BatchNorm statistics, as train_autoencoder
+    would; one Adam over the stacked weights is Adam per network (it acts element by element). The dropout masks and
+    latent noise come from vmap's generator, so with p > 0 the runs differ from train_autoencoder's in their masks
+    (with p = 0 and no latent noise they agree to float rounding: tested). n_steps: stop after that many steps (all
+    of them by default). Returns the trained networks (eval mode) and the step losses, (networks, steps)."""
+    from torch.func import functional_call, grad_and_value, stack_module_state, vmap  # noqa: PLC0415
+
+    configs = list(configs)
+    if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
+        raise ValueError("configs: must be a non-empty list of AutoencoderConfig")
+    shape = {k: v for k, v in asdict(configs[0]).items() if k not in ("dropout", "replicate")}
+    if any({k: v for k, v in asdict(c).items() if k not in ("dropout", "replicate")} != shape for c in configs):
+        raise ValueError("configs: must differ only in their dropout rate and replicate (one architecture, one "
+                         "recipe, one training set)")
+    if len({c.dropout for c in configs}) > 1:
+        raise ValueError("configs: must share one dropout rate (vmap runs one module: the rate is part of it)")
+    if len(data) != configs[0].n_images or data.description.size != configs[0].image_size:
+        raise ValueError(f"data: {len(data)} images of {data.description.size} px, the configurations train on "
+                         f"{configs[0].n_images} of {configs[0].image_size} px")
+    dev = resolve_device(device)
+    config = configs[0]
+    models = [c.initial_model().to(dev).train() for c in configs]
+    params, buffers = stack_module_state(models)
+    base = config.build_model().to("meta").train()
+    x_all = torch.from_numpy(np.ascontiguousarray(data.images)).to(dev)
+
+    def loss(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
+        out = functional_call(base, (p, b), (x,))
+        return vae_loss(out.reconstruction, x, out.mu, out.logvar)[0]
+
+    step = vmap(grad_and_value(loss), randomness="different")
+    leaves = list(params.values())
+    optimizer = torch.optim.Adam(leaves, lr=config.lr)
+    per_epoch = len(_batches(config.n_images, config.batch_size, torch.Generator()))
+    total = config.epochs * per_epoch if n_steps is None else check_int(n_steps, "n_steps")
+    losses = []
+    for epoch in range(math.ceil(total / per_epoch)):
+        orders = [_batches(config.n_images, config.batch_size,
+                           torch.Generator().manual_seed(_epoch_seed(c.train_seed, epoch))) for c in configs]
+        for i in range(min(per_epoch, total - epoch * per_epoch)):
+            for group in optimizer.param_groups:
+                group["lr"] = config.learning_rate(epoch * per_epoch + i, config.epochs * per_epoch)
+            x = torch.stack([x_all[order[i].to(dev)] for order in orders])
+            grads, value = step(params, buffers, x)
+            for name, leaf in params.items():
+                leaf.grad = grads[name]
+            optimizer.step()
+            losses.append(value.detach())
+    out = []
+    for n, model in enumerate(models):
+        model.load_state_dict({k: v[n] for k, v in {**params, **buffers}.items()})
+        out.append(model.eval())
+    return out, torch.stack(losses, dim=1).cpu().double().numpy()

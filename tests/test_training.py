@@ -486,3 +486,26 @@ def test_pca_baseline_reconstructs_data_of_its_rank_exactly():
     assert excess_share(reconstruction_losses(exact, images[150:]).bce, images[150:]) == pytest.approx(0.0, abs=1e-9)
     means = images[150:].mean(axis=(2, 3), keepdims=True) * np.ones_like(images[150:])
     assert excess_share(reconstruction_losses(means, images[150:]).bce, images[150:]) == pytest.approx(1.0)
+
+
+def test_batched_training_is_each_network_trained_alone():
+    """train_batched (vmap over stacked weights) against train_autoencoder, network by network, at p = 0 without
+    latent noise: the first step's loss to float rounding (1e-6), the rest to 1e-3 (Adam's first steps amplify
+    rounding: measured 4e-4 after 8 steps); a grid of other rates is refused."""
+    base = dict(width=4, latent_dim=8, batch_size=32, n_images=64, epochs=2, image_size=16, variational=False,
+                placement="branch", schedule="cosine")
+    configs = [AutoencoderConfig(replicate=r, **base) for r in range(2)]
+    data = load_training_data(configs[0])
+    nets, losses = training.train_batched(configs, data, device="cpu")
+    assert losses.shape == (2, 4) and not nets[0].training
+    for n, config in enumerate(configs):
+        alone = np.asarray(train_autoencoder(config, data, device="cpu", progress=False).history.step_loss)
+        assert losses[n, 0] == pytest.approx(alone[0], rel=1e-6)
+        assert losses[n] == pytest.approx(alone, rel=1e-3)
+    assert not np.allclose(losses[0], losses[1], rtol=1e-3)  # two replicates: two networks, not one twice
+    dropped, _ = training.train_batched([AutoencoderConfig(dropout=0.5, replicate=r, **base) for r in range(2)],
+                                        data, n_steps=1, device="cpu")
+    means = [dict(net.named_buffers())["stem.bn.running_mean"] for net in dropped]
+    assert not torch.equal(means[0], means[1])  # BatchNorm statistics per network
+    with pytest.raises(ValueError, match="one dropout rate"):
+        training.train_batched([configs[0], AutoencoderConfig(dropout=0.5, **base)], data, device="cpu")

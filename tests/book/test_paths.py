@@ -15,7 +15,8 @@ def test_root_found_above_the_current_folder(tmp_path, monkeypatch):
     assert paths.book_root() == tmp_path.resolve()
     assert paths.cache_dir() == tmp_path.resolve() / "_build" / "cache"
     assert paths.data_dir() == tmp_path.resolve() / "data"
-    assert paths.network_store() == {"cache_dir": tmp_path.resolve() / "_build" / "cache",
+    assert paths.network_store() == {"store": tmp_path.resolve() / "networks",
+                                     "cache_dir": tmp_path.resolve() / "_build" / "cache",
                                      "data_root": tmp_path.resolve() / "data"}
 
 

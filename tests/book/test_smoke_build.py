@@ -21,7 +21,7 @@ def smoke_book(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("book")
     for name in ("profiles.toml", "_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, root / name)
-    for name in ("notebooks", "book", "polycode_utils"):
+    for name in ("notebooks", "book", "polycode_utils", "studies"):
         shutil.copytree(ROOT / name, root / name,
                         ignore=shutil.ignore_patterns("_generated", "mathjax", "__pycache__", "*.ipynb"))
     res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--root", str(root), "build",
