@@ -142,11 +142,8 @@ class ShippedError(RuntimeError):
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def machine_description() -> dict[str, str | int]:
