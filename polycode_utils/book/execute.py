@@ -20,9 +20,11 @@ from polycode_utils.book.paths import ROOT_VARIABLE
 
 KERNEL_NAME = "polycode"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-# The kernel's own warnings (e.g. about its unencrypted local connection) would clutter every build's output; the
-# debugger that ipykernel loads wants frozen modules off (as `ipykernel install` sets it).
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+# The kernel's own warnings (e.g. about its unencrypted local connection) would clutter every build's output, and so
+# would its "KeyboardInterrupt caught in kernel", logged at ERROR when the client interrupts it while shutting it
+# down (seen now and then in fresh clones); a cell's errors reach the notebook, not this log. The debugger that
+# ipykernel loads wants frozen modules off (as `ipykernel install` sets it).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 def _imported_modules(tree: ast.Module, package: str, current: str) -> set[str]:

@@ -65,7 +65,7 @@ def test_kernel_registered_in_this_environment_by_ipykernel():
     execute.ensure_kernel()
     spec = json.loads((Path(sys.prefix) / "share" / "jupyter" / "kernels" / "polycode" / "kernel.json").read_text())
     assert spec["argv"][0] == sys.executable and "ipykernel_launcher" in spec["argv"]
-    assert spec["argv"][-1] == "--IPKernelApp.log_level=ERROR"  # a build's output shows no kernel chatter
+    assert spec["argv"][-1] == "--IPKernelApp.log_level=CRITICAL"  # a build's output shows no kernel chatter
     assert spec["display_name"] == "polycode" and spec["language"] == "python"
 
 
