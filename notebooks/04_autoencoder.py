@@ -216,9 +216,9 @@ glue_values(dict(fig_frontier=plots.learnability_frontier(frontier), **asdict(fr
 # rate learns (at most {glue:text}`branch_worst:.0%` of the mean colour's error after only
 # {glue:text}`branch_steps:,` steps), while with the KL term added back the best leaves {glue:text}`branch_kl:.0%`:
 # the KL term caps what a network this small sends through its code. So the default keeps the family and changes the
-# smallest things that make the networks learn: dropout in the branches, the BCE alone, 16 pixels and a cosine
-# schedule, all marked [ours]. The paper's question survives the change: dropout still erases units of every stage
-# during training, and chapters 5–6 ask what that does to the code.
+# smallest things that make the networks learn: dropout in the branches, the BCE alone, {glue:text}`image_size`
+# pixels and a cosine schedule, all marked [ours]. The paper's question survives the change: dropout still erases
+# units of every stage during training, and chapters 5–6 ask what that does to the code.
 #
 # Training is seeded: the same configuration gives the same network, bit for bit on a CPU. Each network is
 # written to a checkpoint after every epoch, under a name derived from its configuration and its data, so a

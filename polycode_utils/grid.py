@@ -32,10 +32,10 @@ from polycode_utils.checks import check_bool, check_choice, check_dropout, check
 from polycode_utils.data import ImageData
 from polycode_utils.models import ResNetAutoencoder
 from polycode_utils.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECALIBRATE, AutoencoderConfig, TrainedModel,
-                                     bce_floor, cache_folder, checkpoint_problem, cpu_threads, cpu_workers, evaluate,
-                                     held_out_images, is_cached, load_training_data, mean_colour_loss,
-                                     pca_reconstruction, recalibrate_batchnorm, reconstruction_losses, resolve_device,
-                                     save_atomic, torch_threads, train_many, weights_checksum)
+                                     bce_floor, cache_folder, check_one_grid, checkpoint_problem, cpu_threads,
+                                     cpu_workers, evaluate, held_out_images, is_cached, load_training_data,
+                                     mean_colour_loss, pca_reconstruction, recalibrate_batchnorm, reconstruction_losses,
+                                     resolve_device, save_atomic, torch_threads, train_many, weights_checksum)
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = 1
@@ -100,12 +100,8 @@ def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path
     # dropout off (recalibrate_batchnorm) [ours]; "as_trained": the checkpoint's running statistics. Training and
     # recalibration run with one thread per process on a CPU (cpu_workers processes side by side).
     check_choice(batchnorm, "batchnorm", BATCHNORM_MODES)
-    if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
-        raise ValueError("configs: must be a non-empty list of AutoencoderConfig (see dropout_grid)")
+    configs = check_one_grid(configs)
     check_bool(controls, "controls")
-    base = {k: v for k, v in vars(configs[0]).items() if k not in ("dropout", "replicate")}
-    if any({k: v for k, v in vars(c).items() if k not in ("dropout", "replicate")} != base for c in configs):
-        raise ValueError("configs: must differ only in their dropout rate and replicate (one training set for all)")
     dev = resolve_device(device)
     if data is None:
         data = load_training_data(configs[0], root=data_root)

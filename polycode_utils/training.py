@@ -667,6 +667,18 @@ def excess_share(bce: float, images: np.ndarray | torch.Tensor) -> float:
 # Batched training: the networks of a grid as one vmapped model, one launch per layer for all of them
 
 
+def check_one_grid(configs: Sequence[AutoencoderConfig]) -> list[AutoencoderConfig]:
+    """Configurations of one dropout grid: a non-empty list of AutoencoderConfig differing only in their dropout
+    rate and replicate (one architecture, one recipe, one training set); ValueError otherwise."""
+    configs = list(configs)
+    if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
+        raise ValueError("configs: must be a non-empty list of AutoencoderConfig (see dropout_grid)")
+    base = {k: v for k, v in asdict(configs[0]).items() if k not in ("dropout", "replicate")}
+    if any({k: v for k, v in asdict(c).items() if k not in ("dropout", "replicate")} != base for c in configs):
+        raise ValueError("configs: must differ only in their dropout rate and replicate (one training set for all)")
+    return configs
+
+
 def train_batched(configs: Sequence[AutoencoderConfig], data: ImageData, *, n_steps: int | None = None,
                   device: str = "auto") -> tuple[list[ResNetAutoencoder], np.ndarray]:
     """Train several networks of one architecture, recipe and training set at once (torch.func.stack_module_state
@@ -677,13 +689,7 @@ def train_batched(configs: Sequence[AutoencoderConfig], data: ImageData, *, n_st
     of them by default). Returns the trained networks (eval mode) and the step losses, (networks, steps)."""
     from torch.func import functional_call, grad_and_value, stack_module_state, vmap  # noqa: PLC0415
 
-    configs = list(configs)
-    if not configs or any(not isinstance(c, AutoencoderConfig) for c in configs):
-        raise ValueError("configs: must be a non-empty list of AutoencoderConfig")
-    shape = {k: v for k, v in asdict(configs[0]).items() if k not in ("dropout", "replicate")}
-    if any({k: v for k, v in asdict(c).items() if k not in ("dropout", "replicate")} != shape for c in configs):
-        raise ValueError("configs: must differ only in their dropout rate and replicate (one architecture, one "
-                         "recipe, one training set)")
+    configs = check_one_grid(configs)
     if len({c.dropout for c in configs}) > 1:
         raise ValueError("configs: must share one dropout rate (vmap runs one module: the rate is part of it)")
     if len(data) != configs[0].n_images or data.description.size != configs[0].image_size:
