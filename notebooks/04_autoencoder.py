@@ -227,7 +227,7 @@ glue_values(dict(fig_frontier=plots.learnability_frontier(frontier), **asdict(fr
 #
 # **Shipped networks [ours].** Training the default grid takes longer than a build may, so it was
 # trained once, by `polycode train --profile default`, and its networks are committed in `networks/` with a
-# manifest: for each, its configuration, its data, the commit at which the store was written, the command, the
+# manifest: for each, its configuration, its data, the commit the training started from, the command, the
 # machine, the wall time, its held-out loss history and the SHA-256 of its file. A build uses a shipped network only
 # when its configuration and data equal the ones this page asks for and its file matches the checksum; a test
 # retrains the first epoch of one of them and requires its recorded losses to the last bit. Any other parameters

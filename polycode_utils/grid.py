@@ -5,7 +5,7 @@ shipped store or the cache (trained when missing, or refused when training would
 The shipped store [ours]: training the `default` grid takes longer than a build may, so it is trained once
 (``polycode train --profile default``, which runs ``python -m polycode_utils.grid``) and its networks are committed
 under ``networks/``: one weights file per network (no optimiser state) and ``manifest.json``, which records for each
-its configuration, the data, the commit at which the store was written, the command, the machine, the wall time,
+its configuration, the data, the commit of the training command's checkout, the command, the machine, the wall time,
 the eval-mode loss history and the SHA-256 of the file. ``load_networks`` installs a shipped network into the
 cache only when its configuration and data equal the ones asked for and its file matches the checksum.
 """
@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -208,8 +207,8 @@ def ship(trained: Sequence[TrainedModel], data: ImageData, store: str | Path, *,
          started: str) -> Path:
     """Write trained networks into a store: one weights file each (state dict, history, no optimiser state) and
     the manifest entry that describes it; entries of other configurations already in the manifest are kept.
-    commit: the checkout's at writing time; networks found complete in the cache were trained earlier, so the test
-    that retrains a shipped network's first epoch is what ties the weights to the code."""
+    commit: the checkout's when `polycode train` started; networks found complete in the cache were trained earlier,
+    so the test that retrains a shipped network's first epoch is what ties the weights to the code."""
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     machine = machine_description()
@@ -237,7 +236,7 @@ class StoreSummary:
     """Where a grid's shipped networks came from, from their manifest entries (chapter 4's provenance)."""
 
     n_shipped: int
-    shipped_commits: str        # the commits at which the store was written (10 hex digits each), comma-separated
+    shipped_commits: str        # the commits the training runs started from (10 hex digits each), comma-separated
     shipped_command: str
     shipped_machine: str        # processor, cores, torch
     shipped_minutes: float      # their training wall time, summed
@@ -513,18 +512,6 @@ def grid_configs(parameters: dict) -> list[AutoencoderConfig]:
                         **{field: parameters[name] for name, field in GRID_PARAMETERS.items()})
 
 
-def code_commit(root: str | Path) -> str:
-    """The git commit of the checkout at root, with '+modified' when tracked files differ from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
-
-    try:
-        head = git("rev-parse", "HEAD").strip()
-        return head + ("+modified" if git("status", "--porcelain", "--untracked-files=no").strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Train chapter 4's grid for the given parameters (JSON) into the cache and write it into the shipped store."""
     ap = argparse.ArgumentParser(prog="python -m polycode_utils.grid", description=main.__doc__)
@@ -532,14 +519,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--store", required=True, help="the shipped store's folder (networks/)")
     ap.add_argument("--cache-dir", required=True, help="the checkpoint cache: training resumes there")
     ap.add_argument("--data-root", default=None, help="the folder holding cifar-10-batches-py (dataset cifar10)")
-    ap.add_argument("--root", default=".", help="the checkout, for the commit recorded in the manifest")
+    ap.add_argument("--commit", default="unknown", help="the code's commit, recorded in the manifest")
     ap.add_argument("--command", default=TRAIN_COMMAND, help="the command recorded in the manifest")
     args = ap.parse_args(argv)
     parameters = json.loads(args.parameters)
     configs = grid_configs(parameters)
     device = resolve_device(parameters.get("device", "auto"))
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    commit = code_commit(args.root)
+    commit = args.commit
     data = load_training_data(configs[0], root=args.data_root)
     print(f"training {len(configs)} networks (about {training_seconds(configs, 2) / 60:.0f} min on a 2-core CPU) "
           f"into {args.cache_dir}; interrupted, it resumes from the checkpoints", file=sys.stderr, flush=True)

@@ -144,9 +144,9 @@ def test_the_training_command_trains_the_named_grid_into_a_store(tmp_path):
                   "latent_dim": 4, "epochs": 1, "n_patches": 64, "batch_size": 32, "lr": 1e-3, "image_size": 16,
                   "variational": False, "placement": "branch", "schedule": "cosine", "device": "cpu"}
     assert grid.main(["--parameters", json.dumps(parameters), "--store", str(tmp_path / "networks"), "--cache-dir",
-                      str(tmp_path / "cache"), "--root", str(ROOT), "--command", "polycode train x"]) == 0
+                      str(tmp_path / "cache"), "--commit", "abc123", "--command", "polycode train x"]) == 0
     entries = grid.read_manifest(tmp_path / "networks")
     assert sorted(e["config"]["dropout"] for e in entries) == [0.0, 0.5]
-    assert {e["commit"] for e in entries} == {grid.code_commit(ROOT)} and entries[0]["command"] == "polycode train x"
+    assert {e["commit"] for e in entries} == {"abc123"} and entries[0]["command"] == "polycode train x"
     assert [asdict(c) for c in grid.grid_configs(parameters)] == sorted((e["config"] for e in entries),
                                                                         key=lambda c: c["dropout"])

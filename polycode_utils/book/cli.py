@@ -17,12 +17,15 @@ import sys
 import time
 from pathlib import Path
 
-from polycode_utils.book.execute import (UNWIND_SIGNALS, Interrupted, Outcome, cache_key, clean_stale, code_digest,
-                                         ensure_kernel, execute, exit_status, on_signal, remember, restore,
-                                         stored_key, write_atomic)
+from polycode_utils import __version__
+from polycode_utils.book.execute import (TIMEOUT_FACTOR, TIMEOUT_MIN_EXTRA_S, UNWIND_SIGNALS, Interrupted, Outcome,
+                                         cache_key, chapter_timeout, clean_stale, code_digest,
+                                         ensure_kernel, execute, exit_status, on_signal, refresh_prose, remember,
+                                         restore, stored_key, write_atomic)
 from polycode_utils.book.assignment import AssignmentError, grade, write_assignment
 from polycode_utils.book.html import RenderError, build_html
 from polycode_utils.book.lock import checkout_lock
+from polycode_utils.book.provenance import code_commit
 from polycode_utils.book.params import (BuildError, Project, check_shared_defaults, default_values,
                                         notebook_parameters, resolve_parameters, split_overrides)
 
@@ -60,11 +63,13 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
                             code_digest(chapter.source, project.library))
             store = project.root / "_build" / "executed" / chapter.id
             if not args.force and (stored_key(out) == key or restore(store, key, out)):
+                refresh_prose(out, chapter.source)  # the same code cells: only the prose may be new
                 outcome = Outcome(chapter.id, "cached", 0.0)
             else:
                 print(f"[{i}/{len(plan)}] executing {chapter.id} (profile {args.profile})", file=sys.stderr,
                       flush=True)
-                outcome = execute(chapter, values, out, key, args.profile, project.root)
+                outcome = execute(chapter, values, out, key, args.profile, project.root,
+                                  chapter_timeout(chapter.budget_s.get(args.profile), args.timeout))
                 if outcome.status == "executed":
                     remember(store, out, key)
             outcome.budget_s = chapter.budget_s.get(args.profile)
@@ -126,7 +131,8 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
     ensure_kernel()
     key = cache_key(chapter, {**default_values(chapter), **values}, code_digest(chapter.source, project.library))
     try:
-        outcome = execute(chapter, values, out.resolve(), key, args.profile, project.root)
+        outcome = execute(chapter, values, out.resolve(), key, args.profile, project.root,
+                          chapter_timeout(chapter.budget_s.get(args.profile), args.timeout))
     except (KeyboardInterrupt, Interrupted) as exc:
         print("interrupted; nothing was overwritten", file=sys.stderr)
         return exit_status(exc)
@@ -151,7 +157,7 @@ def cmd_train(project: Project, args: argparse.Namespace) -> int:
                         *(f"-p {shlex.quote(n)} {shlex.quote(v)}" for n, v in args.param)])
     child = [sys.executable, "-m", "polycode_utils.grid", "--parameters", json.dumps(values),
              "--store", str(project.root / "networks"), "--cache-dir", str(project.root / "_build" / "cache"),
-             "--data-root", str(project.root / "data"), "--root", str(project.root), "--command", command]
+             "--data-root", str(project.root / "data"), "--commit", code_commit(project.root), "--command", command]
     return subprocess.run(child, cwd=project.root, check=False).returncode
 
 
@@ -201,8 +207,20 @@ def cmd_list(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def seconds(text: str) -> float:
+    """--timeout's value: a number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds, a finite number >= 0 (0: no limit), got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="polycode", description=__doc__.split("\n")[0])
+    ap.add_argument("--version", action="version", version=f"polycode {__version__}")
     ap.add_argument("--root", default=".", help="project root holding profiles.toml (default: .)")
     sub = ap.add_subparsers(dest="command", required=True)
     param = dict(nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -225,6 +243,10 @@ def parser() -> argparse.ArgumentParser:
     for p in (b, r):
         p.add_argument("--no-wait", action="store_true",
                        help="refuse, instead of waiting, when another build of this checkout is running")
+        p.add_argument("--timeout", type=seconds, default=None, metavar="SECONDS",
+                       help=f"stop a chapter that executes longer than this (default: {TIMEOUT_FACTOR:g} x its "
+                       f"profile's budget, at least {TIMEOUT_MIN_EXTRA_S:.0f} s over it; none without a budget; "
+                       "0: no limit)")
     t = sub.add_parser("train", help="train chapter 4's networks for a profile once (long: run it in the "
                        "background; it resumes) and write them with their manifest into networks/, which builds use")
     t.add_argument("--profile", default="default")

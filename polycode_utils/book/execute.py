@@ -17,6 +17,7 @@ from typing import Any
 
 from polycode_utils.book.params import Chapter
 from polycode_utils.book.paths import ROOT_VARIABLE
+from polycode_utils.book.provenance import code_commit, package_versions
 
 KERNEL_NAME = "polycode"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -85,13 +86,56 @@ def code_digest(source: Path, library: Path) -> str:
     return h.hexdigest()
 
 
+def code_cells(source: Path) -> list[tuple[str, bool]]:
+    """What of a chapter's source runs: each code cell's text and whether it is the parameters cell (papermill
+    injects after it); markdown and cell tags that only shape the page are left out."""
+    import jupytext  # noqa: PLC0415  (imported here so that validation never waits for it)
+
+    return [(cell.source, "parameters" in cell.metadata.get("tags", []))
+            for cell in jupytext.read(source).cells if cell.cell_type == "code"]
+
+
 def cache_key(chapter: Chapter, values: dict[str, Any], lib_digest: str) -> str:
-    """What an executed chapter depends on: its source, its resolved parameters (defaults included, so an explicit
-    default is the same run), the code it imports."""
-    h = hashlib.sha256(chapter.source.read_bytes())
+    """What an executed chapter depends on: its code cells (so a prose edit re-renders the page without executing
+    it), its resolved parameters (defaults included, so an explicit default is the same run), the code it imports,
+    and the versions of the packages that compute its numbers."""
+    h = hashlib.sha256(json.dumps(code_cells(chapter.source)).encode())
     h.update(json.dumps(values, sort_keys=True).encode())
     h.update(lib_digest.encode())
+    h.update(json.dumps(package_versions(), sort_keys=True).encode())
     return h.hexdigest()
+
+
+def with_current_prose(executed: Any, source: Path) -> Any:
+    """An executed notebook with the prose of the chapter's current source: its markdown and the code cells' tags
+    from the source, the outputs from the run (the cache key guarantees the code cells are the same ones)."""
+    import jupytext  # noqa: PLC0415
+
+    runs = [c for c in executed.cells if c.cell_type == "code"
+            and "injected-parameters" not in c.metadata.get("tags", [])]
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    cells, ran = [], iter(runs)
+    for cell in jupytext.read(source).cells:
+        if cell.cell_type == "code":
+            run = next(ran)
+            run.metadata["tags"] = cell.metadata.get("tags", [])
+            cells.append(run)
+            if "parameters" in run.metadata["tags"]:
+                cells.extend(injected)
+        else:
+            cells.append(cell)
+    executed.cells = cells
+    return executed
+
+
+def refresh_prose(out: Path, source: Path) -> None:
+    """Rewrite a cached executed notebook with the current source's prose (with_current_prose), when it differs."""
+    import nbformat  # noqa: PLC0415
+
+    nb = nbformat.read(out, as_version=4)
+    before = nbformat.writes(nb)
+    if nbformat.writes(with_current_prose(nb, source)) != before:
+        write_atomic(out, nbformat.writes(nb))
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -225,6 +269,27 @@ def on_signal(signum, frame):  # pragma: no cover - exercised through a subproce
     raise Interrupted(signum)
 
 
+class TimedOut(Exception):
+    """A chapter ran past its execution timeout (chapter_timeout)."""
+
+
+def on_alarm(signum, frame):
+    """Signal handler for the execution timeout's timer."""
+    raise TimedOut()
+
+
+# A chapter is stopped after TIMEOUT_FACTOR times its profile's budget, and never sooner than TIMEOUT_MIN_EXTRA_S
+# after the budget (a loaded machine, the tests' builds side by side) [ours]; `--timeout` overrides it.
+TIMEOUT_FACTOR, TIMEOUT_MIN_EXTRA_S = 4.0, 600.0
+
+
+def chapter_timeout(budget_s: float | None, override_s: float | None = None) -> float | None:
+    """Seconds a chapter may execute: override_s if given (0: no limit), else from its budget (None without one)."""
+    if override_s is not None:
+        return override_s or None
+    return None if budget_s is None else max(TIMEOUT_FACTOR * budget_s, budget_s + TIMEOUT_MIN_EXTRA_S)
+
+
 def exit_status(exc: BaseException) -> int:
     """The shell's convention for a process ended by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM)."""
     return 128 + (exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT))
@@ -242,9 +307,11 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
-def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profile: str, root: Path) -> Outcome:
+def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profile: str, root: Path,
+            timeout_s: float | None = None) -> Outcome:
     """Run one chapter with papermill into out, atomically; on failure keep the partial run as NAME.failed.ipynb.
-    The kernel runs in the chapter's folder (as in Jupyter) and finds the project through $POLYCODE_ROOT."""
+    The kernel runs in the chapter's folder (as in Jupyter) and finds the project through $POLYCODE_ROOT. A run
+    longer than timeout_s seconds is stopped and recorded as failed (in the main thread: a timer signal)."""
     import jupytext  # noqa: PLC0415  (imported here so that validation never waits for it)
     import nbformat  # noqa: PLC0415
     import papermill  # noqa: PLC0415
@@ -256,11 +323,19 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
     nbformat.write(jupytext.read(chapter.source), src)
     os.environ[ROOT_VARIABLE] = str(root)  # inherited by the kernel papermill starts
     start = time.perf_counter()
+    previous = signal.signal(signal.SIGALRM, on_alarm) if timeout_s else None
     try:
+        if timeout_s:
+            signal.setitimer(signal.ITIMER_REAL, timeout_s)
         papermill.execute_notebook(str(src), str(tmp), parameters=values, kernel_name=KERNEL_NAME,
                                    language="python",
                                    cwd=str(chapter.source.parent), progress_bar=sys.stderr.isatty(), log_output=False)
     except BaseException as exc:
+        if timeout_s:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if isinstance(exc, TimedOut):
+            exc = TimedOut(f"timed out: stopped after {timeout_s:.0f} s (the chapter's timeout; --timeout SECONDS "
+                           "changes it, 0 removes it)")
         interrupted = isinstance(exc, (KeyboardInterrupt, Interrupted))
         kept = out.with_name(f"{out.stem}.interrupted.ipynb") if interrupted else failed  # never over a failure
         record_failure(tmp if tmp.exists() else src, kept, exc)
@@ -271,6 +346,9 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
                        failed_notebook=str(failed) if failed.exists() else None,
                        extra={"error": str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)})
     finally:
+        if timeout_s:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
         src.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     nb = nbformat.read(tmp, as_version=4)
@@ -283,7 +361,8 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
     nb.metadata.pop("widgets", None)
     stderr_to_page(nb, root / "_build" / "logs" / f"{chapter.id}.stderr.log")
     nb.metadata["polycode"] = {"cache_key": key, "profile": profile, "parameters": values,
-                               "seconds": round(seconds, 2)}
+                               "seconds": round(seconds, 2), "commit": code_commit(root),
+                               "versions": package_versions()}
     nbformat.write(nb, tmp)
     os.replace(tmp, out)
     failed.unlink(missing_ok=True)

@@ -7,6 +7,9 @@ from typing import Any
 
 from IPython.display import Markdown
 
+from polycode_utils.book.paths import book_root
+from polycode_utils.book.provenance import code_commit, package_versions
+
 
 def set_style() -> None:
     """The one figure style of the book (seaborn whitegrid, colour-blind palette), set in one place."""
@@ -28,13 +31,17 @@ def _fmt(value: Any) -> str:
 
 def provenance_box(*, profile: str, data: str, model: str, embedded_default: bool,
                    parameters: dict[str, Any]) -> Markdown:
-    """A note stating which data, model, profile and parameters made this chapter's figures and numbers."""
+    """A note stating which data, model, profile and parameters made this chapter's figures and numbers, and which
+    code: the commit of the book's checkout and the versions of the packages that computed them."""
     source = "the embedded offline default" if embedded_default else "real data / weights"
     rows = "\n".join(f"| `{name}` | `{_fmt(value)}` |" for name, value in parameters.items())
+    commit = code_commit(book_root())
+    shown = commit[:12] + (" (with uncommitted changes)" if commit.endswith("+modified") else "")
+    versions = ", ".join(f"{name} {v}" for name, v in package_versions().items())
     return Markdown(
         "```{admonition} Provenance of this run\n:class: note\n"
         f"**Data:** {data}  \n**Model:** {model}  \n**Profile:** `{profile}` ({source})  \n"
-        f"**Seed:** `{parameters.get('seed', 'n/a')}`\n\n"
+        f"**Seed:** `{parameters.get('seed', 'n/a')}`  \n**Code:** commit `{shown}`; {versions}\n\n"
         f"| parameter | value |\n|---|---|\n{rows}\n```\n"
     )
 

@@ -15,6 +15,7 @@ from demo_book import executed, polycode, started, statuses
 
 from polycode_utils.book import execute
 from polycode_utils.book.params import Project
+from polycode_utils.book.provenance import package_versions
 
 
 def test_code_digest_covers_the_chapter_s_import_closure_not_comments_or_the_rest(project):
@@ -42,14 +43,19 @@ def test_code_digest_covers_the_chapter_s_import_closure_not_comments_or_the_res
         before = execute.code_digest(source, lib)
 
 
-def test_cache_key_changes_with_source_parameters_and_library(project):
+def test_cache_key_changes_with_code_cells_parameters_library_and_versions(project, monkeypatch):
     chapter = Project.load(project).chapter("01_demo")
     key = execute.cache_key(chapter, {"n": 1}, "lib")
     assert execute.cache_key(chapter, {"n": 1}, "lib") == key
     assert execute.cache_key(chapter, {"n": 2}, "lib") != key
     assert execute.cache_key(chapter, {"n": 1}, "lib2") != key
-    chapter.source.write_text(chapter.source.read_text() + "\n# %%\n")
+    chapter.source.write_text(chapter.source.read_text().replace("# # Demo", "# # Demo, in new words\n#\n# More."))
+    assert execute.cache_key(chapter, {"n": 1}, "lib") == key  # prose is not what a chapter computes
+    chapter.source.write_text(chapter.source.read_text() + "\n# %%\nprint(1)\n")
     assert execute.cache_key(chapter, {"n": 1}, "lib") != key
+    key = execute.cache_key(chapter, {"n": 1}, "lib")
+    monkeypatch.setattr(execute, "package_versions", lambda: {"python": "3.11", "torch": "9.9"})
+    assert execute.cache_key(chapter, {"n": 1}, "lib") != key  # nor the packages that compute the numbers
 
 
 def test_stored_key_and_atomic_write(tmp_path):
@@ -101,6 +107,54 @@ def test_cache_reexecutes_only_on_change(project):
     assert "widget-view" not in executed(project).read_text()  # progress bars are stripped from the record
     meta = json.loads(executed(project).read_text())["metadata"]["polycode"]
     assert meta["parameters"] == {"profile": "default", "n": 5} and meta["profile"] == "default"
+    assert meta["commit"] == "unknown" and meta["versions"] == package_versions()  # the demo is no git checkout
+
+
+def test_a_prose_edit_rerenders_the_page_without_executing_and_a_code_edit_executes(project):
+    """Issue 26: the cache hashed the whole source, so a markdown edit re-executed the chapter."""
+    assert polycode(project, "build", "--no-html").returncode == 0
+    runs = [c for c in json.loads(executed(project).read_text())["cells"] if c["cell_type"] == "code"]
+    source = project / "notebooks" / "01_demo.py"
+    source.write_text(source.read_text().replace("# # Demo", "# # Demo, in new words\n#\n# A new paragraph.")
+                      .replace("# %%\nimport os", "# %% tags=[\"remove-input\"]\nimport os"))
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert statuses(project) == ["cached"]
+    nb = json.loads(executed(project).read_text())
+    assert "".join(nb["cells"][0]["source"]) == "# Demo, in new words\n\nA new paragraph."
+    assert [c for c in nb["cells"] if c["cell_type"] == "code"][-1]["metadata"]["tags"] == ["remove-input"]
+    assert [c["outputs"] for c in nb["cells"] if c["cell_type"] == "code"] == [c["outputs"] for c in runs]
+    assert [c["metadata"].get("tags") for c in nb["cells"]][1:3] == [["parameters"],
+                                                                     ["injected-parameters", "remove-cell"]]
+    source.write_text(source.read_text().replace('print("n*rate ="', 'print("n times rate ="'))
+    assert polycode(project, "build", "--no-html").returncode == 0
+    assert statuses(project) == ["executed"] and "n times rate = 1.5" in executed(project).read_text()
+
+
+def test_chapter_timeout_from_the_budget_with_its_margin_or_the_flag():
+    assert execute.chapter_timeout(None) is None and execute.chapter_timeout(None, 30) == 30
+    assert execute.chapter_timeout(100) == 700 and execute.chapter_timeout(1000) == 4000
+    assert execute.chapter_timeout(1000, 0) is None and execute.chapter_timeout(5, 2.5) == 2.5
+
+
+def test_a_hanging_chapter_is_stopped_at_its_timeout_and_recorded_as_failed(project):
+    """Issue 26: budget_s was printed, never enforced; a chapter that hung ran forever."""
+    assert polycode(project, "build", "--no-html").returncode == 0
+    before = executed(project).read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "polycode_utils.book", "--root", str(project), "build",
+                             "--no-html", "-p", "sleep", "120", "--timeout", "3"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    start = time.time()
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 1 and time.time() - start < 60
+    assert "chapter 01_demo FAILED: timed out: stopped after 3 s" in err and "--timeout" in err
+    failed = json.loads((project / "book" / "_generated" / "01_demo.failed.ipynb").read_text())
+    assert "".join(failed["cells"][0]["source"]).startswith("**This run failed: timed out: stopped after 3 s")
+    assert executed(project).read_bytes() == before and statuses(project) == ["failed"]
+    time.sleep(1)
+    alive = _alive(proc.pid)
+    if alive:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not alive, "the stopped chapter's kernel was left running"
 
 
 def test_failing_chapter_keeps_previous_notebook_and_the_traceback(project):

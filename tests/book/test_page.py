@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import myst_nb
 
+from importlib.metadata import version
+
 from polycode_utils.book.page import glue_values, message_figure, provenance_box, set_style
+from polycode_utils.book.paths import book_root
+from polycode_utils.book.provenance import code_commit, package_versions
 
 
 def test_provenance_box_names_data_model_profile_and_every_parameter():
@@ -16,6 +20,11 @@ def test_provenance_box_names_data_model_profile_and_every_parameter():
     assert "| `rates` | `0, 0.25` |" in box and "| `lr` | `0.001` |" in box and "| `mode` | `fast` |" in box
     real = provenance_box(profile="paper", data="CIFAR-10", model="m", embedded_default=False, parameters={}).data
     assert "(real data / weights)" in real and "**Seed:** `n/a`" in real
+    commit = code_commit(book_root())  # the tests run in the book's checkout
+    assert f"**Code:** commit `{commit[:12]}" in box and commit != "unknown"
+    assert ("(with uncommitted changes)" in box) == commit.endswith("+modified")
+    assert ", ".join(f"{name} {v}" for name, v in package_versions().items()) in box
+    assert f"torch {version('torch')}" in box and "python 3." in box
 
 
 def test_message_figure_says_why_a_figure_is_absent():
