@@ -165,6 +165,12 @@ def checks(nb: Any) -> dict[str, str]:
                                 if line.strip() not in markers) for ex in exercises(nb)}
 
 
+def assignment_paths(out_dir: Path, chapter_id: str) -> dict[str, Path]:
+    """The three files of a chapter's assignment in out_dir: student, instructor, checks."""
+    return {"student": out_dir / f"{chapter_id}.ipynb", "instructor": out_dir / f"{chapter_id}.instructor.ipynb",
+            "checks": out_dir / f"{chapter_id}.checks.json"}
+
+
 def write_assignment(source: Path, chapter_id: str, out_dir: Path) -> dict[str, Path]:
     """Write CHAPTER.ipynb (student), CHAPTER.instructor.ipynb (nbgrader source) and CHAPTER.checks.json."""
     import jupytext  # noqa: PLC0415  (the build tool starts without it)
@@ -174,8 +180,7 @@ def write_assignment(source: Path, chapter_id: str, out_dir: Path) -> dict[str, 
     if not exercises(nb):
         raise AssignmentError(f"{chapter_id}: the chapter has no exercises")
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"student": out_dir / f"{chapter_id}.ipynb", "instructor": out_dir / f"{chapter_id}.instructor.ipynb",
-             "checks": out_dir / f"{chapter_id}.checks.json"}
+    paths = assignment_paths(out_dir, chapter_id)
     for kind, version in (("student", student_version(nb)), ("instructor", instructor_version(nb))):
         version.metadata["polycode"] = {"chapter": chapter_id, "assignment": kind}
         nbformat.write(version, paths[kind])

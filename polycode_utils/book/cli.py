@@ -22,7 +22,7 @@ from polycode_utils.book.execute import (TIMEOUT_FACTOR, TIMEOUT_MIN_EXTRA_S, UN
                                          cache_key, chapter_timeout, clean_stale, code_digest,
                                          ensure_kernel, execute, exit_status, on_signal, refresh_prose, remember,
                                          restore, stored_key, write_atomic)
-from polycode_utils.book.assignment import AssignmentError, grade, write_assignment
+from polycode_utils.book.assignment import AssignmentError, assignment_paths, grade, write_assignment
 from polycode_utils.book.html import RenderError, build_html
 from polycode_utils.book.lock import checkout_lock
 from polycode_utils.book.provenance import code_commit
@@ -43,7 +43,8 @@ def summary(outcomes: list[Outcome], extra_lines: list[str]) -> str:
 def cmd_build(project: Project, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     project.profile(args.profile)
-    chapters = [project.chapter(c) for c in args.only] if args.only else list(project.chapters.values())
+    chapters = ([project.chapter(c) for c in dict.fromkeys(args.only)] if args.only  # each chapter once
+                else list(project.chapters.values()))
     routed = split_overrides(project, chapters, args.param)
     plan = [(c, resolve_parameters(project, c, args.profile, routed[c.id])) for c in chapters]  # all checked first
     check_shared_defaults(project)
@@ -104,12 +105,27 @@ def cmd_build(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
-def output_path(chapter_id: str, output: str, force: bool) -> Path:
+def refuse_unsafe_target(out: Path, project: Project, option: str) -> None:
+    """An output never replaces what is not a regular file (a device, a pipe: the write is a rename onto it), and
+    never lands among the book's sources (a chapter's folder, where jupytext pairs would overwrite the chapter, or
+    the library); --force does not lift this."""
+    if out.exists() and not out.is_file() and not out.is_dir():
+        raise BuildError(f"{option} {out}: not a regular file or folder; refusing to replace it")
+    where = out.resolve()
+    sources = {c.source.parent.resolve() for c in project.chapters.values()} | {project.library.resolve()}
+    for folder in sources:
+        if where == folder or folder in where.parents:
+            raise BuildError(f"{option} {out}: inside the book's sources ({folder}); write somewhere else")
+
+
+def output_path(chapter_id: str, output: str, force: bool, project: Project) -> Path:
     """Where `polycode run -o OUTPUT` writes: into OUTPUT when it is a folder; never over a file that is not a
-    notebook this tool wrote (a chapter's source, say) unless --force."""
+    notebook this tool wrote (a chapter's source, say) unless --force; never over what refuse_unsafe_target
+    refuses."""
     out = Path(output)
     if out.is_dir() or output.endswith(("/", "\\")):
         out = out / f"{chapter_id}.ipynb"
+    refuse_unsafe_target(out, project, "-o")
     if force:
         return out
     if out.suffix != ".ipynb":
@@ -126,7 +142,7 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
     routed = split_overrides(project, [chapter], args.param)
     values = resolve_parameters(project, chapter, args.profile, routed[chapter.id])
     check_shared_defaults(project)
-    out = output_path(chapter.id, args.output, args.force) if args.output else (
+    out = output_path(chapter.id, args.output, args.force, project) if args.output else (
         project.root / "_build" / "runs" / f"{chapter.id}.ipynb")
     ensure_kernel()
     key = cache_key(chapter, {**default_values(chapter), **values}, code_digest(chapter.source, project.library))
@@ -163,8 +179,16 @@ def cmd_train(project: Project, args: argparse.Namespace) -> int:
 
 def cmd_assignment(project: Project, args: argparse.Namespace) -> int:
     chapter = project.chapter(args.chapter)
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BuildError(f"-o {out_dir}: not a folder; the assignment is three files written into a folder")
+    refuse_unsafe_target(out_dir, project, "-o")
+    there = [p.name for p in assignment_paths(out_dir, chapter.id).values() if p.exists() or p.is_symlink()]
+    if there and not args.force:
+        raise BuildError(f"-o {out_dir}: already holds {', '.join(there)} (a student's work, perhaps); refusing to "
+                         "overwrite (--force overwrites)")
     try:
-        paths = write_assignment(chapter.source, chapter.id, Path(args.output))
+        paths = write_assignment(chapter.source, chapter.id, out_dir)
     except AssignmentError as exc:
         raise BuildError(str(exc)) from None
     for kind, path in paths.items():
@@ -257,6 +281,7 @@ def parser() -> argparse.ArgumentParser:
                        "stubs), the instructor's (nbgrader metadata) and the autograder's checks")
     a.add_argument("chapter")
     a.add_argument("-o", "--output", required=True, help="folder to write the three files into")
+    a.add_argument("--force", action="store_true", help="overwrite the three files if the folder holds them")
     g = sub.add_parser("grade", help="execute a student's notebook with the full checks (hidden ones included) "
                        "and print the points per exercise; needs no Jupyter server")
     g.add_argument("notebook")
@@ -310,3 +335,6 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as exc:
         print(f"polycode: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder without write permission: one line, temporaries removed
+        print(f"polycode: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1

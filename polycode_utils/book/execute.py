@@ -141,8 +141,12 @@ def refresh_prose(out: Path, source: Path) -> None:
 def write_atomic(path: Path, text: str) -> None:
     """Write a file through a temporary sibling and a rename, so readers never see half a file."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a signal: no half-written temporary left behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def stored_key(path: Path) -> str | None:
@@ -248,9 +252,7 @@ def record_failure(partial: Path, kept: Path, exc: BaseException) -> None:
         text += "\n\n```text\n" + detail + "\n```"
     nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
     nb.metadata["polycode_failure"] = {"what": what, "time": when, "traceback": detail}
-    tmp = kept.with_name(f".{kept.name}.tmp-{os.getpid()}")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, kept)
+    write_atomic(kept, nbformat.writes(nb))
 
 
 class Interrupted(Exception):
@@ -338,8 +340,10 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
                            "changes it, 0 removes it)")
         interrupted = isinstance(exc, (KeyboardInterrupt, Interrupted))
         kept = out.with_name(f"{out.stem}.interrupted.ipynb") if interrupted else failed  # never over a failure
-        record_failure(tmp if tmp.exists() else src, kept, exc)
-        tmp.unlink(missing_ok=True)
+        try:
+            record_failure(tmp if tmp.exists() else src, kept, exc)
+        finally:  # a full disk may fail the record too: the temporaries go all the same
+            tmp.unlink(missing_ok=True)
         if interrupted:
             raise
         return Outcome(chapter.id, "failed", time.perf_counter() - start,
@@ -363,8 +367,10 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
     nb.metadata["polycode"] = {"cache_key": key, "profile": profile, "parameters": values,
                                "seconds": round(seconds, 2), "commit": code_commit(root),
                                "versions": package_versions()}
-    nbformat.write(nb, tmp)
-    os.replace(tmp, out)
+    try:
+        write_atomic(out, nbformat.writes(nb))
+    finally:
+        tmp.unlink(missing_ok=True)
     failed.unlink(missing_ok=True)
     out.with_name(f"{out.stem}.interrupted.ipynb").unlink(missing_ok=True)
     return Outcome(chapter.id, "executed", seconds)
@@ -373,5 +379,6 @@ def execute(chapter: Chapter, values: dict[str, Any], out: Path, key: str, profi
 def clean_stale(generated: Path) -> None:
     """Remove temporary files left by a run that was killed (never the executed notebooks themselves)."""
     if generated.exists():
-        for stale in list(generated.glob(".*.partial-*.ipynb")) + list(generated.glob(".*.src-*.ipynb")):
+        for stale in [*generated.glob(".*.partial-*.ipynb"), *generated.glob(".*.src-*.ipynb"),
+                      *generated.glob(".*.tmp-*")]:
             stale.unlink(missing_ok=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
-from demo_book import PROFILES, executed, grouped_project, polycode, started
+from demo_book import PROFILES, executed, grouped_project, polycode, started, statuses
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,7 +137,9 @@ def test_run_output_never_overwrites_what_it_did_not_write(project, tmp_path):
     source = project / "notebooks" / "01_demo.py"
     text = source.read_text()
     res = polycode(project, "run", "demo", "-o", str(source))
-    assert res.returncode == 2 and "must end in .ipynb" in res.stderr and source.read_text() == text
+    assert res.returncode == 2 and "inside the book's sources" in res.stderr and source.read_text() == text
+    res = polycode(project, "run", "demo", "-o", str(tmp_path / "a.py"))
+    assert res.returncode == 2 and "must end in .ipynb" in res.stderr
     foreign = tmp_path / "theirs.ipynb"
     foreign.write_text('{"cells": []}')
     res = polycode(project, "run", "demo", "-o", str(foreign))
@@ -148,3 +152,37 @@ def test_run_output_never_overwrites_what_it_did_not_write(project, tmp_path):
     assert polycode(project, "run", "demo", "-o", str(folder / "01_demo.ipynb")).returncode == 0  # its own: fine
     assert polycode(project, "run", "demo", "-o", str(foreign), "--force").returncode == 0
     assert "n*rate" in foreign.read_text()
+
+
+def test_outputs_never_replace_a_device_or_a_pipe_nor_land_among_the_sources(project, tmp_path):
+    """Issue 25 #5, #13: `run -o /dev/null --force` (as root) replaced the device node with a regular file; `run -o
+    notebooks/` wrote a jupytext pair beside the chapter; `assignment -o DIR` overwrote a student's work."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for target, words in ((pipe, "not a regular file or folder"), (Path("/dev/null"), "not a regular file"),
+                          (project / "notebooks", "inside the book's sources"),
+                          (project / "lib" / "x.ipynb", "inside the book's sources")):
+        res = polycode(project, "run", "demo", "-o", str(target), "--force")
+        assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr, target
+    assert stat.S_ISFIFO(pipe.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not started(project).exists() and sorted(p.name for p in (project / "notebooks").iterdir()) == [
+        "01_demo.py"]
+    work = tmp_path / "class"
+    work.mkdir()
+    (work / "01_demo.ipynb").write_text("a student's answers")
+    res = polycode(project, "assignment", "01_demo", "-o", str(work))
+    assert res.returncode == 2 and "already holds 01_demo.ipynb" in res.stderr
+    assert (work / "01_demo.ipynb").read_text() == "a student's answers"
+    res = polycode(project, "assignment", "01_demo", "-o", str(work / "01_demo.ipynb"))
+    assert res.returncode == 2 and "not a folder" in res.stderr
+
+
+def test_a_chapter_named_twice_runs_once_and_an_unwritable_output_is_one_line(project, tmp_path):
+    """Issue 25 #13, #14: `build --only 01 01` ran the chapter twice; a failed write printed a raw traceback."""
+    assert polycode(project, "build", "--no-html", "--only", "01_demo", "01_demo").returncode == 0
+    assert statuses(project) == ["executed"]
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    res = polycode(project, "run", "demo", "-o", str(blocker / "sub" / "x.ipynb"))
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert res.stderr.strip().startswith("polycode: error: ") and len(res.stderr.strip().splitlines()) == 1

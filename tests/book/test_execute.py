@@ -58,6 +58,24 @@ def test_cache_key_changes_with_code_cells_parameters_library_and_versions(proje
     assert execute.cache_key(chapter, {"n": 1}, "lib") != key  # nor the packages that compute the numbers
 
 
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    """Issue 25 #14: a full disk left .tmp-PID files behind, which the cleanup never matched."""
+    nb = tmp_path / "a.ipynb"
+    nb.write_text("old")
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(execute.os, "replace", full)
+    with pytest.raises(OSError, match="No space left"):
+        execute.write_atomic(nb, "new")
+    assert nb.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.ipynb"]
+    monkeypatch.undo()
+    (tmp_path / ".a.ipynb.tmp-99").write_text("left by a killed build")
+    execute.clean_stale(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.ipynb"]
+
+
 def test_stored_key_and_atomic_write(tmp_path):
     nb = tmp_path / "a.ipynb"
     assert execute.stored_key(nb) is None
