@@ -11,10 +11,12 @@ hidden ones included, pass or they do not.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import os
 import re
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,76 +190,223 @@ def write_assignment(source: Path, chapter_id: str, out_dir: Path) -> dict[str, 
     return paths
 
 
-_GRADER = '''import json as _json
+def answer_names(nb: Any, ex: Exercise) -> list[str]:
+    """The exercise's answer: the names its solution cells assign at top level that its check reads."""
+    assigned: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            assigned.append(node.name)
+            return
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            assigned.append(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            assigned.extend((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    for i in ex.solution_cells:
+        visit(ast.parse(nb.cells[i].source))
+    check = ast.parse(nb.cells[ex.check_cell].source)
+    read = {n.id for n in ast.walk(check) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return sorted(set(assigned) & read)
+
+
+# The student's run: each check cell becomes an export of the exercise's answer as plain data (JSON, and .npz for
+# arrays, never pickle) into answers/ of the run's throw-away folder; no check and no instructor code runs there.
+_EXPORTER = '''def _polycode_export(label, names):
+    import json as _json
+    from pathlib import Path as _Path
+
+    import numpy as _np
+
+    plain, arrays, problems = {}, {}, {}
+    for name in names:
+        if name not in globals():
+            problems[name] = "not defined"
+            continue
+        value = globals()[name]
+        if isinstance(value, (_np.ndarray, _np.generic)) and value.dtype != object:
+            arrays[name] = _np.asarray(value)
+            continue
+        try:
+            _json.dumps(value)
+            plain[name] = value
+        except (TypeError, ValueError):
+            problems[name] = f"not plain data (a {type(value).__name__})"
+    folder = _Path("answers")
+    folder.mkdir(exist_ok=True)
+    _np.savez(folder / f"{label}.npz", **arrays)
+    (folder / f"{label}.json").write_text(_json.dumps({"plain": plain, "problems": problems}))
+'''
+
+# The checking run: the chapter's own source, reference solutions included, in a fresh kernel where no student code
+# ever ran; before each check the student's answer (plain data) replaces the reference's, then the reference's comes
+# back, so later cells compute what they always do.
+_CHECKER = '''import json as _json
 
 _polycode_grades, _polycode_errors = {}, {}
 
 
-def _polycode_grade(label, code):
-    """One exercise's checks, run in the notebook's namespace: 1 point if they all pass, else 0."""
+def _polycode_check(label, code, names, folder):
+    """One exercise's checks on the student's answer: 1 point if they all pass, else 0 with the reason."""
+    from pathlib import Path as _Path
+
+    import numpy as _np
+
+    saved = {name: globals()[name] for name in names if name in globals()}
     try:
+        record = _Path(folder) / f"{label}.json"
+        if not record.exists():
+            raise RuntimeError("the student's notebook stopped before this exercise")
+        answer = _json.loads(record.read_text())
+        if answer["problems"]:
+            raise RuntimeError("; ".join(f"{k}: {v}" for k, v in answer["problems"].items()))
+        with _np.load(_Path(folder) / f"{label}.npz", allow_pickle=False) as arrays:
+            answer["plain"].update({k: arrays[k] for k in arrays.files})
+        for name in names:
+            globals().pop(name, None)
+        globals().update({k: v for k, v in answer["plain"].items() if k in names})
         exec(compile(code, f"<checks of {label}>", "exec"), globals())
         _polycode_grades[label] = 1
     except Exception as exc:  # noqa: BLE001 - any failure of a student's answer scores 0
         _polycode_grades[label], _polycode_errors[label] = 0, f"{type(exc).__name__}: {exc}"
+    finally:
+        for name in names:
+            globals().pop(name, None)
+        globals().update(saved)
 '''
 
 
-def grading_notebook(nb: Any, all_checks: dict[str, str]) -> Any:
-    """The notebook to execute for grading: each check cell runs its full check through the grader, solution cells
-    may raise (a stub does), and a last cell reports the points."""
+def _after_parameters(nb: Any) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                and "parameters" not in c.metadata.get("tags", []))
+
+
+def student_run_notebook(nb: Any, answers: dict[str, list[str]]) -> Any:
+    """The student's notebook as the sandbox runs it: solution cells may raise (a stub does), each check cell
+    exports the exercise's answer names instead of checking them."""
     import nbformat  # noqa: PLC0415
 
     out = copy.deepcopy(nb)
     found = exercises(out)
-    missing = sorted(set(all_checks) - {ex.label for ex in found})
+    missing = sorted(set(answers) - {ex.label for ex in found})
     if missing:
         raise AssignmentError(f"the notebook lacks the exercises {missing} of its checks file")
     for ex in found:
         for i in ex.solution_cells:
             out.cells[i].metadata.setdefault("tags", []).append("raises-exception")
-        out.cells[ex.check_cell].source = f"_polycode_grade({ex.label!r}, {all_checks.get(ex.label, '')!r})"
-    first_code = next(i for i, c in enumerate(out.cells) if c.cell_type == "code"
-                      and "parameters" not in c.metadata.get("tags", []))
-    out.cells.insert(first_code, nbformat.v4.new_code_cell(_GRADER))
-    out.cells.append(nbformat.v4.new_code_cell(
-        f"print({GRADES_MARK!r} + _json.dumps({{'points': _polycode_grades, 'errors': _polycode_errors}}))"))
+        out.cells[ex.check_cell].source = f"_polycode_export({ex.label!r}, {answers.get(ex.label, [])!r})"
+        out.cells[ex.check_cell].metadata.setdefault("tags", []).append("raises-exception")
+    out.cells.insert(_after_parameters(out), nbformat.v4.new_code_cell(_EXPORTER))
     return out
 
 
-def grade(notebook: Path, checks_file: Path, values: dict[str, Any], root: Path, cwd: Path) -> dict[str, Any]:
-    """Execute a student's (or the instructor's) notebook with the full checks and the chapter's parameter values;
-    return {'points': {label: 0 or 1}, 'errors': {label: message}}."""
+def checking_notebook(reference: Any, all_checks: dict[str, str], folder: Path) -> tuple[Any, dict[str, list[str]]]:
+    """The chapter's source with every check cell running its full check on the student's answer (read from
+    folder), and a last cell that reports the points; with each exercise's answer names."""
+    import nbformat  # noqa: PLC0415
+
+    out = copy.deepcopy(reference)
+    found = exercises(out)
+    names = {ex.label: answer_names(out, ex) for ex in found}
+    missing = sorted(set(all_checks) - set(names))
+    if missing:
+        raise AssignmentError(f"the chapter lacks the exercises {missing} of the checks file")
+    for ex in found:
+        out.cells[ex.check_cell].source = (f"_polycode_check({ex.label!r}, {all_checks.get(ex.label, '')!r}, "
+                                           f"{names[ex.label]!r}, {str(folder)!r})")
+    out.cells.insert(_after_parameters(out), nbformat.v4.new_code_cell(_CHECKER))
+    out.cells.append(nbformat.v4.new_code_cell(
+        f"print({GRADES_MARK!r} + _json.dumps({{'points': _polycode_grades, 'errors': _polycode_errors}}))"))
+    return out, names
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the student's run may take: seconds per cell and in all, and bytes of memory (address space)."""
+
+    cell_s: float = 600.0
+    total_s: float = 1800.0
+    memory_bytes: int = 8 << 30
+
+
+def grade(notebook: Path, checks_file: Path, source: Path, values: dict[str, Any], root: Path,
+          limits: Limits = Limits()) -> dict[str, Any]:
+    """Grade a returned notebook: run it in a sandbox (a throw-away folder holding only the notebook, a separate
+    process with limits, no checks anywhere), export each exercise's answer as plain data, then run the chapter's
+    own source (reference solutions) in a fresh kernel with each answer swapped in for its checks, hidden ones
+    included. Returns {'points': {label: 0 or 1}, 'errors': {label: reason}, 'stopped': why the student's run
+    ended early, or None}."""
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    import jupytext  # noqa: PLC0415
+    import nbformat  # noqa: PLC0415
+
+    from polycode_utils.book.execute import ensure_kernel  # noqa: PLC0415
+
+    spec = json.loads(checks_file.read_text())
+    reference = jupytext.read(source)
+    try:
+        returned = nbformat.read(notebook, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises several kinds for a file that is no notebook
+        raise AssignmentError(f"{notebook}: not a notebook nbformat can read ({type(exc).__name__})") from None
+    with tempfile.TemporaryDirectory(prefix="polycode-grade-") as tmp:
+        sandbox = Path(tmp) / "run"
+        sandbox.mkdir()
+        answers = Path(tmp) / "answers"
+        checking, names = checking_notebook(reference, spec["checks"], answers)
+        student = student_run_notebook(returned, names)
+        nbformat.write(student, sandbox / "student.ipynb")
+        ensure_kernel()
+        job = {"parameters": values, "root": str(root), "cell_s": limits.cell_s, "total_s": limits.total_s,
+               "memory_bytes": limits.memory_bytes}
+        proc = subprocess.Popen([sys.executable, "-m", "polycode_utils.book.sandbox"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=sandbox,
+                                start_new_session=True)
+        try:
+            _, err = proc.communicate(json.dumps(job), timeout=limits.total_s + 120 if limits.total_s else None)
+        except subprocess.TimeoutExpired:  # the sandbox's own timer failed: it goes, with its kernel
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, err = proc.communicate()
+        except BaseException:  # Ctrl-C or a signal: nothing of the student's run is left behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+        stopped = (sandbox / "stopped.txt").read_text() if (sandbox / "stopped.txt").exists() else (
+            None if proc.returncode == 0 else f"the student's run failed (status {proc.returncode}): {err[-300:]}")
+        if (sandbox / "answers").exists():
+            os.replace(sandbox / "answers", answers)
+        else:
+            answers.mkdir()
+        reached = {p.stem for p in answers.glob("*.json")}
+        result = _run_checks(checking, values, root, source.parent, Path(tmp))
+    for label in spec["checks"]:  # an exercise whose check never ran scores 0
+        result["points"].setdefault(label, 0)
+        if label not in reached and stopped:  # the student's run ended before it: say why
+            result["errors"][label] = stopped
+    result["stopped"] = stopped
+    return result
+
+
+def _run_checks(checking: Any, values: dict[str, Any], root: Path, cwd: Path, tmp: Path) -> dict[str, Any]:
+    """Execute the checking notebook (trusted: the chapter's source) and read the points it prints."""
     import nbformat  # noqa: PLC0415
     import papermill  # noqa: PLC0415
 
-    from polycode_utils.book.execute import KERNEL_NAME, ensure_kernel  # noqa: PLC0415
+    from polycode_utils.book.execute import KERNEL_NAME  # noqa: PLC0415
     from polycode_utils.book.paths import ROOT_VARIABLE  # noqa: PLC0415
 
-    spec = json.loads(checks_file.read_text())
-    nb = grading_notebook(nbformat.read(notebook, as_version=4), spec["checks"])
-    ensure_kernel()
     os.environ[ROOT_VARIABLE] = str(root)
-    src = notebook.with_name(f".{notebook.stem}.grading-{os.getpid()}.ipynb")
-    done = notebook.with_name(f".{notebook.stem}.graded-{os.getpid()}.ipynb")
-    nbformat.write(nb, src)
-    try:
-        try:
-            papermill.execute_notebook(str(src), str(done), parameters=values, kernel_name=KERNEL_NAME,
-                                       language="python", cwd=str(cwd), progress_bar=sys.stderr.isatty(),
-                                       log_output=False)
-        except papermill.PapermillExecutionError:  # a stub raised (its cell may): the run went on to the end
-            if not done.exists():
-                raise
-        executed = nbformat.read(done, as_version=4)
-    finally:
-        src.unlink(missing_ok=True)
-        done.unlink(missing_ok=True)
+    src, done = tmp / "checking.ipynb", tmp / "checked.ipynb"
+    nbformat.write(checking, src)
+    papermill.execute_notebook(str(src), str(done), parameters=values, kernel_name=KERNEL_NAME, language="python",
+                               cwd=str(cwd), progress_bar=sys.stderr.isatty(), log_output=False)
+    executed = nbformat.read(done, as_version=4)
     for out in executed.cells[-1].get("outputs", []):
         text = out.get("text", "")
         if text.startswith(GRADES_MARK):
-            result = json.loads(text[len(GRADES_MARK):])
-            for label in spec["checks"]:  # an exercise whose check never ran scores 0
-                result["points"].setdefault(label, 0)
-            return result
-    raise AssignmentError(f"{notebook}: the grading run printed no points")
+            return json.loads(text[len(GRADES_MARK):])
+    raise AssignmentError("the checking run printed no points")

@@ -22,7 +22,7 @@ from polycode_utils.book.execute import (TIMEOUT_FACTOR, TIMEOUT_MIN_EXTRA_S, UN
                                          cache_key, chapter_timeout, clean_stale, code_digest,
                                          ensure_kernel, execute, exit_status, on_signal, refresh_prose, remember,
                                          restore, stored_key, write_atomic)
-from polycode_utils.book.assignment import AssignmentError, assignment_paths, grade, write_assignment
+from polycode_utils.book.assignment import AssignmentError, Limits, assignment_paths, grade, write_assignment
 from polycode_utils.book.html import RenderError, build_html
 from polycode_utils.book.lock import checkout_lock
 from polycode_utils.book.provenance import code_commit
@@ -203,17 +203,25 @@ def cmd_grade(project: Project, args: argparse.Namespace) -> int:
     if not notebook.exists() or not checks_file.exists():
         raise BuildError(f"grade: need the notebook and its checks file; missing "
                          f"{', '.join(str(p) for p in (notebook, checks_file) if not p.exists())}")
-    chapter = project.chapter(json.loads(checks_file.read_text())["chapter"])
+    try:
+        spec = json.loads(checks_file.read_text())
+        chapter, checks = project.chapter(spec["chapter"]), spec["checks"]
+    except (ValueError, KeyError, TypeError):
+        raise BuildError(f"grade: {checks_file} is not a checks file `polycode assignment` wrote") from None
+    if not isinstance(checks, dict):
+        raise BuildError(f"grade: {checks_file} is not a checks file `polycode assignment` wrote")
     routed = split_overrides(project, [chapter], args.param)
     values = resolve_parameters(project, chapter, args.profile, routed[chapter.id])
     try:
-        result = grade(notebook.resolve(), checks_file, values, project.root, chapter.source.parent)
+        result = grade(notebook.resolve(), checks_file, chapter.source, values, project.root,
+                       Limits(args.cell_timeout, args.timeout, int(args.memory_gb * 2**30)))
     except AssignmentError as exc:
         raise BuildError(str(exc)) from None
     points = result["points"]
     for label, got in points.items():
         print(f"{label}: {got}/1" + (f"  ({result['errors'][label]})" if label in result["errors"] else ""))
-    print(f"total: {sum(points.values())}/{len(points)}")
+    print(f"total: {sum(points.values())}/{len(points)}"
+          + (f"\nthe student's run stopped early: {result['stopped']}" if result["stopped"] else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
     return 0
@@ -290,6 +298,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("-p", "--param", **param)
     g.add_argument(PAIR, dest="param", action="append", type=lambda s: tuple(s.split("=", 1)), help=argparse.SUPPRESS)
     g.add_argument("--json", help="also write the points and errors to this file")
+    g.add_argument("--timeout", type=seconds, default=Limits.total_s, metavar="SECONDS",
+                   help=f"the student's run may take this long in all (default {Limits.total_s:.0f})")
+    g.add_argument("--cell-timeout", type=seconds, default=Limits.cell_s, metavar="SECONDS",
+                   help=f"and this long per cell (default {Limits.cell_s:.0f})")
+    g.add_argument("--memory-gb", type=seconds, default=Limits.memory_bytes / 2**30, metavar="GB",
+                   help=f"and this much memory (default {Limits.memory_bytes / 2**30:.0f})")
     g.add_argument("--no-wait", action="store_true",
                    help="refuse, instead of waiting, when another build of this checkout is running")
     return ap
@@ -327,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         with checkout_lock(project.root, wait=not args.no_wait):
             return {"build": cmd_build, "run": cmd_run, "grade": cmd_grade}[args.command](project, args)
     except (KeyboardInterrupt, Interrupted) as exc:  # e.g. during the HTML phase: one line, no traceback
-        print("interrupted: the previous HTML is untouched", file=sys.stderr)
+        print("interrupted: the previous HTML is untouched" if args.command == "build" else "interrupted",
+              file=sys.stderr)
         return exit_status(exc)
     except RenderError as exc:
         print(f"polycode: error: {exc}", file=sys.stderr)
