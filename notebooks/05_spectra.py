@@ -433,8 +433,10 @@ glue_values(dict(training_verdict_text=run.verdict_text, **spectra_claims(
 # ```{admonition} The paper's claims, judged by this run (the results page collects them)
 # :class: note
 # **Fig. 3c**, $\alpha$ changes with depth: **{glue:text}`claim_fig3c`**; {glue:text}`claim_fig3c_reason`.
-# Measured: {glue:text}`claim_fig3c_measured`. **Fig. 5**, more dropout, more deviation from a power law:
-# **{glue:text}`claim_fig5`**; {glue:text}`claim_fig5_reason`. Measured: {glue:text}`claim_fig5_measured`.
+# Measured: {glue:text}`claim_fig3c_measured`. Against the untrained twins: {glue:text}`claim_fig3c_control`.
+# **Fig. 5**, more dropout, more deviation from a power law: **{glue:text}`claim_fig5`**;
+# {glue:text}`claim_fig5_reason`. Measured: {glue:text}`claim_fig5_measured`. Against:
+# {glue:text}`claim_fig5_control`.
 # ```
 
 # %% [markdown]

@@ -446,9 +446,21 @@ def test_action_claims_count_the_trained_networks_and_respect_an_untestable_run(
     table = pd.DataFrame(cols, index=layers)
     table.columns = pd.MultiIndex.from_tuples(keys, names=["network", "seed"])
     alpha = -2 + 0.1 * table  # steeper alpha where the action is lower: Spearman +1 in every network
+    out = action_claims(table, alpha, testable=True)  # the untrained twins do the same: that is no evidence
+    assert out["claim_fig4c"] == "not distinguished from its control"
+    assert "in 2 of 3 trained networks" in out["claim_fig4c_reason"] and "reaches 0" in out["claim_fig4c_reason"]
+    assert "ordered so in 2 of 2 untrained networks" in out["claim_fig4c_control"]
+    assert out["claim_fig4d"] == "not distinguished from its control"
+    scrambled = rising[[3, 6, 0, 5, 1, 4, 2]]  # the controls' action: no order by depth, no link with alpha
+    for seed in (0, 1):
+        table[(CONTROL, seed)] = scrambled
+    table[("p = 0.8", 0)] = rising
+    alpha = -2 + 0.1 * table
+    alpha[CONTROL] = -2 - 0.1 * table[CONTROL]  # steeper spectra with rougher trajectories in the controls
     out = action_claims(table, alpha, testable=True)
-    assert out["claim_fig4c"] == "partly" and "in 2 of 3 trained networks" in out["claim_fig4c_reason"]
-    assert out["claim_fig4d"] == "agrees"
+    assert out["claim_fig4c"] == "agrees" and "in 3 of 3 trained networks" in out["claim_fig4c_reason"]
+    assert out["claim_fig4c_control"].startswith("|Spearman(depth, action)| over the conv stages, trained − untrained")
+    assert out["claim_fig4d"] == "agrees" and "so in 0 of 2 untrained networks" in out["claim_fig4d_control"]
     untestable = action_claims(table, alpha, testable=False, why_not="too short")
     assert untestable["claim_fig4c"] == "not testable at this profile"
     assert untestable["claim_fig4d_reason"] == "too short"

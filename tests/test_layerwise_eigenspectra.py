@@ -290,8 +290,15 @@ def test_spectra_claims_count_their_cases() -> None:
                 for i, name in enumerate(DEPTH_NAMES)} for label, seed in KEYS]
     pc2 = [{name: refit_from(s, 2) for name, s in spec.items()} for spec in spectra]
     c = spectra_claims(spectra, pc2, KEYS, list(RATES), "layer4", testable=True)
-    assert c["claim_fig3c"] == "agrees"
-    assert c["claim_fig3c_reason"].endswith("in 18 of 18 (trained network, part) cases")
+    assert c["claim_fig3c"] == "not distinguished from its control"  # the untrained twins are ordered as well
+    assert "in 9 of 9 trained networks" in c["claim_fig3c_reason"]
+    assert "ordered so in 3 of 3 untrained networks" in c["claim_fig3c_control"]
+    order = [0, 3, 1, 5, 2, 4, 8, 6, 9, 7]  # the controls' alpha: no order by depth
+    flat = [{name: exact_spectrum(name, -1.0 - 0.1 * order[i], wiggle=amp(label, seed)) if label == CONTROL
+             else spec[name] for i, name in enumerate(DEPTH_NAMES)} for (label, seed), spec in zip(KEYS, spectra)]
+    c2 = spectra_claims(flat, pc2, KEYS, list(RATES), "layer4", testable=True)
+    assert c2["claim_fig3c"] == "agrees", c2["claim_fig3c_control"]
+    assert "trained − untrained: +" in c2["claim_fig3c_control"]
     assert c["claim_fig5"] == "agrees" and "9 of 9 fitted from PC 1" in c["claim_fig5_measured"]
     no = spectra_claims(spectra, pc2, KEYS, list(RATES), "layer4", testable=False, why_not="too little training")
     assert no["claim_fig5"] == "not testable at this profile" and no["claim_fig5_reason"] == "too little training"

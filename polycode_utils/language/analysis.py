@@ -399,10 +399,13 @@ def language_claims(frame: pd.DataFrame, proxy: pd.DataFrame | None, model: str,
         parts.append(f"{kind} {first.alpha:.2f} (block {int(first.layer)}) to {last.alpha:.2f} (block "
                      f"{int(last.layer)})")
     depth = count_verdict("lm_alpha", apart, len(measured), cases="sites", measured=f"{model}: " + "; ".join(parts),
-                          holds="alpha of the first and the last measured block differ beyond their intervals")
+                          holds="alpha of the first and the last measured block differ beyond their intervals",
+                          control="none in this verdict: the untrained model and shuffled tokens are measured on "
+                                  "the chapter's page, but the rule does not yet ask them to differ")
     if proxy is None or proxy.empty:
         explain = count_verdict("lm_projections", 0, 1, cases="layers", measured=f"{model}: no proxy measured",
-                                holds="", testable=False, why_not="this run measured no projections (top_k = 0)")
+                                holds="", testable=False, why_not="this run measured no projections (top_k = 0)",
+                                control="chance: the proxy of Gaussian-noise activations of the same shape")
     else:
         above = int((proxy.p_projections_above_chance < level).sum())
         ahead = int((proxy.p_neurons_higher < level).sum())
@@ -411,5 +414,5 @@ def language_claims(frame: pd.DataFrame, proxy: pd.DataFrame | None, model: str,
             measured=f"{model}: random directions above chance in {above} of {len(proxy)} layer-sites, neurons "
                      f"ahead of them in {ahead} (token-concentration proxy; the paper used GPT-4 explanations)",
             holds="random projections are more token-specific than chance (one-sided test, p < "
-                  f"{level:g})")
+                  f"{level:g})", control="chance: the proxy of Gaussian-noise activations of the same shape")
     return {**depth.glued(), **explain.glued()}

@@ -22,9 +22,10 @@ from polycode_utils.capacity import expected_projected_action
 from polycode_utils.checks import check_choice, check_float_in, check_int, check_sequence
 from polycode_utils.models import CONV_DEPTHS, DENSE_DEPTHS, INPUT_DEPTH
 from polycode_utils.projections import action, random_projections
-from polycode_utils.claims import count_verdict
-from polycode_utils.layerwise.common import (CONTROL, Key, _check_same_shape, _direction, _spearman, format_mean_sd,
-                                             depth_correlations, over_seeds, paired_difference, seed_table)
+from polycode_utils.claims import controlled_verdict
+from polycode_utils.layerwise.common import (CONTROL, Key, _check_same_shape, _direction, _spearman, control_effect,
+                                             depth_correlations, format_mean_sd, over_seeds, paired_difference,
+                                             seed_table)
 from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, clip_fit_range, fit_power_law, fit_quality,
                                     principal_components)
 
@@ -666,25 +667,34 @@ def exponent_table(scaling: Sequence[Mapping[str, ActionScaling]], keys: Sequenc
 
 def action_claims(table: pd.DataFrame, alpha: pd.DataFrame, *, testable: bool, why_not: str = "",
                   control: str = CONTROL, min_rho: float = 0.5) -> dict[str, str]:
-    """Figs. 4c and 4d judged on the trained networks (glue names of claims.Claim): the action ordered by depth
-    within the conv stages (|Spearman| >= min_rho), and steeper spectra with smoother trajectories (Spearman of
-    alpha with the action > 0 inside each network) [ours: the rule; paper: the claims]."""
+    """Figs. 4c and 4d judged on the trained networks against their untrained twins (glue names of claims.Claim,
+    by claims.controlled_verdict): the action ordered by depth within the conv stages (|Spearman| >= min_rho), and
+    steeper spectra with smoother trajectories (Spearman of alpha with the action > 0 inside each network) [ours:
+    the rule; paper: the claims]."""
     min_rho = check_float_in(min_rho, "min_rho", 0.0, 1.0)
     _check_same_shape(table, alpha=alpha)
     trained = table.columns.get_level_values("network") != control
     if not trained.any():
         raise ValueError("table: holds no trained network")
     conv = depth_correlations(table, {"conv": GROUPS["conv stages"]})["conv"]
-    ordered = int((conv[trained].abs() >= min_rho).sum())
+    ordered = conv.abs() >= min_rho
     trend = "; ".join(f"{lab}: {_mean_sd(conv[conv.index.get_level_values('network') == lab])}"
                       for lab in _labels(table))
     rho = within_network_rho(alpha, table)
-    fig4c = count_verdict("fig4c", ordered, int(trained.sum()), cases="trained networks", testable=testable,
-                          why_not=why_not, measured=f"Spearman(depth, action) over the conv stages: {trend}",
-                          holds=f"the action is ordered by depth within the conv stages (|Spearman| >= {min_rho:g})")
-    fig4d = count_verdict("fig4d", int((rho[trained] > 0).sum()), int(trained.sum()), cases="trained networks",
-                          testable=testable, why_not=why_not,
-                          measured="Spearman(alpha, action) within each network: " + alpha_relation(
-                              table, alpha, control).rho_within_text,
-                          holds="layers with steeper spectra have smoother trajectories inside the network")
+    n_trained, n_control = int(trained.sum()), int((~trained).sum())
+    fig4c = controlled_verdict(
+        "fig4c", int(ordered[trained].sum()), n_trained,
+        control_effect(conv.abs(), "|Spearman(depth, action)| over the conv stages, trained − untrained", control),
+        cases="trained networks", testable=testable, why_not=why_not,
+        measured=f"Spearman(depth, action) over the conv stages: {trend}",
+        holds=f"the action is ordered by depth within the conv stages (|Spearman| >= {min_rho:g})",
+        control_holds=f"ordered so in {int(ordered[~trained].sum())} of {n_control} untrained networks")
+    fig4d = controlled_verdict(
+        "fig4d", int((rho[trained] > 0).sum()), n_trained,
+        control_effect(rho, "Spearman(alpha, action) within each network, trained − untrained", control),
+        cases="trained networks", testable=testable, why_not=why_not,
+        measured=("Spearman(alpha, action) within each network: "
+                  + alpha_relation(table, alpha, control).rho_within_text),
+        holds="layers with steeper spectra have smoother trajectories inside the network",
+        control_holds=f"so in {int((rho[~trained] > 0).sum())} of {n_control} untrained networks")
     return {**fig4c.glued(), **fig4d.glued()}

@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from polycode_utils.claims import Effect
+from polycode_utils.spectra import t_interval
+
 CONTROL = "untrained"  # the label of the control networks: the trained ones' initial weights [ours]
 
 Key = tuple[str, int]
@@ -64,6 +67,20 @@ def over_seeds(table: pd.DataFrame) -> OverSeeds:
     """Mean and spread over the seeds of each label of a seed_table (the error bar between dropout rates)."""
     groups = table.T.groupby(level="network", sort=False)
     return OverSeeds(groups.mean().T, groups.std(ddof=1).T, groups.size())
+
+
+def control_effect(per_network: pd.Series, what: str, control: str = CONTROL) -> Effect:
+    """A claim's statistic, one value per network (index (label, seed)), in the trained networks minus the
+    control: per seed, the mean over that seed's trained networks minus its untrained twin's value; the mean of
+    these differences and its Student-t 95 % interval over seeds (claims.controlled_verdict's effect) [ours]."""
+    labels = per_network.index.get_level_values("network")
+    if control not in set(labels) or (labels == control).all():
+        raise ValueError(f"per_network: needs trained networks and the control {control!r}, got {sorted(set(labels))}")
+    base = per_network[labels == control].droplevel("network")
+    trained = per_network[labels != control].groupby(level="seed").mean()
+    diffs = (trained - base.reindex(trained.index)).dropna()
+    low, high = t_interval(diffs.to_numpy())
+    return Effect(float(diffs.mean()), low, high, len(diffs), what)
 
 
 def paired_difference(table: pd.DataFrame, control: str = CONTROL) -> pd.DataFrame:

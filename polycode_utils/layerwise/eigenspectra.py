@@ -20,10 +20,10 @@ from torch import nn
 from polycode_utils.activations import record_activations
 from polycode_utils.capacity import power_law_entropy
 from polycode_utils.checks import check_choice, check_float_in, check_int, check_sequence
-from polycode_utils.claims import count_verdict
+from polycode_utils.claims import controlled_verdict, count_verdict
 from polycode_utils.data import DATASETS, ImageData, evaluation_images
-from polycode_utils.layerwise.common import (CONTROL, Key, _direction, _spearman, depth_correlations, format_mean_sd,
-                                             over_seeds, paired_difference, rate_label, seed_table)
+from polycode_utils.layerwise.common import (CONTROL, Key, _direction, _spearman, control_effect, depth_correlations,
+                                             format_mean_sd, over_seeds, paired_difference, rate_label, seed_table)
 from polycode_utils.models import CONV_DEPTHS, DENSE_DEPTHS, INPUT_DEPTH, dropout_noise_copy
 from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, SetCoverage, clip_fit_range, cv_spectra,
                                     fit_power_law, fit_quality, numerical_rank, principal_components, score_correlation,
@@ -646,24 +646,29 @@ def reliable_shares(cv: Sequence[Mapping[str, CrossValidated]], keys: Sequence[K
 def spectra_claims(spectra: Spectra, spectra_pc2: Spectra, keys: Sequence[Key], rates: Sequence[float], layer: str,
                    *, testable: bool, why_not: str = "", min_rho: float = 0.5, k: float = 2.0) -> dict[str, str]:
     """Figs. 3c and 5 judged on the trained networks (glue names of claims.Claim) [ours: the rule; paper: the
-    claims]. Fig. 3c: alpha ordered by depth (|Spearman| >= min_rho) within each part of each trained network.
+    claims]. Fig. 3c: alpha ordered by depth (|Spearman| >= min_rho) within each part of each trained network,
+    against the untrained twins (claims.controlled_verdict).
     Fig. 5: a layer deviates more from a power law at the highest rate than at the lowest by more than k seed SDs,
     in fits from PC 1 and still in fits after PC 1 (spectra_pc2: refit_from), since PC 1 alone can make the change."""
     min_rho = check_float_in(min_rho, "min_rho", 0.0, 1.0)
     body = seed_table(spectra, keys, lambda s: s.alpha).drop(index=[INPUT_DEPTH], errors="ignore")
     rho = depth_correlations(body, PARTS)
-    trained = rho[[key[0] != CONTROL for key in rho.index]]
-    n_hold = int((trained.abs() >= min_rho).sum().sum())
-    n_cases = int(trained.notna().sum().sum())
+    held = ((rho.abs() >= min_rho) | rho.isna()).all(axis=1) & rho.notna().any(axis=1)  # in every part
+    trained = np.array([key[0] != CONTROL for key in rho.index])
     trend = depth_trend(spectra, keys)
-    fig3c = count_verdict("fig3c", n_hold, max(n_cases, 1), cases="(trained network, part) cases",
-                          testable=testable, why_not=why_not,
-                          holds=f"alpha is ordered by depth (|Spearman| >= {min_rho:g}) within the part",
-                          measured=f"Spearman(depth, alpha), conv stages: {trend.rho_conv_text}; dense layers: "
-                                   f"{trend.rho_dense_text} (mean ± SD over seeds; untrained: the control)")
+    fig3c = controlled_verdict(
+        "fig3c", int(held[trained].sum()), max(int(trained.sum()), 1),
+        control_effect(rho.abs().mean(axis=1), "mean |Spearman(depth, alpha)| over the parts, trained − untrained"),
+        cases="trained networks", testable=testable, why_not=why_not,
+        holds=f"alpha is ordered by depth (|Spearman| >= {min_rho:g}) within every part",
+        control_holds=f"ordered so in {int(held[~trained].sum())} of {int((~trained).sum())} untrained networks",
+        measured=f"Spearman(depth, alpha), conv stages: {trend.rho_conv_text}; dense layers: "
+                 f"{trend.rho_dense_text} (mean ± SD over seeds; untrained: the control)")
     d1, d2 = (dropout_shape(s, keys, rates, layer, k) for s in (spectra, spectra_pc2))
     both = _more_beyond(spectra, keys, rates, k) & _more_beyond(spectra_pc2, keys, rates, k)
     fig5 = count_verdict("fig5", int(both.sum()), len(both), cases="layers", testable=testable, why_not=why_not,
+                         control=f"the lowest rate, p = {rates[0]:g}, seed by seed (layers of the same networks, "
+                                 "so the layers are not independent cases)",
                          holds=f"the deviation from a power law grows from p = {rates[0]:g} to p = {rates[-1]:g} by "
                                f"more than {k:g} seed SDs, fitted from PC 1 and from PC 2",
                          measured=f"layers deviating more at p = {rates[-1]:g} beyond {k:g} seed SDs: "
