@@ -161,6 +161,12 @@ def test_config_mistakes_named(tmp_path):
     ("06_projections", [("show_dropout", "0.4"), ("dropout_rates", "0,0.2")], ["show_dropout in dropout_rates"]),
     ("06_projections", [("show_dropout", "0.3")], ["show_dropout in dropout_rates", "show_dropout = 0.3"]),
     ("05_spectra", [("fig5_layer", "stem"), ("layers", "layer1,layer2")], ["fig5_layer in layers"]),
+    # issue 25 #8, #11: these failed late, inside the chapter, with status 1
+    ("02_capacity", [("dropout_rates", "0")], ["max(dropout_rates) > 0"]),
+    ("02_capacity", [("spread", "6"), ("width", "6")], ["spread < width"]),
+    ("07_gpt2", [("top_k", "50"), ("n_windows", "16")], ["top_k <= n_windows"]),
+    ("07_gpt2", [("skip_positions", "40"), ("context", "32")], ["skip_positions < context"]),
+    ("07_gpt2", [("fit_range", "50,10")], ["fit_range[0] < fit_range[1]"]),
 ])
 def test_cross_parameter_constraints_of_the_real_book_fail_before_anything_runs(chapter, overrides, words):
     """Issue 15 #9: these were checked only inside the notebooks, after the networks had loaded or trained."""
@@ -169,7 +175,7 @@ def test_cross_parameter_constraints_of_the_real_book_fail_before_anything_runs(
         params.resolve_parameters(project, project.chapter(chapter), "default", overrides)
     for w in words:
         assert w in str(err.value)
-    for c in ("05_spectra", "06_projections"):  # the defaults and every profile satisfy them
+    for c in ("02_capacity", "05_spectra", "06_projections", "07_gpt2"):  # the defaults and every profile satisfy them
         for prof in project.profiles:
             params.resolve_parameters(project, project.chapter(c), prof, [])
 
