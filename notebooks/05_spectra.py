@@ -601,9 +601,10 @@ assert abs(alpha_few - few) < 1e-9
 #
 # ```{exercise} What training did to one layer
 # :label: ex-spec-effect
-# From `alpha_seeds` (layers × (network, seed)), compute for `fc1` the mean over seeds of each network at the
-# highest dropout rate minus its own untrained control (`paired_difference` from `polycode_utils.layerwise.common`),
-# into `fc1_effect`. Is it larger than the spread of that difference over seeds?
+# From `alpha_seeds` (layers × (network, seed)), compute for the layer `fig5_layer` (the one Fig. 5 overlays) the
+# mean over seeds of each network at the highest dropout rate minus its own untrained control (`paired_difference`
+# from `polycode_utils.layerwise.common`), into `layer_effect`. Is it larger than the spread of that difference over
+# seeds?
 # ```
 #
 # ```{solution-start} ex-spec-effect
@@ -615,16 +616,16 @@ assert abs(alpha_few - few) < 1e-9
 from polycode_utils.layerwise.common import paired_difference  # noqa: E402
 
 highest = rate_label(max(dropout_rates))
-fc1_effect = float(paired_difference(alpha_seeds).loc["fc1", highest].mean())
+layer_effect = float(paired_difference(alpha_seeds).loc[fig5_layer, highest].mean())
 ### END SOLUTION
-print(f"training moved fc1's alpha by {fc1_effect:+.2f} at {rate_label(max(dropout_rates))}")
+print(f"training moved {fig5_layer}'s alpha by {layer_effect:+.2f} at {rate_label(max(dropout_rates))}")
 
 # %% tags=["check"]
-assert np.isfinite(fc1_effect)
+assert np.isfinite(layer_effect)
 ### BEGIN HIDDEN TESTS
-ctrl = alpha_seeds.loc["fc1", "untrained"]
-top = alpha_seeds.loc["fc1", rate_label(max(dropout_rates))]
-assert abs(fc1_effect - float(np.mean([top[s] - ctrl[s] for s in top.index]))) < 1e-9
+ctrl = alpha_seeds.loc[fig5_layer, "untrained"]
+top = alpha_seeds.loc[fig5_layer, rate_label(max(dropout_rates))]
+assert abs(layer_effect - float(np.mean([top[s] - ctrl[s] for s in top.index]))) < 1e-9
 ### END HIDDEN TESTS
 
 # %% [markdown]
