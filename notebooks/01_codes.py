@@ -204,8 +204,7 @@ glue_values(count_verdict(
     "fig1c", comparison.numbers()["n_above_opt"], len(sparsities), cases="sparsities",
     measured=f"D* from {d_star[0]:.3f} (dense) to {d_star[-1]:.3f} at 1/(1-S) = {inv_density[-1]:.0f}, against "
              f"D_opt {d_opt[-1]:.3f} there; longest sticky plateau: {plateau.length} sparsities",
-    holds="the trained D* lies on or above D_opt",
-    control="D_opt, a closed form: the claim compares trained toy models with the optimum, not with a twin").glued())
+    holds="the trained D* lies on or above D_opt", control="D_opt, a closed form (the optimum)").glued())
 
 # %% tags=["hide-input"]
 glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_per_value, floor=n_hidden / n_features),

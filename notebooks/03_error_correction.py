@@ -200,9 +200,7 @@ glue_values(count_verdict(
     "note_fig1", sum(g > 0 for g in gaps), len(gaps), cases="estimators (decoder bound, MINE)",
     measured=f"at the read-out, learnt {summary.learnt_last:.2f} vs untrained {summary.untrained_last:.2f} nats "
              "(decoder bound)", holds="the trained network keeps more information about its input than the "
-    "untrained one at the read-out",
-    control="the untrained twin (same architecture and initialisation) inside each estimator's gap; one seed, so no "
-            "interval").glued())
+    "untrained one at the read-out", control="the untrained twin (one seed: no interval)").glued())
 glue_values(dict(**vars(summary), capacity=capacity, bits_per_unit=bits_per_unit, min_gap=min_gap,
                  min_gap_mine=min_gap_mine, n_train=int(table.n_train[0]), n_test=int(table.n_test[0]),
                  n_masks=len(layers) - 1, checked="" if assert_results else " (switched off in this run)",
