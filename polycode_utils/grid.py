@@ -206,7 +206,8 @@ def install_shipped(configs: Sequence[AutoencoderConfig], data: ImageData, *, st
 def ship(trained: Sequence[TrainedModel], data: ImageData, store: str | Path, *, commit: str, command: str,
          started: str) -> Path:
     """Write trained networks into a store: one weights file each (state dict, history, no optimiser state) and
-    the manifest entry that describes it; entries of other configurations already in the manifest are kept.
+    the manifest entry that describes it; entries of other configurations already in the manifest are kept, and so
+    is the entry of a network the store already holds with the same weights.
     commit: the checkout's when `polycode train` started; networks found complete in the cache were trained earlier,
     so the test that retrains a shipped network's first epoch is what ties the weights to the code."""
     store = Path(store)
@@ -216,6 +217,10 @@ def ship(trained: Sequence[TrainedModel], data: ImageData, store: str | Path, *,
     for t in trained:
         name = cache_folder(t.config, data, ".").name + ".pt"
         state = {k: v.detach().cpu() for k, v in t.model.state_dict().items()}
+        before = entries.get(json.dumps([asdict(t.config), data.description.key()], sort_keys=True))
+        if before is not None and (store / before["file"]).is_file() and torch.load(
+                store / before["file"], map_location="cpu", weights_only=True)["checksum"] == weights_checksum(state):
+            continue  # shipped before (taken from the store to resume): its entry names the run that trained it
         save_atomic({"format": CHECKPOINT_FORMAT, "config": asdict(t.config), "data": data.description.key(),
                      "epoch": t.config.epochs, "model": state, "checksum": weights_checksum(state), "optimizer": {},
                      "history": t.history.to_dict(), "seconds": t.seconds, "device": t.device}, store / name)
@@ -513,7 +518,8 @@ def grid_configs(parameters: dict) -> list[AutoencoderConfig]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Train chapter 4's grid for the given parameters (JSON) into the cache and write it into the shipped store."""
+    """Train chapter 4's grid for the given parameters (JSON) into the cache and write it into the shipped store;
+    networks the store already holds (verified) are not trained again, so a store written in part resumes."""
     ap = argparse.ArgumentParser(prog="python -m polycode_utils.grid", description=main.__doc__)
     ap.add_argument("--parameters", required=True, help="chapter 4's resolved parameters, as JSON")
     ap.add_argument("--store", required=True, help="the shipped store's folder (networks/)")
@@ -528,6 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     commit = args.commit
     data = load_training_data(configs[0], root=args.data_root)
+    installed = install_shipped(configs, data, store=args.store, cache_dir=args.cache_dir)  # resume from the store
+    if installed:
+        print(f"{installed} of the {len(configs)} networks taken from {args.store} (verified)", file=sys.stderr)
     print(f"training {len(configs)} networks (about {training_seconds(configs, 2) / 60:.0f} min on a 2-core CPU) "
           f"into {args.cache_dir}; interrupted, it resumes from the checkpoints", file=sys.stderr, flush=True)
     with torch_threads(cpu_threads(device)):

@@ -4,9 +4,11 @@ for another configuration, and the committed default grid reproduced by the curr
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -106,15 +108,17 @@ def test_the_store_holds_chapter_4s_default_grid_verified_and_small():
         entry = grid.shipped_entry(config, data, STORE)
         assert entry is not None, f"networks/ lacks the default network at p = {config.dropout:g}"
         grid.load_shipped(entry, STORE, config, data)  # SHA-256, format, checksum, configuration, shapes
-    assert len(entries) == len(configs)
+    assert len({e["file"] for e in entries}) == len(entries) and sorted(p.name for p in STORE.glob("*.pt")) == sorted(
+        e["file"] for e in entries)  # every file is in the manifest and the other way round
     assert sum((STORE / e["file"]).stat().st_size for e in entries) < 40e6
 
 
 def test_a_shipped_network_is_what_the_current_code_trains():
     """Retrain the first epoch of the highest rate's first seed and require its recorded history: the same step
     losses and eval loss to the last bit on a CPU of the same vector capability; elsewhere (other kernels, whose
-    rounding grows over the steps) the first 20 steps to 1e-5 and all of them to 1e-3 (another seed's differ by
-    more)."""
+    rounding grows over the steps) the first 20 steps to 5e-3 and the median step to 5e-3. Measured, AVX2-trained
+    weights retrained on AVX512: first 20 steps at most 4.3e-4 apart, median 7.7e-4; another seed of the same rate
+    differs by 3.5e-2 in its first 20 steps, median 2.7e-2."""
     config = max(default_grid(), key=lambda c: (c.dropout, -c.replicate))
     data = load_training_data(config)
     entry = grid.shipped_entry(config, data, STORE)
@@ -135,7 +139,8 @@ def test_a_shipped_network_is_what_the_current_code_trains():
     if same_cpu:
         assert got == want
     else:
-        assert got[:20] == pytest.approx(want[:20], rel=1e-5) and got == pytest.approx(want, rel=1e-3)
+        rel = np.abs(np.subtract(got[:n], want[:n])) / np.abs(want[:n])
+        assert rel[:20].max() < 5e-3 and np.median(rel) < 5e-3, (rel[:20].max(), np.median(rel))
     assert json.dumps(entry["config"], sort_keys=True) == json.dumps(asdict(config), sort_keys=True)
 
 
@@ -150,3 +155,11 @@ def test_the_training_command_trains_the_named_grid_into_a_store(tmp_path):
     assert {e["commit"] for e in entries} == {"abc123"} and entries[0]["command"] == "polycode train x"
     assert [asdict(c) for c in grid.grid_configs(parameters)] == sorted((e["config"] for e in entries),
                                                                         key=lambda c: c["dropout"])
+    # a store written in part resumes: its networks are taken (verified), not trained again, and keep their entries
+    shutil.rmtree(tmp_path / "cache")
+    before = (tmp_path / "networks" / "manifest.json").read_text()
+    assert grid.main(["--parameters", json.dumps(parameters), "--store", str(tmp_path / "networks"), "--cache-dir",
+                      str(tmp_path / "cache"), "--commit", "def456", "--command", "polycode train y"]) == 0
+    assert (tmp_path / "networks" / "manifest.json").read_text() == before
+    cached = [torch.load(p, weights_only=True) for p in sorted((tmp_path / "cache").glob("*/checkpoint.pt"))]
+    assert sorted(c["shipped"] for c in cached) == sorted(e["file"] for e in entries)  # installed, not retrained

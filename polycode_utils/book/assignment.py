@@ -191,7 +191,8 @@ def write_assignment(source: Path, chapter_id: str, out_dir: Path) -> dict[str, 
 
 
 def answer_names(nb: Any, ex: Exercise) -> list[str]:
-    """The exercise's answer: the names its solution cells assign at top level that its check reads."""
+    """The exercise's answer: the names its solution cells assign at top level that its check reads (not what
+    they import: the library's functions are the checking run's own)."""
     assigned: list[str] = []
 
     def visit(node: ast.AST) -> None:
@@ -203,7 +204,7 @@ def answer_names(nb: Any, ex: Exercise) -> list[str]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             assigned.append(node.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            assigned.extend((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            return
         for child in ast.iter_child_nodes(node):
             visit(child)
 
@@ -243,20 +244,22 @@ _EXPORTER = '''def _polycode_export(label, names):
 '''
 
 # The checking run: the chapter's own source, reference solutions included, in a fresh kernel where no student code
-# ever ran; before each check the student's answer (plain data) replaces the reference's, then the reference's comes
-# back, so later cells compute what they always do.
+# ever ran; each check runs on the reference's answers first (as in the book), then on a copy of the namespace with
+# the student's answer (plain data) in place of the reference's, so later cells compute what they always do.
 _CHECKER = '''import json as _json
 
 _polycode_grades, _polycode_errors = {}, {}
 
 
 def _polycode_check(label, code, names, folder):
-    """One exercise's checks on the student's answer: 1 point if they all pass, else 0 with the reason."""
+    """One exercise's checks on the student's answer: 1 point if they all pass, else 0 with the reason. The
+    reference's own checks run first, in the chapter's namespace, as in every build (what they import, later cells
+    use); the student's run in a copy of it, with the student's answer in place of the reference's."""
     from pathlib import Path as _Path
 
     import numpy as _np
 
-    saved = {name: globals()[name] for name in names if name in globals()}
+    exec(compile(code, f"<reference checks of {label}>", "exec"), globals())
     try:
         record = _Path(folder) / f"{label}.json"
         if not record.exists():
@@ -266,17 +269,12 @@ def _polycode_check(label, code, names, folder):
             raise RuntimeError("; ".join(f"{k}: {v}" for k, v in answer["problems"].items()))
         with _np.load(_Path(folder) / f"{label}.npz", allow_pickle=False) as arrays:
             answer["plain"].update({k: arrays[k] for k in arrays.files})
-        for name in names:
-            globals().pop(name, None)
-        globals().update({k: v for k, v in answer["plain"].items() if k in names})
-        exec(compile(code, f"<checks of {label}>", "exec"), globals())
+        space = {k: v for k, v in globals().items() if k not in names}
+        space.update({k: v for k, v in answer["plain"].items() if k in names})
+        exec(compile(code, f"<checks of {label}>", "exec"), space)
         _polycode_grades[label] = 1
     except Exception as exc:  # noqa: BLE001 - any failure of a student's answer scores 0
         _polycode_grades[label], _polycode_errors[label] = 0, f"{type(exc).__name__}: {exc}"
-    finally:
-        for name in names:
-            globals().pop(name, None)
-        globals().update(saved)
 '''
 
 
@@ -287,7 +285,7 @@ def _after_parameters(nb: Any) -> int:
 
 def student_run_notebook(nb: Any, answers: dict[str, list[str]]) -> Any:
     """The student's notebook as the sandbox runs it: solution cells may raise (a stub does), each check cell
-    exports the exercise's answer names instead of checking them."""
+    exports the exercise's answer names instead of checking them (keeping only its imports)."""
     import nbformat  # noqa: PLC0415
 
     out = copy.deepcopy(nb)
@@ -298,7 +296,10 @@ def student_run_notebook(nb: Any, answers: dict[str, list[str]]) -> Any:
     for ex in found:
         for i in ex.solution_cells:
             out.cells[i].metadata.setdefault("tags", []).append("raises-exception")
-        out.cells[ex.check_cell].source = f"_polycode_export({ex.label!r}, {answers.get(ex.label, [])!r})"
+        imports = [ast.unparse(node) for node in ast.parse(out.cells[ex.check_cell].source).body
+                   if isinstance(node, (ast.Import, ast.ImportFrom))]  # later cells of the chapter may use them
+        out.cells[ex.check_cell].source = "\n".join(
+            [*imports, f"_polycode_export({ex.label!r}, {answers.get(ex.label, [])!r})"])
         out.cells[ex.check_cell].metadata.setdefault("tags", []).append("raises-exception")
     out.cells.insert(_after_parameters(out), nbformat.v4.new_code_cell(_EXPORTER))
     return out

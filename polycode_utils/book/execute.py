@@ -106,6 +106,14 @@ def cache_key(chapter: Chapter, values: dict[str, Any], lib_digest: str) -> str:
     return h.hexdigest()
 
 
+def _prose(nb: Any) -> list[tuple[str, str, list[str]]]:
+    """What of a notebook the source's prose decides: its markdown and raw cells, and every cell's tags (the
+    cells papermill or the HTML build add left out)."""
+    added = ("injected-parameters", "polycode-assembly")
+    return [(c.cell_type, c.source if c.cell_type != "code" else "", list(c.metadata.get("tags", [])))
+            for c in nb.cells if not any(t in c.metadata.get("tags", []) for t in added)]
+
+
 def with_current_prose(executed: Any, source: Path) -> Any:
     """An executed notebook with the prose of the chapter's current source: its markdown and the code cells' tags
     from the source, the outputs from the run (the cache key guarantees the code cells are the same ones)."""
@@ -129,13 +137,14 @@ def with_current_prose(executed: Any, source: Path) -> Any:
 
 
 def refresh_prose(out: Path, source: Path) -> None:
-    """Rewrite a cached executed notebook with the current source's prose (with_current_prose), when it differs."""
+    """Rewrite a cached executed notebook with the current source's prose (with_current_prose), only when that
+    prose differs from the notebook's (so an unchanged chapter leaves its notebook, and the HTML, as they were)."""
+    import jupytext  # noqa: PLC0415
     import nbformat  # noqa: PLC0415
 
     nb = nbformat.read(out, as_version=4)
-    before = nbformat.writes(nb)
-    if nbformat.writes(with_current_prose(nb, source)) != before:
-        write_atomic(out, nbformat.writes(nb))
+    if _prose(nb) != _prose(jupytext.read(source)):
+        write_atomic(out, nbformat.writes(with_current_prose(nb, source)))
 
 
 def write_atomic(path: Path, text: str) -> None:

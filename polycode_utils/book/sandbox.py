@@ -14,6 +14,18 @@ import sys
 from pathlib import Path
 
 
+def _stopped_at_an_untagged_cell(path: Path) -> bool:
+    """Whether a run stopped at an error of a cell not tagged raises-exception (papermill reports the errors of
+    tagged cells too, after running to the end)."""
+    import nbformat  # noqa: PLC0415
+
+    for cell in nbformat.read(path, as_version=4).cells:
+        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        if failed and "raises-exception" not in cell.metadata.get("tags", []):
+            return True
+    return False
+
+
 def main() -> int:
     import papermill  # noqa: PLC0415
     from nbclient.exceptions import CellTimeoutError, DeadKernelError  # noqa: PLC0415
@@ -40,8 +52,9 @@ def main() -> int:
     except DeadKernelError:
         stopped = ("the student's kernel died (it exited, crashed, or passed the memory limit of "
                    f"{job['memory_bytes'] / 2**30:.1f} GiB)")
-    except papermill.PapermillExecutionError as exc:
-        stopped = f"a cell of the student's notebook failed: {exc.ename}: {exc.evalue}"[:500]
+    except papermill.PapermillExecutionError as exc:  # also raised at the end when a stub raised in its cell
+        if _stopped_at_an_untagged_cell(Path("student.out.ipynb")):
+            stopped = f"a cell of the student's notebook failed: {exc.ename}: {exc.evalue}"[:500]
     except MemoryError:
         stopped = f"the student's run passed the memory limit of {job['memory_bytes'] / 2**30:.1f} GiB"
     finally:
