@@ -20,6 +20,7 @@ from polycode_utils.checks import check_choice, check_int
 
 VERDICTS = ("agrees", "partly", "differs", "not testable at this profile", "not distinguished from its control")
 NOT_TESTABLE, NOT_DISTINGUISHED = VERDICTS[3], VERDICTS[4]
+NO_CONTROL = "none: a closed form or a theorem, not a trained system"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Claim:
     verdict: str
     measured: str
     reason: str
-    control: str = ""  # what it was checked against, with the effect where there is one
+    control: str = NO_CONTROL  # what it was checked against, with the effect where there is one
 
     def glued(self) -> dict[str, str]:
         """The glue names the results page reads: claim_KEY, claim_KEY_measured, claim_KEY_reason,
@@ -56,8 +57,6 @@ class Effect:
             return f"{self.what}: {self.mean:+.2f} (one seed: no interval)"
         return f"{self.what}: {self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}] (95 %, {self.n} seeds)"
 
-
-NO_CONTROL = "none: a closed form or a theorem, not a trained system"
 
 
 def count_verdict(key: str, n_hold: int, n_total: int, *, measured: str, holds: str, cases: str,
