@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from polycode_utils.checks import check_array, check_int, check_positive_float
+from polycode_utils.checks import check_array, check_choice, check_int, check_positive_float
 
 ArrayLike = Any  # a numpy array, a torch tensor, a list or a Python scalar
 
@@ -79,9 +79,22 @@ def feature_dimensionality(W: ArrayLike) -> np.ndarray:
         return np.where(learnt, np.square(norms2) / np.where(learnt, denom, 1.0), 0.0)
 
 
-def neurons_per_feature(W: ArrayLike) -> np.ndarray:
-    """Number of neurons each feature writes onto (non-zero entries of each column of W (..., m, n)); Fig. 1b's k."""
-    return (np.abs(_code_matrix(W)) > 0).sum(axis=-2)
+def neurons_per_feature(W: ArrayLike, threshold: float = 0.0) -> np.ndarray:
+    """Number of neurons each feature writes onto: entries of each column of W (..., m, n) with |W_ji| above
+    threshold (0: the non-zero ones; Fig. 1b's k), its redundancy."""
+    thr = check_positive_float(threshold, "threshold", allow_zero=True)
+    return (np.abs(_code_matrix(W)) > thr).sum(axis=-2)
+
+
+def participation_ratio(W: ArrayLike, axis: int) -> np.ndarray:
+    """Threshold-free count (sum_j w_j^2)^2 / sum_j w_j^4 of the entries of W (..., m, n) along axis: -2, the
+    neurons each feature is spread over; -1, the features each neuron is spread over (k for k equal entries; 0
+    where all are 0) [ours, a cross-check of neurons_per_feature and features_per_neuron]."""
+    arr = _code_matrix(W)
+    check_choice(axis, "axis", (-2, -1))
+    s2, s4 = np.square(arr).sum(axis=axis), np.power(arr, 4).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(s4 > 0, np.square(s2) / np.where(s4 > 0, s4, 1.0), 0.0)
 
 
 def monosemantic_code(n_features: int, n_neurons: int | None = None) -> np.ndarray:
@@ -150,13 +163,15 @@ def repetition_code(n_features: int, copies: int = 2) -> np.ndarray:
     return code
 
 
-def features_per_neuron(W: ArrayLike) -> np.ndarray:
-    """Number of features each neuron answers to (non-zero entries of each row of W (..., m, n)): its overlap.
+def features_per_neuron(W: ArrayLike, threshold: float = 0.0) -> np.ndarray:
+    """Number of features each neuron answers to: entries of each row of W (..., m, n) with |W_ji| above threshold
+    (0: the non-zero ones), its overlap.
 
     At most 1 everywhere for a monosemantic or a repetition code; above 1 somewhere for a polysemantic or a
     superposition code (Fig. 1b).
     """
-    return (np.abs(_code_matrix(W)) > 0).sum(axis=-1)
+    thr = check_positive_float(threshold, "threshold", allow_zero=True)
+    return (np.abs(_code_matrix(W)) > thr).sum(axis=-1)
 
 
 def sparse_feature_entropy(sparsity: ArrayLike, bits_per_value: float, n_features: int = 1) -> np.ndarray:

@@ -259,3 +259,37 @@ def plot_code_spectra(spectra: Mapping[str, np.ndarray]) -> Figure:
     ax.legend(fontsize="small")
     fig.tight_layout()
     return finished(fig)
+
+
+#: The panels of the dropout-toy figure: (column of code_measures' table, axis label).
+TOY_PANELS = (("represented", "features represented"), ("neurons_per_feature", "neurons per feature (redundancy)"),
+              ("features_per_neuron", "features per neuron (polysemanticity)"),
+              ("loss_masks_on", "loss with masks at the highest rate"))
+
+
+def plot_dropout_toys(table: pd.DataFrame) -> Figure:
+    """The ground-truth measures of the dropout toy models against the dropout rate: one line per sparsity
+    (colour) and importance decay (solid: uniform, dashed: decaying), mean +- SD over seeds (chapter 8)."""
+    frame = table.assign(S=table["sparsity"].map("{:g}".format),
+                         importance=np.where(table["decay"] == 1.0, "uniform", "decaying"))
+    fig, axes = plt.subplots(1, len(TOY_PANELS), figsize=(13.5, 3.4))
+    for ax, (column, label) in zip(axes, TOY_PANELS):
+        sns.lineplot(frame, x="dropout", y=column, hue="S", style="importance", style_order=["uniform", "decaying"],
+                     errorbar="sd", marker="o", ax=ax, legend=ax is axes[-1])
+        ax.set(xlabel="dropout rate p", ylabel=label)
+    axes[-1].set_yscale("log")
+    sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.02, 1.0), title="sparsity S / importance")
+    fig.tight_layout()
+    return finished(fig)
+
+
+def plot_alpha_against_redundancy(table: pd.DataFrame) -> Figure:
+    """Each toy model's eigenspectrum exponent alpha of its hidden activations against its neurons per feature,
+    coloured by dropout rate (chapter 8)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    sns.scatterplot(table.assign(p=table["dropout"].map("{:g}".format)), x="neurons_per_feature", y="alpha", hue="p",
+                    style=np.where(table["decay"] == 1.0, "uniform", "decaying"), palette="viridis", ax=ax)
+    ax.set(xlabel="neurons per feature (ground truth)", ylabel=r"$\alpha$ of the hidden activations")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1.0), title="dropout p / importance")
+    fig.tight_layout()
+    return finished(fig)

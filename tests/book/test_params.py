@@ -87,7 +87,7 @@ def test_notebook_parameters_read_with_their_source_text(project):
 def test_real_book_declarations_match_notebooks_and_profiles():
     project = Project.load(ROOT)
     assert list(project.chapters) == ["01_codes", "02_capacity", "03_error_correction", "04_autoencoder",
-                                      "05_spectra", "06_projections", "07_gpt2"]
+                                      "05_spectra", "06_projections", "07_gpt2", "08_dropout_toys"]
     toc = (ROOT / "_toc.yml").read_text()
     for profile in project.profiles:
         for chapter in project.chapters.values():
