@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from polycode_utils.capacity import code_capacity, simulate_code_survival, theorem_check
 from polycode_utils.codes import monosemantic_code, optimal_dims_per_feature, superposition_code
-from polycode_utils.plots.theory import (plot_capacity_vs_depth, plot_capacity_vs_width, plot_codes,
-                                         plot_dimensions_vs_sparsity, plot_theorem_check, plot_training_losses)
+from polycode_utils.plots.theory import (TOY_PANELS, plot_alpha_against_redundancy, plot_capacity_vs_depth,
+                                         plot_capacity_vs_width, plot_codes, plot_dimensions_vs_sparsity,
+                                         plot_dropout_toys, plot_theorem_check, plot_training_losses)
 from polycode_utils.toy_models import STICKY_FRACTIONS
 
 
@@ -110,3 +112,25 @@ def test_plot_dimensions_floor_joint_decoding_and_code_spectra() -> None:
     ax = plot_code_spectra({"monosemantic": np.ones(4), "repetition": np.array([1.0, 1.0, 0.0, 0.0])}).axes[0]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), 1.0)
     assert len(ax.lines[1].get_xdata()) == 2 and ax.get_yscale() == "log"  # the zeros are not drawn: a cliff
+
+
+def toy_table() -> pd.DataFrame:
+    rows = [dict(seed=s, sparsity=S, decay=d, dropout=p, represented=10 - 10 * p + s, neurons_per_feature=1 + p,
+                 features_per_neuron=2 - p, loss_masks_on=0.1 - 0.1 * p + 0.01 * s, alpha=-1 - p)
+            for s in range(2) for S in (0.0, 0.9) for d in (1.0, 0.9) for p in (0.0, 0.5)]
+    return pd.DataFrame(rows)
+
+
+def test_plot_dropout_toys_one_panel_per_measure_mean_over_seeds() -> None:
+    fig = plot_dropout_toys(toy_table())
+    assert [ax.get_ylabel() for ax in fig.axes] == [label for _, label in TOY_PANELS]
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "dropout rate p" and len(ax.lines) >= 4      # 2 sparsities x 2 importances
+    np.testing.assert_allclose(sorted(ax.lines[0].get_ydata()), [5.5, 10.5])  # the mean over the 2 seeds
+
+
+def test_plot_alpha_against_redundancy_one_point_per_model() -> None:
+    fig = plot_alpha_against_redundancy(toy_table())
+    ax = fig.axes[0]
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 16
+    assert "neurons per feature" in ax.get_xlabel() and "alpha" in ax.get_ylabel()
