@@ -86,7 +86,7 @@ class DropoutToyResult:
     seed: int
 
 
-def _seed_streams(seed: int, n_seeds: int) -> list[tuple[int, int, int]]:
+def _seed_streams(seed: int | tuple[int, ...], n_seeds: int) -> list[tuple[int, int, int]]:
     """Independent (init, inputs, masks) 63-bit seeds for each of a run's seeds."""
     states = np.random.SeedSequence(seed).spawn(n_seeds)
     return [tuple(int(v) >> 1 for v in s.generate_state(3, dtype=np.uint64)) for s in states]
@@ -159,7 +159,7 @@ def _evaluate(result: DropoutToyResult, n_samples: int, seed: int, rate: float |
     n = check_int(n_samples, "n_samples", 2)
     seed = check_int(seed, "seed", 0)
     grid, m = result.grid, result.weights.shape[1]
-    streams = _seed_streams(seed, grid.n_seeds)
+    streams = _seed_streams((result.seed, seed, 1), grid.n_seeds)   # never the training streams
     gens_x = [torch.Generator().manual_seed(s[1]) for s in streams]
     gens_m = [torch.Generator().manual_seed(s[2]) for s in streams]
     W, b = (torch.as_tensor(a, dtype=torch.float32) for a in (result.weights, result.biases))
