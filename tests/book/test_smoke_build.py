@@ -46,7 +46,7 @@ def test_every_chapter_renders_with_its_figures(smoke_book):
     assert (html / "index.html").exists()
     timings = json.loads((smoke_book / "book" / "_generated" / "timings.json").read_text())
     chapters = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9]*.py"))
-    assert [c["chapter"] for c in timings["chapters"]] == chapters and len(chapters) == 7
+    assert [c["chapter"] for c in timings["chapters"]] == chapters and len(chapters) == 8
     assert [c["status"] for c in timings["chapters"]] == ["executed"] * len(chapters)
     for nb_path in sorted((smoke_book / "book" / "_generated").glob("[0-9]*.ipynb")):
         nb = json.loads(nb_path.read_text())
