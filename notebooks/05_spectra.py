@@ -23,6 +23,7 @@ n_seeds = 3
 width = 8
 latent_dim = 32
 epochs = 120
+max_epochs = 120
 n_patches = 9600
 batch_size = 64
 lr = 0.001
@@ -95,7 +96,7 @@ provenance_box(profile=profile, data=f"{n_eval_sets} disjoint sets of {n_eval_im
                                placement=placement, schedule=schedule, max_train_s=max_train_s, layers=layers,
                                n_eval_images=n_eval_images, fit_range=fit_range, fit_method=fit_method,
                                batchnorm=batchnorm, n_eval_sets=n_eval_sets, coverage_draws=coverage_draws, cv=cv,
-                               min_r2=min_r2, fig5_layer=fig5_layer, n_filters=n_filters))
+                               min_r2=min_r2, fig5_layer=fig5_layer, n_filters=n_filters, max_epochs=max_epochs))
 
 # %% [markdown]
 # ```{admonition} Can this run test the paper's claims?
@@ -150,8 +151,8 @@ glue_values(dict(n_eval_images=int(n_eval_images), n_eval_sets=int(n_eval_sets),
                  max_units=int(max(np.prod(shapes[name]) for name in layers_used))))
 
 # %%
-networks = load_networks(configs, **network_store(), max_train_s=max_train_s, device=device, batchnorm=batchnorm,
-                         controls=True)
+networks = load_networks(configs, **network_store(), max_train_s=max_train_s, max_epochs=max_epochs, device=device,
+                         batchnorm=batchnorm, controls=True)
 measured = measured_networks(networks)  # every trained network, then one untrained control per seed
 keys = [key for key, _ in measured]
 spectra = grid_spectra([model for _, model in measured], eval_sets, layers_used, fit_range=fit_range,

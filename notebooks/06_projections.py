@@ -23,6 +23,7 @@ n_seeds = 3
 width = 8
 latent_dim = 32
 epochs = 120
+max_epochs = 120
 n_patches = 9600
 batch_size = 64
 lr = 0.001
@@ -100,7 +101,7 @@ provenance_box(profile=profile,
                                n_frames=n_frames, sweep_frames=sweep_frames, n_seeds=n_seeds, radius=radius,
                                dot_radius=dot_radius, n_projections=n_projections, k=k, show_dropout=show_dropout,
                                normalise=normalise, n_eval_images=n_eval_images, fit_range=fit_range,
-                               fit_method=fit_method, batchnorm=batchnorm))
+                               fit_method=fit_method, batchnorm=batchnorm, max_epochs=max_epochs))
 
 # %% [markdown]
 # ```{admonition} Can this run test the paper's claims?
@@ -164,8 +165,8 @@ glue_values(dict(fig4a=plot_dot_frames(frames, n_show=10), n_show_frames=int(min
 # interval: one evaluation set, the input measured once), and we measure $\alpha$ of the dot's own responses.
 
 # %%
-networks = load_networks(configs, **network_store(), max_train_s=max_train_s, device=device, batchnorm=batchnorm,
-                         controls=True)
+networks = load_networks(configs, **network_store(), max_train_s=max_train_s, max_epochs=max_epochs, device=device,
+                         batchnorm=batchnorm, controls=True)
 measured = measured_networks(networks)  # [((label, seed), model)]: the trained networks, then the controls
 keys = [key for key, _ in measured]
 dots, natural = [], []

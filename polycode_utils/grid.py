@@ -19,8 +19,8 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,11 +90,13 @@ def untrained_network(config: AutoencoderConfig, data: ImageData, *, batchnorm: 
 def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path, data_root: str | Path | None,
                   device: str = "auto", batchnorm: str = "recalibrated", progress: bool = True,
                   data: ImageData | None = None, controls: bool = False, store: str | Path | None = None,
-                  max_train_s: float | None = None) -> list[Network]:
+                  max_train_s: float | None = None, max_epochs: int | None = None) -> list[Network]:
     """The dropout grid's networks in eval mode: from the shipped store (verified, install_shipped) or the checkpoint
     cache, else trained and cached; with controls=True each also carries its untrained control (untrained_network,
     the same BatchNorm treatment). max_train_s: on a CPU, refuse before training when the missing networks would
-    take longer than that (training_seconds), naming the command that trains them once."""
+    take longer than that (training_seconds), naming the command that trains them once. max_epochs: a network not
+    converged by chapter 4's rule is trained anew with twice the epochs, while that stays within max_epochs
+    (train_until_converged; None: the configurations' epochs, no extension)."""
     # batchnorm="recalibrated": BatchNorm statistics re-estimated on the first N_RECALIBRATE training images with
     # dropout off (recalibrate_batchnorm) [ours]; "as_trained": the checkpoint's running statistics. Training and
     # recalibration run with one thread per process on a CPU (cpu_workers processes side by side).
@@ -109,22 +111,49 @@ def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path
     workers = cpu_workers(dev, configs[0].n_images * configs[0].epochs)
     if max_train_s is not None:
         check_float_in(float(max_train_s), "max_train_s", 0.0, float("inf"))
-    if store is not None:
-        install_shipped(configs, data, store=store, cache_dir=cache_dir)
-    missing = [c for c in dict.fromkeys(configs) if not is_cached(c, data, cache_dir)]
-    if missing and max_train_s is not None and dev.type == "cpu" and training_seconds(missing, workers) > max_train_s:
-        raise RuntimeError(
-            f"max_train_s: training the {len(missing)} network(s) of this configuration that are neither shipped nor "
-            f"cached would take about {training_seconds(missing, workers) / 60:.0f} min on this CPU, over the "
-            f"budget of {max_train_s:.0f} s; train them once with `{TRAIN_COMMAND}` and the same parameters (it "
-            "writes the shipped store), or raise max_train_s")
+    max_epochs = configs[0].epochs if max_epochs is None else check_int(max_epochs, "max_epochs", configs[0].epochs)
+
+    def train(todo: list[AutoencoderConfig]) -> list[TrainedModel]:
+        if store is not None:
+            install_shipped(todo, data, store=store, cache_dir=cache_dir)
+        missing = [c for c in dict.fromkeys(todo) if not is_cached(c, data, cache_dir)]
+        if missing and max_train_s is not None and dev.type == "cpu" and training_seconds(missing,
+                                                                                          workers) > max_train_s:
+            raise RuntimeError(
+                f"max_train_s: training the {len(missing)} network(s) of this configuration that are neither shipped "
+                f"nor cached would take about {training_seconds(missing, workers) / 60:.0f} min on this CPU, over "
+                f"the budget of {max_train_s:.0f} s; train them once with `{TRAIN_COMMAND}` and the same parameters "
+                "(it writes the shipped store), or raise max_train_s")
+        return train_many(todo, data, cache_dir=cache_dir, device=device, workers=workers, progress=progress)
+
     with torch_threads(cpu_threads(dev)):
-        trained = train_many(list(configs), data, cache_dir=cache_dir, device=device, workers=workers,
-                             progress=progress)
+        trained = train_until_converged(list(configs), data, train, max_epochs)
         return [Network(t.config.dropout, recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]).eval()
                         if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm,
                         untrained_network(t.config, data, batchnorm=batchnorm, device=device) if controls else None)
                 for t in trained]
+
+
+def train_until_converged(configs: Sequence[AutoencoderConfig], data: ImageData,
+                          train: Callable[[list[AutoencoderConfig]], list[TrainedModel]], max_epochs: int,
+                          max_gain: float | None = None) -> list[TrainedModel]:
+    """Chapter 4's networks trained to convergence by its rule [ours]: each configuration is trained (`train`, e.g.
+    train_many through the cache); one whose held-out error above the floor still fell by max_gain (MAX_GAIN) or
+    more over the last quarter of its epochs (last_quarter_gain, on held_out_images) is trained anew, from scratch,
+    with twice the epochs (its schedule stretched with it), as long as that stays within max_epochs. Returns, per
+    configuration and in its order, the network of the last length trained (converged, or at the cap)."""
+    max_gain = MAX_GAIN if max_gain is None else check_float_in(max_gain, "max_gain", 0.0, 1.0)
+    configs = list(configs)
+    floor = bce_floor(held_out_images(configs[0], data))
+    trained = train(configs)
+    while True:
+        longer = {i: replace(t.config, epochs=2 * t.config.epochs) for i, t in enumerate(trained)
+                  if not last_quarter_gain(t.history.eval_bce, floor) < max_gain
+                  and 2 * t.config.epochs <= max_epochs}
+        if not longer:
+            return trained
+        for i, t in zip(longer, train(list(longer.values())), strict=True):
+            trained[i] = t
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -534,16 +563,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     commit = args.commit
     data = load_training_data(configs[0], root=args.data_root)
-    installed = install_shipped(configs, data, store=args.store, cache_dir=args.cache_dir)  # resume from the store
-    if installed:
-        print(f"{installed} of the {len(configs)} networks taken from {args.store} (verified)", file=sys.stderr)
-    print(f"training {len(configs)} networks (about {training_seconds(configs, 2) / 60:.0f} min on a 2-core CPU) "
-          f"into {args.cache_dir}; interrupted, it resumes from the checkpoints", file=sys.stderr, flush=True)
+    workers = cpu_workers(device, configs[0].n_images * configs[0].epochs)
+    shipped: list[TrainedModel] = []
+
+    def train(todo: list[AutoencoderConfig]) -> list[TrainedModel]:
+        installed = install_shipped(todo, data, store=args.store, cache_dir=args.cache_dir)  # resume from the store
+        if installed:
+            print(f"{installed} of the {len(todo)} networks taken from {args.store} (verified)", file=sys.stderr)
+        print(f"training {len(todo)} networks (about {training_seconds(todo, 2) / 60:.0f} min on a 2-core CPU, less "
+              f"what is shipped or cached) into {args.cache_dir}; interrupted, it resumes from the checkpoints",
+              file=sys.stderr, flush=True)
+        done = train_many(todo, data, cache_dir=args.cache_dir, device=str(device.type), workers=workers)
+        shipped.extend(done)  # every length trained is shipped: the chapters read the rule off the shorter ones
+        return done
+
     with torch_threads(cpu_threads(device)):
-        trained = train_many(configs, data, cache_dir=args.cache_dir, device=str(device.type),
-                             workers=cpu_workers(device, configs[0].n_images * configs[0].epochs))
-    path = ship(trained, data, args.store, commit=commit, command=args.command, started=started)
-    print(f"{len(trained)} networks written to {path.parent} ({path.name}: commit {commit})")
+        train_until_converged(configs, data, train, parameters.get("max_epochs", configs[0].epochs))
+    path = ship(shipped, data, args.store, commit=commit, command=args.command, started=started)
+    print(f"{len(shipped)} networks written to {path.parent} ({path.name}: commit {commit})")
     return 0
 
 

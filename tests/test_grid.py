@@ -7,6 +7,7 @@ import json
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -163,3 +164,30 @@ def test_the_training_command_trains_the_named_grid_into_a_store(tmp_path):
     assert (tmp_path / "networks" / "manifest.json").read_text() == before
     cached = [torch.load(p, weights_only=True) for p in sorted((tmp_path / "cache").glob("*/checkpoint.pt"))]
     assert sorted(c["shipped"] for c in cached) == sorted(e["file"] for e in entries)  # installed, not retrained
+
+
+def _fake_trained(config: AutoencoderConfig, eval_bce: list[float]) -> SimpleNamespace:
+    return SimpleNamespace(config=config, history=SimpleNamespace(eval_bce=eval_bce))
+
+
+def test_a_network_still_improving_is_trained_anew_for_twice_the_epochs_up_to_the_cap():
+    """Known answer: the network at p = 0.5 still falls by 10 % over its last quarter at 4 and 8 epochs and is flat
+    at 16; the one at p = 0 is flat from the start. With a cap of 16 the first is trained at 4, 8 and 16 epochs and
+    the 16-epoch one is returned; with a cap of 8 it stops at 8 (not converged); with a cap of 4 nothing is
+    retrained. The other is never retrained."""
+    configs = grid.dropout_grid([0.0, 0.5], **{**TINY, "epochs": 4})
+    data = load_training_data(configs[0])
+    floor = grid.bce_floor(grid.held_out_images(configs[0], data))
+    asked: list[tuple[float, int]] = []
+
+    def train(todo):
+        asked.extend((c.dropout, c.epochs) for c in todo)
+        return [_fake_trained(c, [floor + 100.0 * (0.9 ** (e // (c.epochs // 4)) if c.dropout > 0 and c.epochs < 16
+                                                   else 1.0) for e in range(c.epochs)]) for c in todo]
+
+    for cap, want in ((16, 16), (8, 8), (4, 4)):
+        asked.clear()
+        got = grid.train_until_converged(configs, data, train, cap)
+        assert [t.config.epochs for t in got] == [4, want] and [t.config.dropout for t in got] == [0.0, 0.5]
+        assert asked == [(0.0, 4), (0.5, 4)] + [(0.5, e) for e in (8, 16) if e <= cap]
+
