@@ -23,6 +23,7 @@ n_sparsities = 20
 steps = 10000
 batch_size = 256
 bits_per_value = 32.0
+entropy_sweep = [1.0, 2.0, 4.0, 8.0, 32.0]
 
 # %% tags=["remove-input"]
 import time
@@ -32,11 +33,12 @@ from myst_nb import glue
 
 from polycode_utils.book.page import glue_values, provenance_box, set_style
 from polycode_utils.claims import count_verdict
-from polycode_utils.codes import (density_at_optimal_dims, dimensions_per_feature, feature_dimensionality,
-                                  monosemantic_code, neurons_per_feature, optimal_dims_per_feature, polysemantic_code,
-                                  superposition_code)
+from polycode_utils.codes import (density_at_optimal_dims, dimensions_per_feature, entropy_at_flip,
+                                  feature_dimensionality, monosemantic_code, neurons_per_feature,
+                                  optimal_dims_per_feature, optimum_by_entropy, polysemantic_code, superposition_code)
 from polycode_utils.plots.theory import plot_codes, plot_dimensions_vs_sparsity, plot_training_losses
-from polycode_utils.toy_models import compare_with_optimum, elhage_sparsities, sticky_plateau, train_toy_models
+from polycode_utils.toy_models import (compare_with_optimum, elhage_sparsities, smooth_plateau, sticky_plateau,
+                                       train_toy_models)
 
 set_style()
 # The toy models' ops are small; on a shared 2-core machine one thread avoids stalls between competing
@@ -46,7 +48,8 @@ provenance_box(profile=profile, data="none: sparse synthetic features, drawn whi
                model="toy models of superposition, x' = ReLU(WᵀWx + b) (Elhage et al. 2022), trained live",
                embedded_default=True,
                parameters=dict(seed=seed, n_features=n_features, n_hidden=n_hidden, n_sparsities=n_sparsities,
-                               steps=steps, batch_size=batch_size, bits_per_value=bits_per_value))
+                               steps=steps, batch_size=batch_size, bits_per_value=bits_per_value,
+                               entropy_sweep=entropy_sweep))
 
 # %% tags=["remove-cell"]
 # Numbers that the prose quotes from the parameters: glued, never typed.
@@ -200,11 +203,22 @@ glue("plateau_reading",
      "fraction", display=False)
 
 # %% tags=["remove-cell"]
+smooth, n_tested = smooth_plateau(d_star, sparsities), n_sparsities - comparison.n_forced  # the control; the cases
+glue_values(dict(h_flip=entropy_at_flip(sparsities, d_star), smooth_length=smooth.length, n_tested=n_tested,
+                 entropy_table=optimum_by_entropy(sparsities, d_star, n_hidden / n_features, entropy_sweep)))
 glue_values(count_verdict(
-    "fig1c", comparison.numbers()["n_above_opt"], len(sparsities), cases="sparsities",
+    "fig1c", comparison.n_above_tested, max(1, n_tested), testable=n_tested > 0, why_not="D_opt lies below the "
+    "m/n floor at every sparsity", cases="sparsities where the m/n floor does not force it",
     measured=f"D* from {d_star[0]:.3f} (dense) to {d_star[-1]:.3f} at 1/(1-S) = {inv_density[-1]:.0f}, against "
-             f"D_opt {d_opt[-1]:.3f} there; longest sticky plateau: {plateau.length} sparsities",
-    holds="the trained D* lies on or above D_opt", control="D_opt, a closed form (the optimum)").glued())
+             f"D_opt {d_opt[-1]:.3f} there; {comparison.n_forced} sparsities forced by the floor, left out",
+    holds="the trained D* lies on or above D_opt",
+    control=f"D_opt, a closed form at H_elem = {bits_per_value:g} bits (ours); it holds everywhere from "
+            f"H_elem = {entropy_at_flip(sparsities, d_star):.1f} bits up").glued())
+glue_values(count_verdict(
+    "fig1c_sticky", int(plateau.length >= smooth.length + 2), 1, cases="run (one seed)",
+    measured=f"longest plateau: {plateau.length} sparsities near {plateau.fraction}; the smooth curve's: "
+             f"{smooth.length}", holds="D* lingers near a sticky fraction for at least 2 sparsities longer than a "
+    "smooth curve through the same points", control="a cubic in log 1/(1-S) fitted to the same D* (ours)").glued())
 
 # %% tags=["hide-input"]
 glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_per_value, floor=n_hidden / n_features),
@@ -253,10 +267,23 @@ glue("floor_crossing", density_at_optimal_dims(n_hidden / n_features, bits_per_v
 # {glue:text}`floor_crossing:.1f` on, so in the sparsest settings part of the gap between $D^*$ and
 # $D_\mathrm{opt}$ is forced by the model's size, not by a suboptimal code.
 #
+# **How much the verdict rests on our choices (ours).** At {glue:text}`n_forced` of the {glue:text}`n_sparsities`
+# sparsities $D_\mathrm{opt}$ lies below that floor, so $D^* \ge D_\mathrm{opt}$ holds there for any model that
+# represents every feature: the results page leaves them out and counts the {glue:text}`n_tested` others. And
+# $D_\mathrm{opt}$ rests on $H_\mathrm{elem}$, which the sources leave open: the trained $D^*$ lies on or above it
+# at every sparsity only for $H_\mathrm{elem} \ge$ {glue:text}`h_flip:.1f` bits. Below, the count at each
+# $H_\mathrm{elem}$ of the sweep (a smaller $H_\mathrm{elem}$ raises $D_\mathrm{opt}$ and forces fewer sparsities).
+#
+# ```{glue:} entropy_table
+# ```
+#
 # On the way down, $D^*$ does not fall smoothly: {glue:text}`plateau_reading`. The paper reads these plateaus as
 # places where the network's code deviates from the optimal one: the geometry of a few features sharing a few
 # dimensions (antipodal pairs at 1/2, triangles at 2/3, pentagons at 2/5) is locally stable, and the models
-# stay in it while the optimum moves on.
+# stay in it while the optimum moves on. Is that more than any smooth fall would show? A cubic in $\log 1/(1-S)$
+# fitted to the same $D^*$, which lingers nowhere by design, stays as near one fraction as the plateau rule asks
+# for {glue:text}`smooth_length` consecutive sparsities; the results page counts the plateau as sticky only when it is
+# at least 2 sparsities longer than that (ours; one seed, so no interval).
 
 # %% tags=["hide-input"]
 glue("fig_loss", plot_training_losses(result.losses, sparsities), display=False)

@@ -71,6 +71,8 @@ class OptimumComparison:
     d_gap_sparsest: float          # D* - D_opt there
     d_ratio_sparsest: float        # D* / D_opt there
     n_above_opt: int               # instances with D* >= D_opt - tolerance
+    n_forced: int                  # instances where D_opt <= m/n, the floor of a model representing every feature
+    n_above_tested: int            # instances with D* >= D_opt - tolerance among the others (not forced)
     min_ratio: float               # smallest D* / D_opt over the instances
     n_represented_sparsest: int    # features of the sparsest instance with D_i > represented_above
     d_feature_dense_mean: float    # mean D_i of the densest instance
@@ -88,7 +90,8 @@ class OptimumComparison:
 def compare_with_optimum(d_star: ArrayLike, d_feature: ArrayLike, d_opt: ArrayLike, n_hidden: int, *,
                          tolerance: float = 1e-3, settled_tolerance: float = 0.05,
                          represented_above: float = 0.05) -> OptimumComparison:
-    """Trained D* (instances,) and D_i (instances, n) against D_opt (instances,), m = n_hidden (ours; Fig. 1c)."""
+    """Trained D* (instances,) and D_i (instances, n) against D_opt (instances,), m = n_hidden (ours; Fig. 1c);
+    instances where D_opt <= m/n are forced (D* >= D_opt holds for any model that represents every feature)."""
     d = check_array(d_star, "d_star", ndim=1)
     opt = check_array(d_opt, "d_opt", ndim=1)
     feat = check_array(d_feature, "d_feature", ndim=2)
@@ -99,12 +102,13 @@ def compare_with_optimum(d_star: ArrayLike, d_feature: ArrayLike, d_opt: ArrayLi
     tol = check_positive_float(tolerance, "tolerance", allow_zero=True)
     settled = check_positive_float(settled_tolerance, "settled_tolerance", allow_zero=True)
     represented = check_positive_float(represented_above, "represented_above", allow_zero=True)
-    above = d >= opt - tol
+    above, forced = d >= opt - tol, opt <= m / feat.shape[1]
     n_half = int((feat[0] > 0.5).sum())
     return OptimumComparison(
         d_star_dense=float(d[0]), d_star_sparsest=float(d[-1]), d_opt_sparsest=float(opt[-1]),
         d_gap_sparsest=float(d[-1] - opt[-1]), d_ratio_sparsest=float(d[-1] / opt[-1]),
-        n_above_opt=int(above.sum()), min_ratio=float((d / opt).min()),
+        n_above_opt=int(above.sum()), n_forced=int(forced.sum()), n_above_tested=int((above & ~forced).sum()),
+        min_ratio=float((d / opt).min()),
         n_represented_sparsest=int((feat[-1] > represented).sum()), d_feature_dense_mean=float(feat[0].mean()),
         d_feature_dense_max=float(feat[0].max()), n_half_dense=n_half,
         dense_settled=bool(abs(d[0] - 1.0) <= settled), distributed=n_half < m / 2, all_above=bool(np.all(above)))
@@ -221,6 +225,20 @@ def _loss_and_grad(W: torch.Tensor, b: torch.Tensor, x: torch.Tensor, sqrt_imp: 
     g_W.baddbmm_(g_h.transpose(1, 2), x)                    # ... and through the encoder W
     scale = 2.0 / (batch * n)
     return loss, g_W.mul_(scale), r.sum(dim=1).mul_(scale)
+
+
+def smooth_plateau(d_star: ArrayLike, sparsity: ArrayLike, degree: int = 3, tolerance: float = 0.03,
+                   skip_first: int = 1) -> StickyPlateau:
+    """sticky_plateau of a smooth curve through the same D*: the least-squares polynomial of `degree` in
+    log 1/(1-S), the control of Fig. 1c's stickiness (a smooth fall also lingers near some fraction for a while)
+    (ours)."""
+    d = check_array(d_star, "d_star", ndim=1)
+    s = check_array(sparsity, "sparsity", ndim=1)
+    k = check_int(degree, "degree", 0)
+    if s.shape != d.shape or d.size <= k:
+        raise ValueError(f"d_star, sparsity: expected equal lengths above degree {k}, got {d.shape} and {s.shape}")
+    x = -np.log1p(-s)
+    return sticky_plateau(np.polynomial.Polynomial.fit(x, d, k)(x), tolerance, skip_first)
 
 
 def sticky_plateau(d_star: ArrayLike, tolerance: float = 0.03, skip_first: int = 1) -> StickyPlateau:

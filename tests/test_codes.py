@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from polycode_utils import codes
+
 from polycode_utils.codes import (binary_entropy, dimensions_per_feature, feature_dimensionality, monosemantic_code,
                                   neurons_per_feature, optimal_dims_per_feature, polysemantic_code, superposition_code)
 
@@ -229,3 +231,24 @@ def test_density_at_optimal_dims() -> None:
     assert density_at_optimal_dims(0.9, 32) == 2.0 and density_at_optimal_dims(0.0) == math.inf
     with pytest.raises(ValueError, match="^target:"):
         density_at_optimal_dims(float("nan"))
+
+
+def test_entropy_at_flip_is_the_element_entropy_whose_optimum_the_curve_touches():
+    s = 1.0 - 20.0 ** -np.linspace(0.0, 1.0, 20)
+    for bits in (1.0, 5.0, 32.0):
+        assert codes.entropy_at_flip(s, codes.optimal_dims_per_feature(s, bits)) == pytest.approx(bits, rel=1e-12)
+    d = codes.optimal_dims_per_feature(s, 5.0)
+    d[3] = 1.0 - s[3]  # on the limit 1 - S: no finite H_elem puts D_opt below it
+    assert codes.entropy_at_flip(s, d) == np.inf
+
+
+def test_optimum_by_entropy_leaves_out_the_forced_sparsities_and_counts_the_rest():
+    s = 1.0 - 20.0 ** -np.linspace(0.0, 1.0, 20)
+    d = codes.optimal_dims_per_feature(s, 8.0) + 1e-6  # just above the optimum at 8 bits, below it at fewer
+    table = codes.optimum_by_entropy(s, d, 0.1, [4.0, 8.0, 32.0], tolerance=0.0)
+    for bits, row in zip((4.0, 8.0, 32.0), table.itertuples(index=False), strict=True):
+        forced = int((codes.optimal_dims_per_feature(s, bits) <= 0.1).sum())
+        assert (row[1], row[2]) == (forced, 20 - forced)
+    # at S = 0, h_b = 0 and D_opt = 1 at every H_elem: the one sparsity that holds at 4 bits
+    assert list(table["D* >= D_opt"]) == [1, 20 - table["forced"][1], 20 - table["forced"][2]]
+    assert table["forced"][2] > table["forced"][0] >= 0

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from polycode_utils import toy_models
+
 from polycode_utils.codes import dimensions_per_feature, feature_dimensionality
 from polycode_utils.toy_models import (STICKY_FRACTIONS, _buffers, _loss_and_grad, compare_with_optimum,
                                        elhage_sparsities, sticky_plateau, train_toy_models)
@@ -52,9 +54,11 @@ def test_compare_with_optimum_known_answers() -> None:
     c = compare_with_optimum(d_star, d_feature, d_opt, n_hidden=2)
     assert c.numbers() == dict(d_star_dense=1.0, d_star_sparsest=0.3, d_opt_sparsest=0.15,
                                d_gap_sparsest=pytest.approx(0.15), d_ratio_sparsest=pytest.approx(2.0),
-                               n_above_opt=2, min_ratio=pytest.approx(0.5 / 0.6), n_represented_sparsest=2,
+                               n_above_opt=2, n_forced=1, n_above_tested=1, min_ratio=pytest.approx(0.5 / 0.6),
+                               n_represented_sparsest=2,
                                d_feature_dense_mean=pytest.approx(0.55), d_feature_dense_max=1.0, n_half_dense=2)
     # The dense model sits at D* = 1, but 2 of m = 2 features own a dimension (not distributed); D* < D_opt once.
+    # D_opt = 0.15 <= m/n = 1/2 is forced (any model representing all 4 features has D* >= 1/2), leaving 1 of 2 tested.
     assert (c.dense_settled, c.distributed, c.all_above) == (True, False, False)
     c = compare_with_optimum([0.9, 0.6], [[0.3, 0.3, 0.6], [0.0, 0.0, 0.0]], [0.85, 0.6], n_hidden=4)
     assert (c.dense_settled, c.distributed, c.all_above) == (False, True, True)
@@ -152,3 +156,14 @@ def test_bad_input_raises_before_training(kwargs: dict, name: str) -> None:
     with pytest.raises(ValueError, match=name):
         train_toy_models(**args)
     assert time.perf_counter() - start < 1.0  # raised before allocating or training anything
+
+
+def test_a_step_lingers_longer_than_the_smooth_curve_through_it_and_a_smooth_fall_does_not():
+    s = 1.0 - 20.0 ** -np.linspace(0.0, 1.0, 20)
+    x = -np.log1p(-s)
+    line = 1.0 - 0.28 * x  # a straight fall in log 1/(1-S): its own smooth curve
+    assert toy_models.smooth_plateau(line, s).length == toy_models.sticky_plateau(line).length
+    step = line.copy()
+    step[6:14] = 0.5  # eight sparsities on the sticky fraction 1/2
+    assert toy_models.sticky_plateau(step).length == 8
+    assert toy_models.smooth_plateau(step, s).length <= 5
