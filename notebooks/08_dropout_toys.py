@@ -40,6 +40,8 @@ from polycode_utils.dropout_toys import (code_measures, constant_output_loss, dr
 from polycode_utils.plots.theory import plot_alpha_against_redundancy, plot_dropout_toys
 
 set_style()  # torch keeps its threads: the elementwise work of 120 instances gains 1.5x from a second core
+glue_values(dict(n_features=n_features, n_hidden=n_hidden, hidden=hidden, n_seeds=n_seeds, threshold=threshold,
+                 represented_above=represented_above))
 provenance_box(profile=profile, data="none: sparse synthetic features, drawn while training",
                model=f"toy models of superposition with {hidden} hidden units and dropout on them, trained live",
                embedded_default=True,
@@ -47,8 +49,6 @@ provenance_box(profile=profile, data="none: sparse synthetic features, drawn whi
                                dropout_rates=dropout_rates, sparsities=sparsities, decays=decays, n_seeds=n_seeds,
                                steps=steps, batch_size=batch_size, lr=lr, threshold=threshold,
                                represented_above=represented_above))
-glue_values(dict(n_features=n_features, n_hidden=n_hidden, hidden=hidden, n_seeds=n_seeds, threshold=threshold,
-                 represented_above=represented_above))
 
 # %% [markdown]
 # The paper's mechanism is that a noisy channel favours redundant, polysemantic codes: dropout erases units at

@@ -70,6 +70,19 @@ def test_chapters_are_thin():
     assert long_cells == [], f"code cells longer than {MAX_CELL} lines"
 
 
+def test_every_chapter_shows_its_provenance_box():
+    """provenance_box returns the note: it shows only as the last expression of its cell."""
+    shown = {}
+    for path in CHAPTERS:
+        for header, lines, start in cells(path):
+            if "[markdown]" in header or "provenance_box(" not in "\n".join(lines):
+                continue
+            last = ast.parse("\n".join(lines)).body[-1]
+            shown[path.name] = (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+                                and getattr(last.value.func, "id", None) == "provenance_box")
+    assert shown == dict.fromkeys((p.name for p in CHAPTERS), True)
+
+
 def statement_lines(path: Path) -> list[tuple[int, str]]:
     """(number, stripped text) of the code lines of a file, leaving out imports and a chapter's parameters cell
     (the shared parameters must repeat there: each notebook runs on its own in Jupyter)."""
