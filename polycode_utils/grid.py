@@ -271,7 +271,7 @@ class StoreSummary:
 
     n_shipped: int
     shipped_commits: str        # the commits the training runs started from (10 hex digits each), comma-separated
-    shipped_command: str
+    shipped_command: str        # the training commands, distinct, joined by "' and '"
     shipped_machine: str        # processor, cores, torch
     shipped_minutes: float      # their training wall time, summed
     shipped_text: str           # the same in a sentence
@@ -283,7 +283,8 @@ def store_summary(configs: Sequence[AutoencoderConfig], data: ImageData, store: 
     if not entries:
         return StoreSummary(0, "", "", "", 0.0, "none of the networks comes from the shipped store")
     m = entries[0]["machine"]
-    commits, command = ", ".join(sorted({e["commit"][:10] for e in entries})), entries[0]["command"]
+    commits = ", ".join(sorted({e["commit"][:10] for e in entries}))
+    command = "' and '".join(sorted({e["command"] for e in entries}))
     machine = f"{m['processor']}, {m['cores']} cores, torch {m['torch']}"
     minutes = sum(e["seconds"] for e in entries) / 60
     return StoreSummary(len(entries), commits, command, machine, minutes,

@@ -191,3 +191,28 @@ def test_a_network_still_improving_is_trained_anew_for_twice_the_epochs_up_to_th
         assert [t.config.epochs for t in got] == [4, want] and [t.config.dropout for t in got] == [0.0, 0.5]
         assert asked == [(0.0, 4), (0.5, 4)] + [(0.5, e) for e in (8, 16) if e <= cap]
 
+
+
+def test_the_store_holds_the_networks_the_convergence_rule_asks_for_and_all_have_converged():
+    """Chapter 4's default grid as the rule resolves it, from the store alone (nothing trained): every network it
+    asks for is shipped, and every one returned has converged (MAX_GAIN over its last quarter)."""
+    configs = default_grid()
+    data = load_training_data(configs[0])
+    values = default_values(Project.load(ROOT).chapter("04_autoencoder"))
+    floor = grid.bce_floor(grid.held_out_images(configs[0], data))
+
+    def from_store(todo):
+        out = []
+        for c in todo:
+            entry = grid.shipped_entry(c, data, STORE)
+            assert entry is not None, f"networks/ lacks p = {c.dropout:g}, replicate {c.replicate}, {c.epochs} epochs"
+            out.append(_fake_trained(c, grid.load_shipped(entry, STORE, c, data)["history"]["eval_bce"]))
+        return out
+
+    got = grid.train_until_converged(configs, data, from_store, values["max_epochs"])
+    gains = [grid.last_quarter_gain(t.history.eval_bce, floor) for t in got]
+    assert max(gains) < grid.MAX_GAIN, gains
+    summary = grid.store_summary([t.config for t in got], data, STORE)  # every command that wrote them is named
+    assert set(summary.shipped_command.split("' and '")) == {
+        grid.shipped_entry(t.config, data, STORE)["command"] for t in got}
+    assert summary.n_shipped == len(got)
