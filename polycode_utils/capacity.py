@@ -279,7 +279,7 @@ def code_capacity(code: str, width: int, depth: ArrayLike, p: ArrayLike, bits_pe
                   max_redundancy: int | None = None, redundancy: int | None = None) -> float | NDArray[np.float64]:
     """Capacity in bits of a code of width m after L dropout layers, per our closed forms for Fig. 2b–c (ours).
 
-    monosemantic m·C_b·(1-p)^L; polysemantic (per-feature decoder) (m-s+1)·C_b·(1-p)^(s·L); repetition
+    monosemantic m·C_b·(1-p)^L; polysemantic (per-feature rule) (m-s+1)·C_b·(1-p)^(s·L); repetition
     max_k floor(m/k)·C_b·(1-p^k)^L over k = 1..max_redundancy (default m), or the fixed k = redundancy. depth and p
     broadcast; depth may be real.
     """
@@ -391,7 +391,7 @@ def _survival_counts(code: str, width: int, depth: int, p: float, n_trials: int,
         hits = kept.astype(np.int64) @ support      # surviving units of each feature
         if code == "repetition":  # any copy carries the feature alone; it is then re-encoded to k copies
             ok = hits > 0
-        else:                     # the per-feature decoder needs every unit of the feature
+        else:                     # the per-feature rule needs every unit of the feature
             ok = hits == support.sum(axis=0)
         alive &= ok
         counts[layer] = alive.sum(axis=1)
@@ -404,7 +404,7 @@ def simulate_code_survival(code: str, width: int, depth: int, p: float, n_trials
     """Monte-Carlo capacity of a code through `depth` dropout layers, with standard errors (ours; checks Fig. 2b–c).
 
     Each trial draws fresh independent dropout masks at every layer and tracks which features are still recoverable
-    by a per-feature decoder: a monosemantic feature needs its unit; a polysemantic one all its s units; a k-fold
+    by the per-feature rule: a monosemantic feature needs its unit; a polysemantic one all its s units; a k-fold
     repetition one any of its k copies, after which it is re-encoded to k copies for the next layer. Estimator: C_b
     × number of surviving features, averaged over trials. The end-to-end channel of the code is an erasure channel
     whose erasure pattern is independent of the message, so for uniform messages I(X; Y) = C_b · E[#surviving

@@ -74,7 +74,7 @@ def test_every_chapter_shows_its_provenance_box():
     """provenance_box returns the note: it shows only as the last expression of its cell."""
     shown = {}
     for path in CHAPTERS:
-        for header, lines, start in cells(path):
+        for header, lines, _ in cells(path):
             if "[markdown]" in header or "provenance_box(" not in "\n".join(lines):
                 continue
             last = ast.parse("\n".join(lines)).body[-1]

@@ -77,7 +77,7 @@ def test_plot_capacity_vs_depth_and_width() -> None:
             sims[code, p] = simulate_code_survival(code, width, depth, p, 50, seed=(i, j), bits_per_unit=2)
     fig = plot_capacity_vs_depth(curves, sims, rates, width, 2)
     b, c = fig.axes
-    assert b.get_title() == "(b) monosemantic\nand polysemantic, per-feature decoder"
+    assert b.get_title() == "(b) monosemantic\nand polysemantic, per-feature rule"
     assert c.get_title() == "(c) repetition (redundant monosemantic)"
     # per rate: the Shannon line, then per code its curve and error bars (markers and two caplines)
     assert len(b.lines) == 2 * (1 + 2 * (1 + 3)) and b.get_ylabel() == "capacity (bits)"

@@ -26,8 +26,8 @@ from polycode_utils.toy_models import STICKY_FRACTIONS
 #: Marker and line style of each code in Fig. 2 (the paper's: circles, stars, squares).
 CODE_STYLE = {"monosemantic": dict(marker="o", ls="-"), "polysemantic": dict(marker="*", ls="--", ms=8),
               "repetition": dict(marker="s", ls="-")}
-#: How Fig. 2 labels each code: the overlapping code's curve is that of a per-feature decoder.
-CODE_LABEL = {"monosemantic": "monosemantic", "polysemantic": "polysemantic, per-feature decoder",
+#: How Fig. 2 labels each code: the overlapping code's curve is the per-feature rule's.
+CODE_LABEL = {"monosemantic": "monosemantic", "polysemantic": "polysemantic, per-feature rule",
               "repetition": "repetition (redundant monosemantic)"}
 
 
@@ -237,7 +237,7 @@ def plot_joint_decoding(per_feature: Mapping[float, np.ndarray], joint: Mapping[
                 ylim=(0, 1.1 * bits_per_unit), title=f"(g) MDS erasure code at depth {depth}")
     handles = [plt.Line2D([], [], color="0.3", ls="none", marker=markers[n], mfc="white", label=f"{n}, joint decoder")
                for n in names]
-    handles += [plt.Line2D([], [], color="0.3", ls="--", label="polysemantic, per-feature decoder"),
+    handles += [plt.Line2D([], [], color="0.3", ls="--", label="polysemantic, per-feature rule"),
                 plt.Line2D([], [], color="0.3", ls=":", label="Shannon line")]
     axes[0].legend(handles=handles, fontsize="small", loc="lower left")
     axes[1].legend(fontsize="small", loc="lower right")
