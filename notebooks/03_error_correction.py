@@ -275,8 +275,9 @@ glue("fig_information", plots.information_by_layer(table, necessary=uniform_entr
 # ```{exercise} The information the input holds
 # :label: ex-ec-entropy
 # The network's input is $x \sim U[-1, 1]^3$. Compute its differential entropy $h(X)$ in nats, by hand, into
-# `h_x`, and check it with `uniform_entropy`: the information any layer could carry about $x$ at most, were the
-# layer noiseless and its estimate perfect.
+# `h_x`, and check it with `uniform_entropy`. It is not a bound on what a layer carries about $x$: a real-valued,
+# noiseless unit can carry unboundedly many nats (the chapter says why), and differential entropy can be negative.
+# What does $h(X)$ measure, then? (Passing $x$ on to a precision $\delta$ takes about $3 \ln(2/\delta)$ nats.)
 # ```
 #
 # ```{solution-start} ex-ec-entropy

@@ -35,8 +35,8 @@ import time
 
 from polycode_utils.book.page import glue_values, provenance_box, set_style
 from polycode_utils.claims import controlled_verdict
-from polycode_utils.dropout_toys import (code_measures, constant_output_loss, dropout_effect, toy_grid,
-                                         train_dropout_toys, training_gain)
+from polycode_utils.dropout_toys import (code_measures, constant_output_loss, dropout_effect, measures_by_condition,
+                                         toy_grid, train_dropout_toys, training_gain)
 from polycode_utils.plots.theory import plot_alpha_against_redundancy, plot_dropout_toys
 
 set_style()  # torch keeps its threads: the elementwise work of 120 instances gains 1.5x from a second core
@@ -171,12 +171,21 @@ glue_values({f"{key}_up": ", ".join(f"S = {S:g} with {'uniform' if d == 1 else f
 # table gives each measure's mean over seeds by condition and rate.
 
 # %%
-measures = ["represented", "neurons_per_feature", "features_per_neuron", "d_star", "alpha"]
-glue_values(dict(toys_table=table.groupby(["sparsity", "decay", "dropout"])[measures].mean().round(2)))
+glue_values(dict(toys_table=measures_by_condition(table, n_hidden).round(2)))
 
 # %% [markdown]
 # ```{glue:} toys_table
 # ```
+#
+# **Chapter 2's optimum beside the trained choice.** The last column, `k_opt`, is the repetition factor that
+# chapter 2's closed form says keeps the most capacity through one dropout layer of {glue:text}`n_hidden` units
+# at that rate (`best_redundancy`). It is 1 at every rate: $\lfloor m/k \rfloor (1-p^k) \le m(1-p^k)/k \le
+# m(1-p)$, since $1-p^k = (1-p)(1+p+\dots+p^{k-1})$. One dropout layer never pays for redundancy; in chapter 2
+# only depth does. So capacity alone predicts no rise in neurons per feature here; the neurons per feature of the
+# $p = 0$ rows measure what superposition alone does ({glue:text}`n_features` features in {glue:text}`n_hidden`
+# units), without dropout. The toy model's loss weighs features by importance and
+# sparsity, which the capacity argument does not: the comparison says what capacity predicts, not what the loss
+# must choose.
 
 # %% [markdown]
 # ## What the paper's instrument sees: $\alpha$ against the known redundancy

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from polycode_utils.checks import (check_array, check_choice, check_dropout, check_int, check_positive_float,
                                    check_sequence)
+from polycode_utils.capacity import best_redundancy
 from polycode_utils.claims import Effect
 from polycode_utils.codes import dimensions_per_feature, features_per_neuron, neurons_per_feature, participation_ratio
 from polycode_utils.spectra import eigenspectrum, fit_power_law, t_interval
@@ -209,6 +210,17 @@ def code_measures(result: DropoutToyResult, *, represented_above: float = 0.5, t
         "neurons_per_feature_pr": _mean_where(participation_ratio(W, -2), represented),
         "features_per_neuron_pr": _mean_where(participation_ratio(kept, -1), live),
         "loss_masks_off": loss_off, "loss_masks_on": loss_on, "alpha": [_alpha(a) for a in h]})
+
+
+def measures_by_condition(table: pd.DataFrame, n_hidden: int, measures: Sequence[str] = (
+        "represented", "neurons_per_feature", "features_per_neuron", "d_star", "alpha")) -> pd.DataFrame:
+    """Each measure's mean over seeds by (sparsity, decay, dropout), beside k_opt: the repetition k that keeps the
+    most capacity through one dropout layer of m = n_hidden units at that rate (capacity.best_redundancy, ours)."""
+    m = check_int(n_hidden, "n_hidden")
+    names = [check_choice(name, "measures", MEASURES) for name in measures]
+    means = table.groupby(["sparsity", "decay", "dropout"])[names].mean()
+    rates = means.index.get_level_values("dropout").to_numpy(dtype=float)
+    return means.assign(k_opt=np.asarray(best_redundancy(m, 1, rates), dtype=int).reshape(rates.shape))
 
 
 def _mean_where(values: np.ndarray, where: np.ndarray) -> np.ndarray:

@@ -11,7 +11,8 @@ import torch
 from polycode_utils.codes import (features_per_neuron, neurons_per_feature, participation_ratio, repetition_code,
                                   superposition_code)
 from polycode_utils.dropout_toys import (DropoutToyResult, _batch, _seed_streams, code_measures, constant_output_loss,
-                                         dropout_effect, toy_grid, train_dropout_toys, training_gain)
+                                         dropout_effect, measures_by_condition, toy_grid, train_dropout_toys,
+                                         training_gain)
 from polycode_utils.spectra import t_interval
 
 
@@ -142,3 +143,15 @@ def test_trivial_baseline_and_training_gain() -> None:
     losses = np.repeat([[4.0], [4.0], [2.0], [1.0]], 2, axis=0) @ np.ones((1, 2))
     result = DropoutToyResult(grid, np.zeros((4, 2, 3)), np.zeros((4, 3)), losses[:, :1].repeat(4, 1), "relu", 0)
     assert training_gain(result).tolist() == [0.5] * 4
+
+
+def test_measures_by_condition_averages_seeds_beside_the_one_layer_optimum() -> None:
+    """Known answers: the mean over two seeds per (sparsity, decay, dropout); through one dropout layer the best
+    repetition is k = 1 at every rate, since (1 - p^k)/k <= 1 - p; an unknown measure is refused."""
+    table = pd.DataFrame({"seed": [0, 1, 0, 1], "sparsity": 0.9, "decay": 1.0, "dropout": [0.0, 0.0, 0.5, 0.5],
+                          "neurons_per_feature": [1.0, 2.0, 3.0, 5.0]})
+    out = measures_by_condition(table, 4, ["neurons_per_feature"])
+    assert out["neurons_per_feature"].tolist() == [1.5, 4.0] and out["k_opt"].tolist() == [1, 1]
+    assert list(out.index.names) == ["sparsity", "decay", "dropout"]
+    with pytest.raises(ValueError, match="^measures"):
+        measures_by_condition(table, 4, ["npf"])
