@@ -40,7 +40,9 @@ from tqdm.auto import tqdm
 
 from polycode_utils.capacity import dropout_capacity_bounds
 from polycode_utils.checks import check_choice, check_dropout, check_int, check_positive_float, check_sequence
+from polycode_utils.claims import Effect
 from polycode_utils.information import decoder_bound, gaussian_decoder_floor, mine, uniform_entropy
+from polycode_utils.spectra import t_interval
 from polycode_utils.training import save_atomic, set_aside, torch_threads, weights_checksum
 
 INITS = ("keras", "torch")     # Glorot-uniform weights and zero biases (the authors'), or PyTorch's default
@@ -261,15 +263,17 @@ def reconstruction_mse(model: PassThroughNet, x: torch.Tensor, *, seed: int, dro
 
 def information_by_layer(models: dict[str, PassThroughNet], layers: Sequence[int], *, n_samples: int, seed: int,
                          estimators: Sequence[str] = ESTIMATORS, decoder_options: dict | None = None,
-                         mine_options: dict | None = None, progress: bool = True) -> pd.DataFrame:
-    """I(input; layer) in nats for every network and layer, dropout on, by each estimator (all layers and networks of
-    one estimator trained side by side). One row per (network, layer, estimator): nats, stderr, n_train, n_test."""
+                         mine_options: dict | None = None, progress: bool = True,
+                         dropout_on: bool = True) -> pd.DataFrame:
+    """I(input; layer) in nats for every network and layer, masks on (dropout_on) or off, by each estimator (all
+    layers and networks of one estimator trained side by side). One row per (network, layer, estimator): nats,
+    stderr, n_train, n_test."""
     estimators = [check_choice(e, "estimators", ESTIMATORS) for e in check_sequence(estimators, "estimators")]
     n_inputs = next(iter(models.values())).readout.out_features
     x = uniform_inputs(n_samples, n_inputs, seed)
     ys, keys = [], []
     for i, (name, model) in enumerate(models.items()):
-        acts = layer_activations(model, x, layers, seed=seed + 1 + i)
+        acts = layer_activations(model, x, layers, seed=seed + 1 + i, dropout_on=dropout_on)
         ys += [acts[n] for n in layers]
         keys += [(name, n) for n in layers]
     rows = []
@@ -282,6 +286,15 @@ def information_by_layer(models: dict[str, PassThroughNet], layers: Sequence[int
         rows += [dict(network=name, layer=n, estimator=estimator, nats=v, stderr=e, n_train=est.n_train,
                       n_test=est.n_test) for (name, n), v, e in zip(keys, est.nats, est.stderr)]
     return pd.DataFrame(rows)
+
+
+def with_mask_rate(model: PassThroughNet, dropout: float) -> PassThroughNet:
+    """A copy of a network whose masks drop units at rate `dropout` (a network trained at p = 0, measured under the
+    masks of another's training: the control that separates learnt error correction from information kept)."""
+    twin = PassThroughNet(model.readout.out_features, model.readout.in_features, model.depth,
+                          check_dropout(dropout), model.dropout_every, "torch")
+    twin.load_state_dict(model.state_dict())
+    return twin.eval()
 
 
 def uniform_decoder_floor(n_inputs: int) -> float:
@@ -333,3 +346,46 @@ def demonstration_summary(table: pd.DataFrame) -> Demonstration:
                          float(dec.learnt[second] - dec.learnt[last]),
                          float(dec.untrained[second] - dec.untrained[last]),
                          float(dec.learnt[last] - dec.untrained[last]), *map(float, mine_values))
+
+
+CONTROL_NETWORKS = ("dropout", "no dropout", "untrained")  # control_study's networks, in this order
+
+
+def control_study(config: PassThroughConfig, seeds: Sequence[int], *, n_samples: int,
+                  decoder_options: dict | None = None, cache_dir: str | Path | None = None,
+                  progress: bool = True) -> pd.DataFrame:
+    """The note's Fig. 1 at the read-out, over seeds, with the controls it lacks (ours): per seed, the network
+    trained with dropout (config at that seed), its twin trained at p = 0 (the same initial weights, samples and
+    order) and the untrained network, I(X; read-out) by the decoder bound with the masks of config.dropout on (the
+    p = 0 twin under masks it never saw) and off. One row per (seed, network, masks): nats, stderr."""
+    seeds = [check_int(s, "seeds", 0) for s in check_sequence(seeds, "seeds")]
+    if config.dropout == 0.0:
+        raise ValueError("config: its dropout must be above 0 (the study compares it with training at p = 0)")
+    readout, rows = [config.depth + 1], []
+    for s in tqdm(seeds, desc="seeds", disable=not progress):
+        cfg = replace(config, seed=s)
+        trained = train_pass_through(cfg, cache_dir=cache_dir, progress=progress).model
+        plain = train_pass_through(replace(cfg, dropout=0.0), cache_dir=cache_dir, progress=progress).model
+        nets = dict(zip(CONTROL_NETWORKS, (trained, with_mask_rate(plain, cfg.dropout), cfg.build_model())))
+        for masks, models in (("on", nets), ("off", {"dropout": trained, "no dropout": plain})):
+            table = information_by_layer(models, readout, n_samples=n_samples, seed=s, estimators=["decoder"],
+                                         decoder_options=decoder_options, progress=False, dropout_on=masks == "on")
+            rows += [dict(seed=s, network=r.network, masks=masks, nats=r.nats, stderr=r.stderr)
+                     for r in table.itertuples()]
+    return pd.DataFrame(rows)
+
+
+def control_effect(table: pd.DataFrame, network: str, control: str, masks: str) -> Effect:
+    """I(X; read-out) of `network` minus `control`, with the masks on or off, per seed: the mean over seeds and its
+    Student-t 95 % interval (control_study's table)."""
+    check_choice(network, "network", CONTROL_NETWORKS)
+    check_choice(control, "control", CONTROL_NETWORKS)
+    check_choice(masks, "masks", ("on", "off"))
+    at = table[table.masks == masks].pivot_table(index="seed", columns="network", values="nats")
+    if network not in at or control not in at:
+        raise ValueError(f"network, control: the table has {sorted(at.columns)} with the masks {masks}")
+    diff = (at[network] - at[control]).dropna().to_numpy()
+    low, high = t_interval(diff)
+    return Effect(float(diff.mean()), low, high, int(diff.size), f"nats at the read-out, {network} − {control}, "
+                  f"masks {masks}")
+

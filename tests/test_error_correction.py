@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from polycode_utils.error_correction import (PassThroughConfig, activation_spread, demonstration_summary,
-                                             dropout_layer_capacity,
-                                             information_by_layer, init_comparison, layer_activations,
+from polycode_utils.error_correction import (CONTROL_NETWORKS, PassThroughConfig, activation_spread, control_effect,
+                                             control_study, demonstration_summary, dropout_layer_capacity,
+                                             information_by_layer, with_mask_rate, init_comparison, layer_activations,
                                              measured_layers, reconstruction_mse, train_pass_through,
                                              uniform_decoder_floor, uniform_inputs)
 
@@ -173,3 +173,40 @@ def test_bad_configurations() -> None:
 def test_dropout_layer_capacity_is_chapter_twos_upper_bound() -> None:
     assert dropout_layer_capacity(PassThroughConfig(), 1.0) == pytest.approx(0.8 * 32 * math.log(2))  # 17.7 nats
     assert dropout_layer_capacity(PassThroughConfig(dropout=0.5), 2.0) == pytest.approx(32 * math.log(2))
+
+
+def test_a_twin_with_another_mask_rate_keeps_the_weights_and_changes_only_the_masks() -> None:
+    model = PassThroughConfig(depth=8, dropout=0.0, seed=3).build_model()
+    twin = with_mask_rate(model, 0.5)
+    x = uniform_inputs(200, 3, 0)
+    assert twin.dropout == 0.5 and all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                                            twin.state_dict().values()))
+    same = with_mask_rate(model, 0.0)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    assert torch.equal(model(x, dropout_on=True, generator=g1)[0], same(x, dropout_on=True, generator=g2)[0])
+    # masks off: the masked layers scaled by 1 - p, as Keras' inference, so the twin's output differs
+    assert not torch.allclose(twin(x, dropout_on=False)[0], model(x, dropout_on=False)[0])
+
+
+def test_control_effect_is_the_paired_difference_over_seeds() -> None:
+    """Known answer: per-seed differences 1, 2, 3 -> mean 2, Student-t interval 2 +- 4.303 x 1/sqrt(3)."""
+    rows = [dict(seed=s, network=n, masks="on", nats=v, stderr=0.0)
+            for s, (a, b, c) in enumerate([(3.0, 2.0, 0.1), (4.0, 2.0, 0.2), (5.0, 2.0, 0.3)])
+            for n, v in zip(CONTROL_NETWORKS, (a, b, c))]
+    e = control_effect(pd.DataFrame(rows), "dropout", "no dropout", "on")
+    half = 4.302652729911275 / math.sqrt(3)
+    assert (e.mean, e.n) == (2.0, 3) and e.low == pytest.approx(2 - half) and e.high == pytest.approx(2 + half)
+    with pytest.raises(ValueError, match="^network, control"):
+        control_effect(pd.DataFrame(rows), "dropout", "no dropout", "off")
+    with pytest.raises(ValueError, match="^masks"):
+        control_effect(pd.DataFrame(rows), "dropout", "no dropout", "sometimes")
+
+
+def test_control_study_pairs_each_seed_with_its_twins(tmp_path) -> None:
+    table = control_study(replace(TINY, epochs=1), [0, 1], n_samples=2000, decoder_options=dict(steps=100),
+                          cache_dir=tmp_path, progress=False)
+    assert len(table) == 2 * (3 + 2) and set(table.masks) == {"on", "off"}
+    assert table[table.masks == "off"].network.tolist() == ["dropout", "no dropout"] * 2
+    assert len(list(tmp_path.glob("pass_through-*"))) == 4  # two seeds x (p = 0.2, p = 0), trained once each
+    with pytest.raises(ValueError, match="^config"):
+        control_study(replace(TINY, dropout=0.0), [0], n_samples=100)
