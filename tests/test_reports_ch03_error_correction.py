@@ -36,3 +36,22 @@ def test_a_study_made_with_other_settings_is_not_testable_naming_them() -> None:
     claims = note_fig1_verdicts(table, SETTINGS, "the study")
     assert {c.verdict for c in claims} == {NOT_TESTABLE} and all("n_samples" in c.reason for c in claims)
     assert control_table(table).shape == (3, 2)
+
+
+def test_the_committed_study_was_made_at_chapter_3s_default_settings() -> None:
+    """So that the default build can judge both claims: the table's settings are the chapter's declared defaults,
+    and it holds every network of every seed with the masks on and off."""
+    from pathlib import Path
+
+    from polycode_utils.book.params import Project, default_values
+    from polycode_utils.error_correction import PassThroughConfig
+    from polycode_utils.reports.ch03_error_correction import study_settings
+
+    root = Path(__file__).resolve().parents[1]
+    v = default_values(Project.load(root).chapter("03_error_correction"))
+    table = pd.read_csv(root / "studies" / "error_correction_control.csv")
+    config = PassThroughConfig(dropout=v["dropout"], n_samples=v["n_samples"], epochs=v["epochs"],
+                               batch_size=v["batch_size"], lr=v["lr"], seed=v["seed"])
+    options = dict(steps=v["decoder_steps"], components=v["decoder_components"], min_std=v["min_std"])
+    assert settings_that_differ(table, study_settings(config, v["mi_samples"], options)) == []
+    assert table.seed.nunique() >= 3 and len(table) == 5 * table.seed.nunique()
