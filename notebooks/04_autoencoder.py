@@ -341,7 +341,9 @@ glue_values(dict(n_recalibrate=min(N_RECALIBRATE, len(data)), p_first=float(drop
 # have. A network that had not converged after {glue:text}`epochs` epochs was trained anew, from scratch, with twice
 # as many and its schedule stretched with them, while that stayed within {glue:text}`max_epochs` epochs (ours,
 # `train_until_converged`): {glue:text}`n_extended` of the {glue:text}`n_networks` were, and they are the ones
-# measured here and in chapters 5 and 6. So {glue:text}`verdict_text`. What the paper measures in these networks
+# measured here and in chapters 5 and 6 (so they were trained longer than the other networks of their rate, a
+# difference the comparisons across seeds and rates inherit; the manifest says which). So
+# {glue:text}`verdict_text`. What the paper measures in these networks
 # is not their loss but their code: that is chapter 5.
 
 # %% tags=["hide-input"]

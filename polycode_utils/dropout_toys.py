@@ -32,11 +32,11 @@ from polycode_utils.checks import (check_array, check_choice, check_dropout, che
 from polycode_utils.capacity import best_redundancy
 from polycode_utils.claims import Effect
 from polycode_utils.codes import dimensions_per_feature, features_per_neuron, neurons_per_feature, participation_ratio
-from polycode_utils.spectra import eigenspectrum, fit_power_law, t_interval
+from polycode_utils.spectra import cv_spectra, eigenspectrum, fit_power_law, t_interval
 
 HIDDEN = ("relu", "linear")
 MEASURES = ("represented", "d_star", "neurons_per_feature", "features_per_neuron", "neurons_per_feature_pr",
-            "features_per_neuron_pr", "loss_masks_off", "loss_masks_on", "alpha")
+            "features_per_neuron_pr", "loss_masks_off", "loss_masks_on", "alpha", "reliable_share")
 
 
 @dataclass(frozen=True)
@@ -154,9 +154,10 @@ def train_dropout_toys(grid: ToyGrid, n_hidden: int, *, hidden: str = "relu", st
 
 
 def _evaluate(result: DropoutToyResult, n_samples: int, seed: int, rate: float | None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per instance, on n_samples fresh inputs: loss with masks off, loss with masks at `rate` (None: the
-    instance's own), hidden activations."""
+    instance's own), hidden activations, and the reliable share of the masked reconstruction (cvPCA of two
+    independent mask draws on the same inputs)."""
     n = check_int(n_samples, "n_samples", 2)
     seed = check_int(seed, "seed", 0)
     grid, m = result.grid, result.weights.shape[1]
@@ -169,8 +170,12 @@ def _evaluate(result: DropoutToyResult, n_samples: int, seed: int, rate: float |
         x, keep = _batch(grid, gens_x, gens_m, n, m, torch.device("cpu"), rate)
         h, off = _forward(W, b, x, None, result.hidden == "relu")
         on = _forward(W, b, x, keep, result.hidden == "relu")[1]
-        return ((imp * (off - x).square()).mean(dim=(1, 2)).numpy(),
-                (imp * (on - x).square()).mean(dim=(1, 2)).numpy(), h.numpy())
+        again = _forward(W, b, x, _batch(grid, gens_x, gens_m, n, m, torch.device("cpu"), rate)[1],
+                         result.hidden == "relu")[1]  # the same inputs, the masks drawn anew
+    shares = [cv.sum() / own.sum() if own.sum() > 0 else np.nan
+              for cv, own in (cv_spectra(a, c) for a, c in zip(on.numpy(), again.numpy()))]
+    return ((imp * (off - x).square()).mean(dim=(1, 2)).numpy(),
+            (imp * (on - x).square()).mean(dim=(1, 2)).numpy(), h.numpy(), np.asarray(shares, dtype=float))
 
 
 def code_measures(result: DropoutToyResult, *, represented_above: float = 0.5, threshold: float = 0.3,
@@ -185,7 +190,10 @@ def code_measures(result: DropoutToyResult, *, represented_above: float = 0.5, t
     whose weights from them have norm > represented_above);
     loss_masks_off, loss_masks_on: the loss on n_samples fresh inputs without dropout and with dropout at
     test_dropout (None: each instance's own rate), the robustness;
-    alpha: the power-law exponent of the hidden activations' eigenspectrum, PCs 1..m (NaN under 3 positive).
+    alpha: the power-law exponent of the hidden activations' eigenspectrum, PCs 1..m (NaN under 3 positive);
+    reliable_share: cvPCA (Stringer et al. 2019) of the reconstruction under two independent mask draws at the test
+    rate on the same inputs, the share of its variance the second draw reproduces (the paper's reliability
+    instrument; the hidden units themselves carry no noise).
     """
     rep_above = check_positive_float(represented_above, "represented_above")
     thr = check_positive_float(threshold, "threshold")
@@ -201,7 +209,7 @@ def code_measures(result: DropoutToyResult, *, represented_above: float = 0.5, t
     kept = np.where(represented[:, None, :], W, 0.0)
     live = np.linalg.norm(kept, axis=2) > rep_above                              # (k, m)
     rate = None if test_dropout is None else check_dropout(test_dropout, "test_dropout")
-    loss_off, loss_on, h = _evaluate(result, n_samples, seed, rate)
+    loss_off, loss_on, h, reliable = _evaluate(result, n_samples, seed, rate)
     grid = result.grid
     return pd.DataFrame({
         "seed": grid.seed_index, "sparsity": grid.sparsity, "decay": grid.decay, "dropout": grid.dropout,
@@ -209,11 +217,13 @@ def code_measures(result: DropoutToyResult, *, represented_above: float = 0.5, t
         "neurons_per_feature": _mean_where(npf, represented), "features_per_neuron": _mean_where(fpn, fpn > 0),
         "neurons_per_feature_pr": _mean_where(participation_ratio(W, -2), represented),
         "features_per_neuron_pr": _mean_where(participation_ratio(kept, -1), live),
-        "loss_masks_off": loss_off, "loss_masks_on": loss_on, "alpha": [_alpha(a) for a in h]})
+        "loss_masks_off": loss_off, "loss_masks_on": loss_on, "alpha": [_alpha(a) for a in h],
+        "reliable_share": reliable})
 
 
 def measures_by_condition(table: pd.DataFrame, n_hidden: int, measures: Sequence[str] = (
-        "represented", "neurons_per_feature", "features_per_neuron", "d_star", "alpha")) -> pd.DataFrame:
+        "represented", "neurons_per_feature", "features_per_neuron", "d_star", "alpha", "reliable_share")
+        ) -> pd.DataFrame:
     """Each measure's mean over seeds by (sparsity, decay, dropout), beside k_opt: the repetition k that keeps the
     most capacity through one dropout layer of m = n_hidden units at that rate (capacity.best_redundancy, ours)."""
     m = check_int(n_hidden, "n_hidden")

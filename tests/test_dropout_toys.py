@@ -72,6 +72,17 @@ def test_masks_off_loss_of_a_perfect_code_is_zero_and_masks_cost() -> None:
     assert table["loss_masks_on"].iloc[1] > 0.05 and table["loss_masks_on"].iloc[0] == pytest.approx(0.0, abs=1e-12)
 
 
+def test_reliable_share_of_planted_codes_under_masks() -> None:
+    """Known answers, at sparsity 1/2 (E x = 1/4, E x^2 = 1/6) and masks at p = 1/2: without masks the second draw
+    reproduces everything (1); the monosemantic code y = x k keeps Var x / Var y = (5/48) / (13/48) = 5/13; the
+    2-fold repetition code averages two masks, y = x (k_a + k_b) / 2, and keeps (5/48) / (9/48) = 5/9."""
+    eye = code_measures(planted(np.eye(3)[None].repeat(2, axis=0), dropout=0.5), n_samples=20000)
+    assert eye["reliable_share"].iloc[0] == pytest.approx(1.0)
+    assert eye["reliable_share"].iloc[1] == pytest.approx(5 / 13, abs=0.03)
+    rep = code_measures(planted(repetition_code(3, 2)[None]), test_dropout=0.5, n_samples=20000)
+    assert rep["reliable_share"].iloc[0] == pytest.approx(5 / 9, abs=0.03)
+
+
 def test_grid_pairs_every_rate_with_its_control_and_masks_are_nested() -> None:
     grid = toy_grid(4, [0.0, 0.2, 0.5], [0.0, 0.9], [1.0], 2)
     assert grid.dropout.size == 12 and set(grid.seed_index) == {0, 1}
