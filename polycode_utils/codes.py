@@ -244,13 +244,19 @@ def density_at_optimal_dims(target: float, bits_per_value: float = 32.0) -> floa
     return 1.0 / (1.0 - s)
 
 
+def _sparsity_and_d_star(sparsity: ArrayLike, d_star: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Sparsities and trained D*, checked: two 1-d arrays of one equal length >= 1."""
+    s, d = check_array(sparsity, "sparsity", ndim=1), check_array(d_star, "d_star", ndim=1)
+    if s.shape != d.shape or s.size == 0:
+        raise ValueError(f"sparsity, d_star: expected two arrays of one equal length >= 1, got {s.shape} and {d.shape}")
+    return s, d
+
+
 def entropy_at_flip(sparsity: ArrayLike, d_star: ArrayLike) -> float:
     """The smallest element entropy H_elem (bits) at which D* >= D_opt(S) = (1-S) + h_b(S)/H_elem holds at every
     sparsity: max over S of h_b(S) / (D* - (1 - S)); inf when D* <= 1 - S somewhere (no H_elem makes it hold)
     (ours; Fig. 1c: the verdict on D* >= D_opt rests on H_elem, which the sources leave open)."""
-    s, d = check_array(sparsity, "sparsity", ndim=1), check_array(d_star, "d_star", ndim=1)
-    if s.shape != d.shape or s.size == 0:
-        raise ValueError(f"sparsity, d_star: expected two arrays of one equal length >= 1, got {s.shape} and {d.shape}")
+    s, d = _sparsity_and_d_star(sparsity, d_star)
     h, margin = binary_entropy(s), d - (1.0 - s)
     if np.any(margin < 0.0) or np.any((margin == 0.0) & (h > 0.0)):
         return math.inf
@@ -262,9 +268,7 @@ def optimum_by_entropy(sparsity: ArrayLike, d_star: ArrayLike, floor: float, ent
     """Fig. 1c's test D* >= D_opt at each element entropy H_elem (bits), one row each: the sparsities where it is
     forced (D_opt <= floor, the m/n below which a model that represents every feature cannot go), those tested
     (the rest) and of these the ones where D* >= D_opt - tolerance holds (ours)."""
-    s, d = check_array(sparsity, "sparsity", ndim=1), check_array(d_star, "d_star", ndim=1)
-    if s.shape != d.shape or s.size == 0:
-        raise ValueError(f"sparsity, d_star: expected two arrays of one equal length >= 1, got {s.shape} and {d.shape}")
+    s, d = _sparsity_and_d_star(sparsity, d_star)
     base = check_positive_float(floor, "floor", allow_zero=True)
     tol = check_positive_float(tolerance, "tolerance", allow_zero=True)
     rows = []

@@ -115,10 +115,17 @@ def _batch(grid: ToyGrid, gens_x: list[torch.Generator], gens_m: list[torch.Gene
     u = _draws(gens_x, (batch, grid.n_features), dev)[idx]
     inv = torch.as_tensor(1.0 / (1.0 - grid.sparsity), dtype=torch.float32, device=dev).view(-1, 1, 1)
     x = (1.0 - u * inv).relu_()        # 0 with probability S, otherwise uniform on (0, 1] (as chapter 1)
+    return x, _keep(grid, gens_m, batch, m, dev, rate)
+
+
+def _keep(grid: ToyGrid, gens_m: list[torch.Generator], batch: int, m: int, dev: torch.device,
+          rate: float | None = None) -> torch.Tensor:
+    """keep = mask / (1 - p) (k, B, m) for every instance, from its seed's mask stream (as _batch draws it)."""
+    idx = torch.as_tensor(grid.seed_index, device=dev)
     p = torch.as_tensor(grid.dropout if rate is None else np.full(grid.dropout.size, rate), dtype=torch.float32,
                         device=dev).view(-1, 1, 1)
     v = _draws(gens_m, (batch, m), dev)[idx]
-    return x, (v >= p).float() / (1.0 - p)
+    return (v >= p).float() / (1.0 - p)
 
 
 def train_dropout_toys(grid: ToyGrid, n_hidden: int, *, hidden: str = "relu", steps: int = 5000,
@@ -170,7 +177,7 @@ def _evaluate(result: DropoutToyResult, n_samples: int, seed: int, rate: float |
         x, keep = _batch(grid, gens_x, gens_m, n, m, torch.device("cpu"), rate)
         h, off = _forward(W, b, x, None, result.hidden == "relu")
         on = _forward(W, b, x, keep, result.hidden == "relu")[1]
-        again = _forward(W, b, x, _batch(grid, gens_x, gens_m, n, m, torch.device("cpu"), rate)[1],
+        again = _forward(W, b, x, _keep(grid, gens_m, n, m, torch.device("cpu"), rate),
                          result.hidden == "relu")[1]  # the same inputs, the masks drawn anew
     shares = [cv.sum() / own.sum() if own.sum() > 0 else np.nan
               for cv, own in (cv_spectra(a, c) for a, c in zip(on.numpy(), again.numpy()))]
