@@ -50,12 +50,13 @@ class Effect:
     high: float
     n: int
     what: str  # the statistic and the control, e.g. "|Spearman(depth, alpha)|, trained − untrained twin"
+    units: str = "seeds"  # the independent units the interval is over (seeds, layers, window groups)
 
     def text(self) -> str:
         """'WHAT: +0.55 [+0.31, +0.79] (95 %, 3 seeds)'."""
         if self.n < 2:
-            return f"{self.what}: {self.mean:+.2f} (one seed: no interval)"
-        return f"{self.what}: {self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}] (95 %, {self.n} seeds)"
+            return f"{self.what}: {self.mean:+.2f} (one {self.units.removesuffix('s')}: no interval)"
+        return f"{self.what}: {self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}] (95 %, {self.n} {self.units})"
 
 
 
@@ -97,7 +98,7 @@ def controlled_verdict(key: str, n_hold: int, n_total: int, effect: Effect, *, m
     if n_hold <= n_total / 2:
         return Claim(key, "differs", measured, reason, control)
     if not above:
-        return Claim(key, NOT_DISTINGUISHED, measured, f"{reason}, but the effect's interval over seeds reaches 0: "
-                     "it is not clearly stronger than in the control", control)
+        return Claim(key, NOT_DISTINGUISHED, measured, f"{reason}, but the effect's interval over {effect.units} "
+                     "reaches 0: it is not clearly stronger than in the control", control)
     return Claim(key, "agrees" if n_hold == n_total else "partly", measured,
-                 f"{reason}, and the effect's interval over seeds lies above 0", control)
+                 f"{reason}, and the effect's interval over {effect.units} lies above 0", control)

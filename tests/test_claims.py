@@ -66,6 +66,10 @@ def test_a_claim_that_holds_as_well_in_its_control_does_not_agree_and_one_only_i
     alone = controlled_verdict("x", 3, 3, one_seed, measured="m", holds="h", cases="c", control_holds="holds in 0")
     assert alone.verdict == NOT_DISTINGUISHED and alone.control == "|rho|: +0.80 (one seed: no interval); in the " \
         "control: holds in 0"
+    groups = Effect(-0.5, -0.9, -0.1, 4, "slope, trained − untrained", units="window groups")
+    assert groups.text() == "slope, trained − untrained: -0.50 [-0.90, -0.10] (95 %, 4 window groups)"
+    assert "interval over window groups reaches 0" in controlled_verdict(
+        "x", 3, 3, groups, measured="m", holds="h", cases="c", control_holds="?").reason
 
 
 def test_the_seed_interval_of_an_effect_covers_as_stated():

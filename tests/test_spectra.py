@@ -387,3 +387,24 @@ def test_fit_power_law_refuses_ascending_spectra_and_fractional_ranges() -> None
         with pytest.raises(ValueError, match="pair \\(first, last\\) of integers"):
             fit_power_law(lam, bad, "ols")
     assert fit_power_law(lam, (1.0, 50.0), "ols").fit_range == (1, 50)
+
+
+def test_float32_products_keep_a_wide_spectrum_with_a_large_mean() -> None:
+    """Products in float32 (chunked, summed in float64) against float64: a spectrum over six decades, mean 1e3."""
+    rng = np.random.default_rng(3)
+    d, n = 64, 20_000
+    scales = np.logspace(0, -3, d)                           # sd: eigenvalues from 1 to 1e-6
+    x = 1e3 + rng.standard_normal((n, d)) * scales
+    exact = np.linalg.eigvalsh(np.cov(x, rowvar=False))[::-1]
+    acc = CovarianceAccumulator(d, product_dtype=torch.float32, chunk_rows=1000)
+    for part in np.array_split(x.astype(np.float32), 7):
+        acc.update(torch.from_numpy(part))
+    got = acc.eigenvalues()
+    assert got[0] == pytest.approx(exact[0], rel=1e-3)
+    assert np.abs(got / exact - 1).max() < 0.05     # the float32 input's own rounding of 1e3 + 1e-3 noise dominates
+    f64 = CovarianceAccumulator(d)
+    for part in np.array_split(x.astype(np.float32), 7):
+        f64.update(torch.from_numpy(part))
+    assert np.abs(got / f64.eigenvalues() - 1).max() < 1e-3  # same input: products only
+    with pytest.raises(ValueError, match="product_dtype: must be a floating torch dtype"):
+        CovarianceAccumulator(4, product_dtype=torch.int32)
