@@ -4,7 +4,9 @@ one process, against a baseline timed in the same process.
 1. CPU: SmolLM2's forward pass (the body, up to the last block) in tokens/s, as a fraction of its FLOP limit:
    the process's measured fp32 GEMM rate / (2 x non-embedding parameters per token)   (target >= 0.5).
 2. CPU: the accumulation's overhead relative to the forward: covariances of all 30 residual + 30 MLP sites, then
-   the whole measurement (covariances, step moments, top contexts)   (target: overhead <= 1x the forward).
+   the whole measurement (covariances, step moments, top contexts), with float64 and with float32 products
+   (target: overhead <= 1x the forward); how far float32 products move the eigenvalues and alpha; eigvalsh in
+   numpy against torch.
 3. GPU (skipped without CUDA): a randomly initialised model of GPT-2 XL's configuration (its weights cannot be
    downloaded; shapes and cost are the same): forward tokens/s in bfloat16 and float32 as a fraction of the FLOP
    limit at the measured bf16/fp32 GEMM rate (target >= 0.3); the whole measurement of all 48 layers, both sites:
@@ -22,6 +24,7 @@ import argparse
 import time
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from polycode_utils.language import load_language_model, measure_text, site_spectra, text_windows
@@ -72,13 +75,26 @@ def section_cpu(args: argparse.Namespace) -> None:
     if 2 not in args.only:
         return
     kw = dict(progress=False, top_k=min(20, n))
-    t_cov = best_time(lambda: measure_text(lm, windows, **dict(kw, actions=False, top_k=0)), 1)
-    t_all = best_time(lambda: measure_text(lm, windows, **kw), 1)
-    print(f"\n[2] accumulation on the CPU, all {lm.n_layers} residual + {lm.n_layers} MLP sites, float64")
-    print(f"    covariances: {tokens / t_cov:.0f} tokens/s, overhead {(t_cov - t_fwd) / t_fwd:.2f}x the forward   "
-          f"(target <= 1)")
-    print(f"    + step moments and top contexts of 1000 projections: {tokens / t_all:.0f} tokens/s, overhead "
-          f"{(t_all - t_fwd) / t_fwd:.2f}x the forward")
+    print(f"\n[2] accumulation on the CPU, all {lm.n_layers} residual + {lm.n_layers} MLP sites, sums in float64")
+    for products in ("float64", "float32"):
+        light, whole = dict(kw, actions=False, top_k=0, products=products), dict(kw, products=products)
+        t_cov = best_time(lambda light=light: measure_text(lm, windows, **light), 1)
+        t_all = best_time(lambda whole=whole: measure_text(lm, windows, **whole), 1)
+        print(f"    {products} products: covariances {tokens / t_cov:.0f} tokens/s, overhead "
+              f"{(t_cov - t_fwd) / t_fwd:.2f}x the forward   (target <= 1); + step moments and top contexts of 1000 "
+              f"projections {tokens / t_all:.0f} tokens/s, overhead {(t_all - t_fwd) / t_fwd:.2f}x")
+    exact, fast = (site_spectra(measure_text(lm, windows, **dict(kw, actions=False, top_k=0, products=p)), (1, 500))
+                   for p in ("float64", "float32"))
+    worst = max(float(abs(fast[s].eigenvalues[:500] / exact[s].eigenvalues[:500] - 1).max()) for s in exact)
+    print(f"    float32 vs float64 products: eigenvalues 1-500 within {worst:.1e} (relative), alpha within "
+          f"{max(abs(fast[s].alpha - exact[s].alpha) for s in exact):.1e}")
+    one = dict(kw, layers=[0], sites=["mlp"], actions=False, top_k=0)
+    acc = measure_text(lm, windows, **one).covariances["mlp.0"]
+    cov = acc.covariance()
+    t_np = best_time(lambda: np.linalg.eigvalsh(cov), 2)
+    t_torch = best_time(lambda: torch.linalg.eigvalsh(torch.from_numpy(cov)), 2)
+    print(f"    eigenvalues of a {acc.dim}-wide covariance: numpy {t_np:.2f} s, torch {t_torch:.2f} s "
+          f"(torch / numpy {t_torch / t_np:.2f}: the accumulator uses numpy on a CPU)")
 
 
 def section_gpu(args: argparse.Namespace) -> None:

@@ -18,7 +18,7 @@ from scipy import stats
 from polycode_utils.language import (
     CORPORA, TextMeasurement, TopContexts, architecture, chance_scores, context_table,
     corpus_documents, first_position_ratio, load_language_model, load_measurements, measure_text, proxy_frame,
-    proxy_scores, proxy_verdict, record_sites, save_measurements, select_units, shuffle_tokens, site_names,
+    proxy_scores, record_sites, save_measurements, select_units, shuffle_tokens, site_names,
     site_spectra, site_width, text_windows, token_concentration, unit_statistics, untrained_copy,
     window_group_interval)
 from polycode_utils.language.models import LanguageModel, _from_config
@@ -89,13 +89,15 @@ def test_streamed_covariance_equals_in_memory(name, corpus):
     lm = load_language_model(name, device="cpu")
     w = text_windows(lm.tokenizer, corpus, n_windows=10, context=20, seed=2)
     skip = 2
-    streamed = record_sites(lm, w, skip_positions=skip, batch_size=3)
+    streamed = record_sites(lm, w, skip_positions=skip, batch_size=3, products="float64")
+    fast = record_sites(lm, w, skip_positions=skip, batch_size=3)             # float32 products, float64 sums
     acts = _in_memory(lm, w)
     assert set(acts) <= set(streamed)
     for site, a in acts.items():
         rows = a[:, skip:, :].reshape(-1, a.shape[-1]).double().numpy()
         assert streamed[site].n == rows.shape[0] == 10 * (20 - skip)  # position skipping removes exactly those rows
         assert _rel(streamed[site].covariance(), np.cov(rows, rowvar=False)) < 1e-10
+        assert _rel(fast[site].covariance(), np.cov(rows, rowvar=False)) < 1e-6
 
 
 def test_position_norms_and_first_position_ratio(gpt2, windows):
@@ -345,19 +347,6 @@ def test_proxy_of_a_token_detector_and_of_noise():
     assert set(ctx.window[0, :, 0].tolist()) == {4, 5, 6, 7}           # the top windows by peak value
 
 
-def test_proxy_verdict_reads_the_tests():
-    import pandas as pd
-
-    def frame(n_hi, p_hi, above):
-        return pd.DataFrame(dict(kind=["mlp"] * 4, p_neurons_higher=n_hi, p_projections_higher=p_hi,
-                                 p_projections_above_chance=above))
-    ok, small = [0.5] * 4, [1e-5] * 4
-    assert "Verdict: consistent with the paper's claim" in proxy_verdict(frame(ok, ok, small))
-    assert "Verdict: supports the paper's claim only in part" in proxy_verdict(frame(small, ok, small))
-    assert "Verdict: does not support" in proxy_verdict(frame(small, ok, ok))
-    assert "neurons score higher than random directions in 4, lower in 0" in proxy_verdict(frame(small, ok, small))
-
-
 def test_contexts_tables_and_chance(gpt2, windows):
     m = measure_text(gpt2, windows, n_projections=30, top_k=5, progress=False)
     u = unit_statistics(m, "mlp.2")
@@ -404,7 +393,8 @@ def test_all_reduce_is_a_no_op_without_a_process_group():
 
 def test_two_gloo_processes_equal_one(gpt2, corpus, tmp_path):
     args = ["--model", "tiny-gpt2", "--corpus", str(corpus), "--windows", "10", "--context", "20", "--groups", "2",
-            "--projections", "15", "--top-k", "3", "--device", "cpu", "--quiet", "--batch-size", "2"]
+            "--projections", "15", "--top-k", "3", "--device", "cpu", "--quiet", "--batch-size", "2",
+            "--products", "float64"]
     out = tmp_path / "two.pt"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--nnodes", "1",
@@ -414,8 +404,12 @@ def test_two_gloo_processes_equal_one(gpt2, corpus, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     two = load_measurements(out)["main"]
     w = text_windows(gpt2.tokenizer, corpus, n_windows=10, context=20, seed=0)
-    one = measure_text(gpt2, w, n_groups=2, n_projections=15, top_k=3, batch_size=3, progress=False)
-    assert torch.equal(two.windows, one.windows)
+    one = measure_text(gpt2, w, n_groups=2, n_projections=15, top_k=3, batch_size=3, products="float64",
+                       explain_sites=list(two.tables), progress=False)
+    assert torch.equal(two.windows, one.windows) and set(two.tables) == {f"mlp.{i}" for i in range(gpt2.n_layers)}
+    for s, tables in two.tables.items():             # the explain-and-score's tables, summed over the ranks
+        assert torch.equal(tables.counts, one.tables[s].counts)
+        assert _rel(tables.sums, one.tables[s].sums) < 1e-10 and _rel(tables.moments, one.tables[s].moments) < 1e-6
     for s in one.sites:
         assert two.covariances[s].n == one.covariances[s].n
         assert _rel(two.covariances[s].covariance(), one.covariances[s].covariance()) < 1e-10
@@ -438,17 +432,22 @@ def test_cuda_measurement_equals_cpu(corpus):
     assert all(abs(sa[s].alpha - sb[s].alpha) < 1e-3 for s in sa)
 
 
-def test_language_claims_judge_depth_and_projections_from_the_numbers():
-    import pandas as pd  # noqa: PLC0415
+def test_outlier_channels_are_found_by_magnitude_and_removed_from_the_fit():
+    from polycode_utils.language import outlier_frame  # noqa: PLC0415
+    from polycode_utils.spectra import power_law_samples  # noqa: PLC0415
 
-    from polycode_utils.language import language_claims  # noqa: PLC0415
-
-    rows = [dict(run="main", kind=kind, layer=layer, alpha=a, ci_low=a - 0.05, ci_high=a + 0.05)
-            for kind, alphas in (("resid", (-1.3, -1.2, -1.0)), ("mlp", (-1.1, -1.2, -1.12)))
-            for layer, a in enumerate(alphas)]
-    proxy = pd.DataFrame(dict(p_projections_above_chance=[0.001, 0.2, 0.003], p_neurons_higher=[0.5, 0.001, 0.4]))
-    out = language_claims(pd.DataFrame(rows), proxy, model="m")
-    assert out["claim_lm_alpha"] == "differs" and "in 1 of 2 sites" in out["claim_lm_alpha_reason"]  # resid only
-    assert out["claim_lm_projections"] == "partly" and "above chance in 2 of 3" in out["claim_lm_projections_measured"]
-    none = language_claims(pd.DataFrame(rows), None, model="m")
-    assert none["claim_lm_projections"] == "not testable at this profile"
+    d, alpha = 200, -1.0
+    rotation = np.linalg.qr(np.random.default_rng(1).standard_normal((d, d)))[0]   # every channel a mixture
+    x = torch.from_numpy(power_law_samples(4000, d, alpha, seed=0) @ rotation)
+    x[:, 17] = 30.0 + 20.0 * x[:, 17] / x[:, 17].std()      # a massive channel: large mean and variance
+    m = TextMeasurement("planted", torch.zeros(40, 100, dtype=torch.long), 0, 1,
+                        {"resid.0": CovarianceAccumulator(d).update(x)})
+    spectra = site_spectra(m, (1, 50), "ols")
+    row = outlier_frame(m, spectra, factor=10.0, method="ols").iloc[0]
+    assert row.channels == [17] and row.n_outliers == 1 and row.max_ratio > 10
+    assert row.variance_share > 0.5 and row.pc1_share > 0.5 > row.pc1_share_without
+    assert abs(row.alpha_without - alpha) < abs(row.alpha - alpha) and abs(row.alpha_without - alpha) < 0.15
+    assert row.alpha_from_2 == pytest.approx(row.alpha_without, abs=0.15)
+    assert outlier_frame(m, spectra, factor=1e6).iloc[0].n_outliers == 0
+    with pytest.raises(ValueError, match="factor"):
+        outlier_frame(m, spectra, factor=0.5)

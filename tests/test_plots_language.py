@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from polycode_utils.language import SiteSpectrum
-from polycode_utils.plots.language import (action_by_layer, alpha_by_layer, fit_by_layer, proxy_by_layer,
-                                           spectra_by_layer)
+from polycode_utils.plots.language import (action_by_layer, alpha_by_layer, alpha_fits_by_layer, fit_by_layer,
+                                           proxy_by_layer, score_by_layer, spectra_by_layer)
 from polycode_utils.spectra import fit_power_law
 
 LAYERS = 4
@@ -74,3 +74,23 @@ def test_action_and_proxy_by_layer():
     fig = proxy_by_layer(proxy, np.array([0.1, 0.2]))
     assert np.allclose(fig.axes[0].lines[2].get_ydata(), 0.15)  # the chance level: the noise units' mean
     assert fig.axes[1].get_title() == "MLP hidden activation"
+
+
+def test_score_by_layer_draws_each_unit_kind_trained_and_untrained():
+    rows = [dict(run=run, kind="mlp", layer=layer, depth=layer / 3, unit=unit, mean=level + i / 100, se=0.01,
+                 units=10)
+            for run, level in (("main", 0.2), ("untrained", 0.01)) for layer in range(LAYERS)
+            for i, unit in enumerate(("neuron", "projection", "pca"))]
+    fig = score_by_layer(pd.DataFrame(rows))
+    ax = fig.axes[0]
+    assert ax.get_title() == "MLP hidden activation" and len(ax.lines) == 6 + 1   # and the zero line
+    assert ax.lines[0].get_label() == "neurons, trained" and ax.lines[1].get_linestyle() == "--"
+    np.testing.assert_allclose(ax.lines[3].get_ydata(), 0.01 + 0.01)            # random directions, untrained
+
+
+def test_alpha_fits_by_layer_draws_the_four_fits():
+    rows = [dict(kind=kind, depth=layer / 3, alpha=-1.0, alpha_without=-1.1, alpha_from_2=-1.2, alpha_from_11=-1.3)
+            for kind in ("resid", "mlp") for layer in range(LAYERS)]
+    fig = alpha_fits_by_layer(pd.DataFrame(rows))
+    assert [ax.get_title() for ax in fig.axes] == ["residual stream", "MLP hidden activation"]
+    np.testing.assert_allclose([line.get_ydata()[0] for line in fig.axes[1].lines[:4]], [-1.0, -1.1, -1.2, -1.3])

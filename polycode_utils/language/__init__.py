@@ -2,15 +2,17 @@
 hooks on raw transformers modules (GPT-2 XL [paper]; the embedded SmolLM2 and MiniLM offline [ours]).
 
 Modules: ``models`` (loading, offline), ``text`` (corpora and token windows), ``sites`` (where activations are
-read), ``measure`` (one streamed, optionally distributed pass), ``analysis`` (what the chapter reads off it), and
-the command-line tool ``python -m polycode_utils.language`` (``torchrun --nproc-per-node N -m ...``).
+read), ``measure`` (one streamed, optionally distributed pass), ``explain`` (the offline explain-and-score),
+``analysis`` (what the chapter reads off it), and the command-line tool ``python -m polycode_utils.language``
+(``torchrun --nproc-per-node N -m ...``).
 """
 
 from polycode_utils.language.analysis import (
-    SiteSpectrum, Unit, UnitStatistics, action_frame, alpha_table, chance_scores, context_table, control_verdict,
-    first_position_ratio, headline_numbers, language_claims, layers_at_depths, proxy_frame, proxy_scores,
-    proxy_verdict,
-    select_units, site_spectra, spectra_frame, token_concentration, unit_statistics, window_group_interval)
+    SiteSpectrum, TrendDifference, Unit, UnitStatistics, action_frame, alpha_table, chance_scores, context_table,
+    depth_trend_difference, first_position_ratio, layer_scores, layers_at_depths, outlier_frame, proxy_frame,
+    proxy_scores, score_frame, select_units, site_spectra, spectra_frame, token_concentration, unit_statistics,
+    window_group_interval)
+from polycode_utils.language.explain import ExplainScores, TokenTables, explain_and_score
 from polycode_utils.language.measure import (
     CONTROLS, TextMeasurement, TopContexts, load_measurements, measure_runs, measure_text,
     record_sites, save_measurements)
@@ -21,13 +23,13 @@ from polycode_utils.language.text import (
     CORPORA, corpus_description, corpus_documents, shuffle_tokens, text_windows)
 
 __all__ = [
-    "CONTROLS", "CORPORA", "EMBEDDED_DEFAULT", "NAMED_MODELS", "SITE_KINDS", "LanguageModel", "SiteSpectrum",
-    "TextMeasurement", "TopContexts", "Unit", "UnitStatistics", "action_frame",
-    "alpha_table", "architecture", "chance_scores", "context_table", "control_verdict", "corpus_description",
-    "corpus_documents", "first_position_ratio", "headline_numbers", "language_claims", "layers_at_depths",
-    "load_language_model",
-    "load_measurements", "measure_runs", "measure_text", "proxy_frame", "proxy_scores", "proxy_verdict", "record_sites",
-    "save_measurements", "select_units", "shuffle_tokens", "site_names", "site_spectra", "site_width",
-    "spectra_frame", "text_windows", "token_concentration", "unit_statistics", "untrained_copy",
-    "window_group_interval",
+    "CONTROLS", "CORPORA", "EMBEDDED_DEFAULT", "NAMED_MODELS", "SITE_KINDS", "ExplainScores", "LanguageModel",
+    "SiteSpectrum", "TextMeasurement", "TokenTables", "TopContexts", "TrendDifference", "Unit", "UnitStatistics",
+    "action_frame", "alpha_table", "architecture", "chance_scores", "context_table", "corpus_description",
+    "corpus_documents", "depth_trend_difference", "explain_and_score", "first_position_ratio", "layer_scores",
+    "layers_at_depths", "load_language_model", "load_measurements", "measure_runs", "measure_text", "outlier_frame",
+    "proxy_frame",
+    "proxy_scores", "record_sites", "save_measurements", "score_frame", "select_units", "shuffle_tokens",
+    "site_names", "site_spectra", "site_width", "spectra_frame", "text_windows", "token_concentration",
+    "unit_statistics", "untrained_copy", "window_group_interval",
 ]

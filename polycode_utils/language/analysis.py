@@ -1,8 +1,9 @@
 """What chapter 7 reads off a measurement: spectra and alpha by layer with window-group intervals, the PC-1 share,
 the action of random projections and of neurons, top contexts, and a local interpretability proxy.
 
-Conventions as in METHODS.md: alpha is the signed log-log slope (alpha < 0, critical line -1); a random projection
-R_p has entries N(0, 1/width), k columns, and its action over a window is 1/2 sum_t ||R_p^T (a_{t+1} - a_t)||^2.
+Conventions as in the book's methods page (book/methods.md): alpha is the signed log-log slope (alpha < 0, critical
+line -1); a random projection R_p has entries N(0, 1/width), k columns, and its action over a window is
+1/2 sum_t ||R_p^T (a_{t+1} - a_t)||^2.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import torch
 from scipy import stats
 
 from polycode_utils.checks import check_choice, check_float_in, check_int, check_sequence
-from polycode_utils.claims import count_verdict
+from polycode_utils.language.explain import explain_and_score
 from polycode_utils.language.measure import TextMeasurement
 from polycode_utils.language.sites import parse_site
 from polycode_utils.spectra import FIT_METHODS, PowerLawFit, clip_fit_range, fit_power_law, fit_quality
 
 UNIT_KINDS = ("neuron", "projection")
+SCORED_UNITS = ("neuron", "projection", "pca")
 
 
 def _depth(layer: int, n_layers: int) -> float:
@@ -251,30 +253,6 @@ def proxy_frame(m: TextMeasurement, chance: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def proxy_verdict(frame: pd.DataFrame, level: float = 0.01) -> str:
-    """The honest reading of the proxy by layer [ours]: are random directions above chance, and as good as neurons?"""
-    level = check_float_in(level, "level", 0.0, 1.0)
-    parts, readings = [], []
-    for kind, sub in frame.groupby("kind", sort=False):
-        n = len(sub)
-        neu, pro = int((sub.p_neurons_higher < level).sum()), int((sub.p_projections_higher < level).sum())
-        above = int((sub.p_projections_above_chance < level).sum())
-        parts.append(f"{kind}: random directions beat chance in {above} of {n} layers; neurons score higher than "
-                     f"random directions in {neu}, lower in {pro}, no clear difference in {n - neu - pro}")
-        readings.append("below chance" if above <= n / 2 else "neurons ahead" if neu > n / 2 else "at least as good")
-    if all(r == "at least as good" for r in readings):
-        overall = ("consistent with the paper's claim: by this proxy random directions are above chance and at least "
-                   "as explainable as neurons in most layers")
-    elif all(r == "below chance" for r in readings):
-        overall = "does not support the paper's claim: random projections are not above chance by this proxy"
-    elif "below chance" not in readings:
-        overall = ("supports the paper's claim only in part: random projections are above chance but, by this proxy, "
-                   "less token-specific than neurons in most layers of some sites")
-    else:
-        overall = "mixed: the reading differs between sites"
-    return f"{'; '.join(parts)} (one-sided Mann-Whitney tests at p < {level:g}). Verdict: {overall}."
-
-
 def first_position_ratio(m: TextMeasurement, kind: str = "resid") -> tuple[float, int]:
     """The largest ratio, over the measured layers of one site kind, of the mean activation norm at a window's
     first position to the mean norm at the other positions (massive activations, Sun et al. 2024), and its layer."""
@@ -312,107 +290,112 @@ def context_table(m: TextMeasurement, units: Sequence[Unit], n_contexts: int = 3
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The numbers the page states
+# Outlier dimensions (the massive-activation channels of Sun et al. 2024), found by their magnitude
 
 
-RUNS = ("main", "untrained", "shuffled", "compare")
+def outlier_frame(m: TextMeasurement, spectra: Mapping[str, SiteSpectrum], factor: float = 10.0,
+                  method: str = "huber") -> pd.DataFrame:
+    """Per site: the outlier channels, those whose root-mean-square activation exceeds factor x the median channel's
+    (the rule is ours; Sun et al. compare magnitudes with the median), their share of the variance, and alpha
+    fitted plainly, with those channels' rows and columns removed from the covariance, and from PC 2 and PC 11
+    (Stringer et al.) to the plain fit's last PC, beside the PC-1 share with and without them."""
+    factor = check_float_in(factor, "factor", 1.0, float("inf"))
+    check_choice(method, "method", FIT_METHODS)
+    rows = []
+    for site, spec in spectra.items():
+        acc = m.covariances[site]
+        cov = acc.covariance()
+        rms = np.sqrt(np.diag(cov) * (acc.n - 1) / acc.n + acc.mean() ** 2)
+        ratio = rms / np.median(rms)
+        out = np.flatnonzero(ratio > factor)
+        out = out[np.argsort(-ratio[out])]
+        keep = np.setdiff1d(np.arange(cov.shape[0]), out)
+        lam = spec.eigenvalues
+        last = spec.fit.fit_range[1]
+        rest = np.linalg.eigvalsh(cov[np.ix_(keep, keep)])[::-1] if out.size else lam
+        without = fit_power_law(rest, clip_fit_range(rest, (spec.fit.fit_range[0], last), acc.n), method)
+        later = {first: fit_power_law(lam, clip_fit_range(lam, (first, last), acc.n), method).alpha
+                 if first < last else float("nan") for first in (2, 11)}
+        rows.append(dict(site=site, kind=spec.kind, layer=spec.layer, depth=spec.depth, n_outliers=out.size,
+                         channels=out.tolist(), max_ratio=float(ratio.max()),
+                         variance_share=float(np.diag(cov)[out].sum() / np.trace(cov)), alpha=spec.alpha,
+                         alpha_without=without.alpha, alpha_from_2=later[2], alpha_from_11=later[11],
+                         pc1_share=spec.pc1_share, pc1_share_without=float(rest[0] / rest[rest > 0].sum())))
+    return pd.DataFrame(rows)
 
 
-def control_verdict(frame: pd.DataFrame, kinds: Sequence[str] = ("resid", "mlp")) -> str:
-    """How the controls differ from the trained model on its own text [ours]: per kind and control, the mean
-    |alpha - alpha_main| over the layers both measured, and in how many of them the control lies outside the
-    trained model's window-group interval."""
-    parts = []
-    for kind in kinds:
-        main = frame[(frame.run == "main") & (frame.kind == kind)].set_index("layer")
-        for run, what in (("untrained", "the untrained model"), ("shuffled", "shuffled tokens")):
-            other = frame[(frame.run == run) & (frame.kind == kind)].set_index("layer")
-            both = main.index.intersection(other.index)
-            if main.empty or both.empty:
-                continue
-            a, b = main.loc[both], other.loc[both]
-            outside = int(((b.alpha < a.ci_low) | (b.alpha > a.ci_high)).sum())
-            steeper = "steeper" if (b.alpha - a.alpha).mean() < 0 else "flatter"
-            parts.append(f"{kind}, {what}: mean |difference| {np.abs(b.alpha - a.alpha).mean():.2f} ({steeper} on "
-                         f"average), outside the trained model's interval in {outside} of {len(both)} layers")
-    return "; ".join(parts) + "." if parts else "no controls were measured in this run."
+# ---------------------------------------------------------------------------------------------------------------
+# The explain-and-score of neurons, random directions and principal directions (explain.py)
 
 
-def headline_numbers(frame: pd.DataFrame, actions: pd.DataFrame | None = None, proxy: pd.DataFrame | None = None,
-                     chance: np.ndarray | None = None, runs: Sequence[str] = RUNS,
-                     kinds: Sequence[str] = ("resid", "mlp")) -> dict[str, float | int]:
-    """Named summary numbers of a chapter run: per run and kind, alpha's range, first and last layer, interval
-    half-width, layers below -1, the worst R^2 and the largest PC-1 share; action and proxy medians. Every name
-    exists for every run and kind listed (NaN where that run or kind was not measured)."""
-    out: dict[str, float | int] = {}
-    ordered = frame.sort_values("layer")
-    for run in runs:
-        for kind in kinds:
-            sub = ordered[(ordered.run == run) & (ordered.kind == kind)]
-            out.update(_alpha_numbers(f"{run}_{kind}", sub))
-    for kind in kinds:
-        for unit in UNIT_KINDS:
-            sub = actions[(actions.kind == kind) & (actions.unit == unit)] if actions is not None else []
-            out[f"action_{kind}_{unit}"] = float(sub["median"].median()) if len(sub) else float("nan")
-        wide = (actions[actions.kind == kind].pivot(index="layer", columns="unit", values="median")
-                if actions is not None else pd.DataFrame(columns=list(UNIT_KINDS)))
-        out[f"action_{kind}_neurons_smoother"] = int((wide.neuron < wide.projection).sum())
-        out[f"action_{kind}_layers"] = len(wide)
-        sub = proxy[proxy.kind == kind] if proxy is not None else pd.DataFrame()
-        out[f"proxy_{kind}_neuron"] = float(sub.neuron_mean.mean()) if len(sub) else float("nan")
-        out[f"proxy_{kind}_projection"] = float(sub.projection_mean.mean()) if len(sub) else float("nan")
-        share = frame[(frame.run == "main") & (frame.kind == kind)].set_index("layer").pc1_share
-        rho = stats.spearmanr(share.reindex(sub.layer), sub.projection_mean).statistic if len(sub) > 2 else np.nan
-        out[f"proxy_{kind}_pc1_rho"] = float(rho)
-    out["proxy_chance"] = float(np.mean(chance)) if chance is not None else float("nan")
-    return out
+def score_frame(runs: Mapping[str, TextMeasurement], n_tokens: int = 5, min_count: int = 3,
+                n_pca: int = 100) -> pd.DataFrame:
+    """One row per run, scored site and unit: the held-out score of every neuron, every random direction (the
+    projections' first coordinates) and the top n_pca principal directions of the site's covariance."""
+    n_pca = check_int(n_pca, "n_pca")
+    rows = []
+    for run, m in runs.items():
+        for site, tables in m.tables.items():
+            kind, layer = parse_site(site)
+            units = {"neuron": None, "projection": m.directions(site)[:, :, 0].T.double().numpy(),
+                     "pca": m.covariances[site].eigenvectors(min(n_pca, tables.width))}
+            for unit, directions in units.items():
+                scores = explain_and_score(tables, directions, n_tokens, min_count).scores
+                rows.append(pd.DataFrame(dict(run=run, site=site, kind=kind, layer=layer,
+                                              depth=_depth(layer, m.n_layers), unit=unit,
+                                              index=np.arange(scores.size), score=scores)))
+    columns = ["run", "site", "kind", "layer", "depth", "unit", "index", "score"]
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
-def _alpha_numbers(key: str, sub: pd.DataFrame) -> dict[str, float | int]:
-    names = ("alpha_min", "alpha_max", "alpha_first", "alpha_last", "alpha_mean", "halfwidth", "r2_min", "pc1_max")
-    if sub.empty:
-        return {**{f"{key}_{n}": float("nan") for n in names}, f"{key}_below": 0, f"{key}_layers": 0,
-                f"{key}_pc1_max_layer": -1, f"{key}_tokens": 0}
-    top = sub.loc[sub.pc1_share.idxmax()]
-    return {f"{key}_alpha_min": float(sub.alpha.min()), f"{key}_alpha_max": float(sub.alpha.max()),
-            f"{key}_alpha_first": float(sub.alpha.iloc[0]), f"{key}_alpha_last": float(sub.alpha.iloc[-1]),
-            f"{key}_alpha_mean": float(sub.alpha.mean()),
-            f"{key}_halfwidth": float(((sub.ci_high - sub.ci_low) / 2).mean()), f"{key}_r2_min": float(sub.r2.min()),
-            f"{key}_pc1_max": float(top.pc1_share), f"{key}_below": int((sub.alpha < -1).sum()),
-            f"{key}_layers": len(sub), f"{key}_pc1_max_layer": int(top.layer),
-            f"{key}_tokens": int(sub.n_tokens.iloc[0])}
+def layer_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean score per run, layer and unit kind (the layer-level summaries the verdict compares: units of one layer
+    are not independent), with the standard error over the layer's units."""
+    g = scores.groupby(["run", "kind", "layer", "depth", "unit"], sort=True).score
+    return pd.DataFrame({"mean": g.mean(), "se": g.sem(), "units": g.size()}).reset_index()
 
 
-def language_claims(frame: pd.DataFrame, proxy: pd.DataFrame | None, model: str, level: float = 0.01,
-                    kinds: Sequence[str] = ("resid", "mlp")) -> dict[str, str]:
-    """The paper's two language-model claims judged on this run (glue names of claims.Claim): alpha depends on depth
-    (first and last block's intervals apart), and random projections are explainable (proxy above chance)."""
-    level = check_float_in(level, "level", 0.0, 1.0)
-    main = frame[frame.run == "main"].sort_values("layer")
-    measured = [k for k in kinds if (main.kind == k).any()]
-    if not measured:
-        raise ValueError(f"frame: the main run measured none of the sites {list(kinds)}")
-    apart, parts = 0, []
-    for kind in measured:
-        first, last = (main[main.kind == kind].iloc[i] for i in (0, -1))
-        apart += bool(first.ci_high < last.ci_low or last.ci_high < first.ci_low)
-        parts.append(f"{kind} {first.alpha:.2f} (block {int(first.layer)}) to {last.alpha:.2f} (block "
-                     f"{int(last.layer)})")
-    depth = count_verdict("lm_alpha", apart, len(measured), cases="sites", measured=f"{model}: " + "; ".join(parts),
-                          holds="alpha of the first and the last measured block differ beyond their intervals",
-                          control="none in this verdict: the untrained model and shuffled tokens are measured on "
-                                  "the chapter's page, but the rule does not yet ask them to differ")
-    if proxy is None or proxy.empty:
-        explain = count_verdict("lm_projections", 0, 1, cases="layers", measured=f"{model}: no proxy measured",
-                                holds="", testable=False, why_not="this run measured no projections (top_k = 0)",
-                                control="chance: the proxy of Gaussian-noise activations of the same shape")
-    else:
-        above = int((proxy.p_projections_above_chance < level).sum())
-        ahead = int((proxy.p_neurons_higher < level).sum())
-        explain = count_verdict(
-            "lm_projections", above, len(proxy), cases="layer-sites",
-            measured=f"{model}: random directions above chance in {above} of {len(proxy)} layer-sites, neurons "
-                     f"ahead of them in {ahead} (token-concentration proxy; the paper used GPT-4 explanations)",
-            holds="random projections are more token-specific than chance (one-sided test, p < "
-                  f"{level:g})", control="chance: the proxy of Gaussian-noise activations of the same shape")
-    return {**depth.glued(), **explain.glued()}
+# ---------------------------------------------------------------------------------------------------------------
+# alpha's depth trend against a control
+
+
+@dataclass(frozen=True)
+class TrendDifference:
+    """The least-squares slope of alpha on relative depth over the layers both runs measured, in the main run and
+    in a control, and main - control with its window-group interval (the same windows' groups in both runs)."""
+
+    kind: str
+    control: str
+    slope_main: float
+    slope_control: float
+    difference: float
+    low: float
+    high: float
+    n_groups: int
+    n_layers: int
+
+
+def _slope(depth: np.ndarray, alpha: np.ndarray) -> float:
+    return float(np.polyfit(depth, alpha, 1)[0])
+
+
+def depth_trend_difference(spectra: Mapping[str, Mapping[str, SiteSpectrum]], control: str, kind: str,
+                           confidence: float = 0.95) -> TrendDifference:
+    """How much more (or less) alpha changes with depth in the trained model on its text than in a control: slope
+    of alpha on depth, main - control, with the batch-means interval over the window groups [ours]."""
+    for run in ("main", control):
+        if run not in spectra:
+            raise ValueError(f"control: no run {run!r} in spectra (runs: {', '.join(spectra)})")
+    main, other = (spectra[r] for r in ("main", control))
+    both = sorted((s for s in other if s in main and main[s].kind == kind), key=lambda s: main[s].layer)
+    if len(both) < 3:
+        raise ValueError(f"kind: {kind!r} has {len(both)} layers measured by both runs; the trend needs 3")
+    depth = np.array([main[s].depth for s in both])
+    diff = _slope(depth, np.array([main[s].alpha for s in both])) - _slope(depth, [other[s].alpha for s in both])
+    groups = min(main[both[0]].group_alphas.size, other[both[0]].group_alphas.size)
+    per_group = [_slope(depth, np.array([main[s].group_alphas[g] for s in both]))
+                 - _slope(depth, np.array([other[s].group_alphas[g] for s in both])) for g in range(groups)]
+    low, high = window_group_interval(diff, per_group, confidence)
+    return TrendDifference(kind, control, _slope(depth, np.array([main[s].alpha for s in both])),
+                           _slope(depth, np.array([other[s].alpha for s in both])), diff, low, high, groups,
+                           len(both))

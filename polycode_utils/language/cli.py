@@ -15,13 +15,15 @@ from collections.abc import Sequence
 import torch
 import torch.distributed as dist
 
-from polycode_utils.language.measure import CONTROLS, measure_runs, save_measurements
+from polycode_utils.language.measure import CONTROLS, PRODUCTS, measure_runs, save_measurements
 from polycode_utils.language.models import DTYPES, EMBEDDED_DEFAULT, load_language_model
 from polycode_utils.language.sites import SITE_KINDS
 from polycode_utils.language.text import CORPORA, text_windows
+
 MEMORY_NOTE = ("Memory: 8 w^2 bytes per site (w = its width) for the float64 covariance, twice that while a "
                "window group is open (--groups > 1), plus 8 w^2 for the step moments (actions). GPT-2 XL at both "
-               "sites of all 48 layers: about 16.7 GB of covariances, 50 GB in all; use --layers/--sites for less.")
+               "sites of all 48 layers: about 16.7 GB of covariances, 50 GB in all; use --layers/--sites for less. The "
+               "explain-and-score adds 16 (V + w) w bytes per scored site and run (V = distinct tokens).")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,8 +44,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=3, help="dimensions of each projection (paper: 3)")
     p.add_argument("--top-k", type=int, default=20, help="top windows kept per unit and sign (0: none)")
     p.add_argument("--controls", nargs="*", default=[], choices=CONTROLS,
-                   help="also measure the untrained model and/or shuffled-token windows (covariances only)")
+                   help="also measure the untrained model and/or shuffled-token windows (covariances and window "
+                        "groups)")
     p.add_argument("--control-stride", type=int, default=1, help="controls on every n-th measured layer (and the last)")
+    p.add_argument("--products", default="float32", choices=PRODUCTS,
+                   help="precision of each batch's covariance products, summed in float64 (float64: exact)")
+    p.add_argument("--no-explain", action="store_true",
+                   help="skip the explain-and-score's token tables (kept at the control layers' MLP sites)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--dtype", default="float32", choices=list(DTYPES))
@@ -75,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = measure_runs(lm, windows, controls=args.controls, control_stride=args.control_stride,
                             sites=args.sites, layers=args.layers, skip_positions=args.skip_positions,
                             batch_size=args.batch_size, n_groups=args.groups, n_projections=args.projections,
-                            k=args.k, top_k=args.top_k, seed=args.seed, progress=not args.quiet)
+                            k=args.k, top_k=args.top_k, products=args.products, explain=not args.no_explain,
+                            seed=args.seed, progress=not args.quiet)
         if not dist.is_initialized() or dist.get_rank() == 0:
             path = save_measurements(runs, args.output)
             print(f"wrote {path} ({', '.join(runs)}; {runs['main'].n_tokens} tokens per run)")

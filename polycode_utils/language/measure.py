@@ -6,11 +6,14 @@ Per site it keeps (float64 unless said):
   and the eigenvalues of each window group's own covariance (groups of whole windows, for alpha's interval);
 - the step moments sum_t (a_{t+1} - a_t)(a_{t+1} - a_t)^T within windows, from which the action of every random
   projection and every neuron follows exactly (``analysis.unit_statistics``);
-- for every neuron and every random direction, the top_k windows by peak value, both signs (``TopContexts``).
+- for every neuron and every random direction, the top_k windows by peak value, both signs (``TopContexts``);
+- at the ``explain_sites``, the token tables of the explain-and-score (``explain.TokenTables``).
+Products are float32 by default (``products``), each batch's summed into the float64 totals.
 
 Memory: 8 w^2 bytes per site for the covariance, twice that while a window group is open (n_groups > 1), plus
-8 w^2 for the step moments. GPT-2 XL at both sites of all 48 layers (w = 1600 and 6400): 16.7 GB of covariances
-(33 GB with a group open, 50 GB with the step moments); measure a subset of layers or sites to use less.
+8 w^2 for the step moments, plus 16 (V + w) w per explained site (V = distinct tokens). GPT-2 XL at both sites
+of all 48 layers (w = 1600 and 6400): 16.7 GB of covariances (33 GB with a group open, 50 GB with the step
+moments); measure a subset of layers or sites to use less.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from polycode_utils.checks import check_bool, check_choice, check_int, check_sequence
+from polycode_utils.language.explain import TokenTables
 from polycode_utils.language.models import LanguageModel, untrained_copy
 from polycode_utils.language.sites import parse_site, run_sites, site_names, site_width
 from polycode_utils.language.text import shuffle_tokens
@@ -36,6 +40,7 @@ from polycode_utils.projections import projection_matrices
 from polycode_utils.spectra import CovarianceAccumulator
 
 FILE_FORMAT = 1
+PRODUCTS = ("float32", "float64")
 
 
 def _world() -> tuple[int, int]:
@@ -106,6 +111,7 @@ class TextMeasurement:
     contexts: dict[str, TopContexts] = field(default_factory=dict)
     token_text: dict[int, str] = field(default_factory=dict)                 # each token id's text, for tables
     position_norms: dict[str, np.ndarray] = field(default_factory=dict)      # mean L2 norm at every position
+    tables: dict[str, TokenTables] = field(default_factory=dict)             # explain-and-score, some sites
     n_projections: int = 0
     k: int = 0
     seed: int = 0
@@ -163,9 +169,12 @@ def _check_windows(lm: LanguageModel, windows: torch.Tensor, skip_positions: int
 def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[str] = ("resid", "mlp"),
                  layers: Sequence[int] | None = None, skip_positions: int = 1, batch_size: int = 16,
                  n_groups: int = 1, actions: bool = True, n_projections: int = 1000, k: int = 3, top_k: int = 20,
-                 seed: int = 0, progress: bool = True) -> TextMeasurement:
+                 seed: int = 0, products: str = "float32", explain_sites: Sequence[str] = (),
+                 progress: bool = True) -> TextMeasurement:
     """Stream the windows through the model once and keep, per site, the covariance, the window groups' eigenvalues
-    (n_groups > 1), the step moments (actions) and the top windows of neurons and random directions (top_k > 0)."""
+    (n_groups > 1), the step moments (actions) and the top windows of neurons and random directions (top_k > 0).
+    products: the precision of each batch's covariance products, summed into float64 ("float64": exact);
+    explain_sites: the measured sites that also keep the token tables of the explain-and-score (explain.py)."""
     # Under torchrun every rank passes the same windows and takes its share of each group; the result (identical on
     # every rank, group eigenvalues on rank 0 only) equals the one-process result. Memory: see the module docstring.
     names = site_names(lm, sites, layers)
@@ -175,12 +184,19 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
     batch_size, n_groups = check_int(batch_size, "batch_size"), check_int(n_groups, "n_groups", 1, n)
     actions, top_k = check_bool(actions, "actions"), check_int(top_k, "top_k", 0, n)
     n_projections, k, seed = check_int(n_projections, "n_projections"), check_int(k, "k"), check_int(seed, "seed", 0)
+    product_dtype = getattr(torch, check_choice(products, "products", PRODUCTS))
     rank, world = _world()
     dev = lm.device
     width = {s: site_width(lm, parse_site(s)[0]) for s in names}
-    m = TextMeasurement(lm.description, windows, skip_positions, lm.n_layers,
-                        {s: CovarianceAccumulator(width[s], device=dev) for s in names},
+
+    def accumulator(site: str) -> CovarianceAccumulator:
+        return CovarianceAccumulator(width[site], device=dev, product_dtype=product_dtype)
+
+    m = TextMeasurement(lm.description, windows, skip_positions, lm.n_layers, {s: accumulator(s) for s in names},
                         n_projections=n_projections, k=k, seed=seed)
+    for s in check_sequence(explain_sites, "explain_sites", min_len=0):
+        check_choice(s, "explain_sites", names)
+        m.tables[s] = TokenTables.empty(windows[:, skip_positions:], width[s], dev)
     if actions:
         m.steps = {s: torch.zeros(width[s], width[s], dtype=torch.float64, device=dev) for s in names}
     norms = {s: torch.zeros(windows.shape[1], dtype=torch.float64, device=dev) for s in names}
@@ -195,7 +211,7 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
     for g, members in enumerate(groups):
         mine = torch.as_tensor(members[rank::world], dtype=torch.long)
         group = (m.covariances if n_groups == 1 else  # one group: straight into the totals (half the memory)
-                 {s: CovarianceAccumulator(width[s], device=dev) for s in names})
+                 {s: accumulator(s) for s in names})
 
         def sink(site: str, act: torch.Tensor, row: int, mine=mine, group=group) -> None:
             norms[site] += act.float().norm(dim=-1).sum(dim=0).double()   # every position, the skipped ones too
@@ -203,10 +219,13 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
             group[site].update(a.reshape(-1, a.shape[-1]))
             if actions:
                 d = (a[:, 1:] - a[:, :-1]).reshape(-1, a.shape[-1])
-                m.steps[site] += (d.T @ d).double()
+                m.steps[site] += d.T @ d   # float32 products, summed in float64
+            ids = mine[row:row + a.shape[0]]
             if top_k:
                 values = torch.cat([a, a @ directions[site]], dim=-1)
-                m.contexts[site].update(values, mine[row:row + a.shape[0]], skip_positions)
+                m.contexts[site].update(values, ids, skip_positions)
+            if site in m.tables:
+                m.tables[site].update(a, windows[ids, skip_positions:], ids)
 
         if len(mine):
             run_sites(lm, windows[mine], names, batch_size, sink, progress=bar)
@@ -227,17 +246,20 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
             dist.all_reduce(m.steps[s])
         if top_k:
             m.contexts[s].all_gather()
+        if s in m.tables:
+            m.tables[s].all_reduce()
     m.token_text = {int(t): lm.tokenizer.decode([int(t)]) for t in torch.unique(windows).tolist()}
     return m
 
 
 def record_sites(lm: LanguageModel, windows: torch.Tensor, sites: Sequence[str] = ("resid", "mlp"),
                  layers: Sequence[int] | None = None, skip_positions: int = 1,
-                 batch_size: int = 16) -> dict[str, CovarianceAccumulator]:
+                 batch_size: int = 16, products: str = "float32") -> dict[str, CovarianceAccumulator]:
     """Covariance accumulators of the sites "resid.<l>", "mlp.<l>" ("attn.<l>"), over every token position from
     skip_positions on (position 0 carries the massive activations of Sun et al. 2024)."""
     return measure_text(lm, windows, sites=sites, layers=layers, skip_positions=skip_positions,
-                        batch_size=batch_size, actions=False, top_k=0, progress=False).covariances
+                        batch_size=batch_size, actions=False, top_k=0, products=products,
+                        progress=False).covariances
 
 
 CONTROLS = ("untrained", "shuffled")
@@ -245,19 +267,25 @@ CONTROLS = ("untrained", "shuffled")
 
 def measure_runs(lm: LanguageModel, windows: torch.Tensor, *, controls: Sequence[str] = CONTROLS,
                  control_stride: int = 1, sites: Sequence[str] = ("resid", "mlp"),
-                 layers: Sequence[int] | None = None, seed: int = 0, **kwargs) -> dict[str, TextMeasurement]:
+                 layers: Sequence[int] | None = None, seed: int = 0, explain: bool = True,
+                 **kwargs) -> dict[str, TextMeasurement]:
     """The measurement ("main") and its controls [ours]: "untrained" (the same architecture at initialisation) and
-    "shuffled" (each window's tokens in random order), covariances only, on every control_stride-th measured layer
-    (and the last). kwargs go to measure_text."""
+    "shuffled" (each window's tokens in random order), covariances and window groups only, on every
+    control_stride-th measured layer (and the last). explain: the token tables of the explain-and-score at those
+    layers' MLP sites (else the first site kind), in the main run and the untrained one. kwargs go to
+    measure_text."""
     for name in check_sequence(controls, "controls", min_len=0, max_len=len(CONTROLS)):
         check_choice(name, "controls", CONTROLS)
-    stride = check_int(control_stride, "control_stride")
+    stride, explain = check_int(control_stride, "control_stride"), check_bool(explain, "explain")
     measured = sorted({parse_site(s)[1] for s in site_names(lm, sites, layers)})
     control_layers = sorted(set(measured[::stride]) | {measured[-1]})
-    runs = {"main": measure_text(lm, windows, sites=sites, layers=layers, seed=seed, **kwargs)}
-    light = dict(kwargs, sites=sites, layers=control_layers, seed=seed, n_groups=1, actions=False, top_k=0)
+    kind = "mlp" if "mlp" in sites else sites[0]
+    scored = [f"{kind}.{layer}" for layer in control_layers] if explain else []
+    runs = {"main": measure_text(lm, windows, sites=sites, layers=layers, seed=seed, explain_sites=scored,
+                                 **kwargs)}
+    light = dict(kwargs, sites=sites, layers=control_layers, seed=seed, actions=False, top_k=0)
     if "untrained" in controls:
-        runs["untrained"] = measure_text(untrained_copy(lm, seed), windows, **light)
+        runs["untrained"] = measure_text(untrained_copy(lm, seed), windows, explain_sites=scored, **light)
     if "shuffled" in controls:
         runs["shuffled"] = measure_text(lm, shuffle_tokens(windows, seed), **light)
     return runs
@@ -276,6 +304,7 @@ def _to_state(m: TextMeasurement) -> dict:
             "contexts": {s: c.state_dict() for s, c in m.contexts.items()},
             "token_ids": torch.tensor(list(m.token_text), dtype=torch.long), "token_text": list(m.token_text.values()),
             "position_norms": {s: torch.from_numpy(v) for s, v in m.position_norms.items()},
+            "tables": {s: t.state_dict() for s, t in m.tables.items()},
             "n_projections": m.n_projections, "k": m.k, "seed": m.seed}
 
 
@@ -289,6 +318,7 @@ def _from_state(state: dict) -> TextMeasurement:
                            state["group_tokens"].numpy(), dict(state["steps"]), contexts,
                            dict(zip(state["token_ids"].tolist(), state["token_text"])),
                            {s: v.numpy() for s, v in state["position_norms"].items()},
+                           {s: TokenTables.from_state(t) for s, t in state.get("tables", {}).items()},
                            int(state["n_projections"]), int(state["k"]), int(state["seed"]))
 
 

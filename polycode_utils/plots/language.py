@@ -130,3 +130,49 @@ def proxy_by_layer(frame: pd.DataFrame, chance: Sequence[float] | np.ndarray) ->
         _depth_axis(ax)
     axes[0, 0].legend(fontsize="small")
     return _done(fig)
+
+
+SCORE_UNITS = (("neuron", "C3", "neurons"), ("projection", "C0", "random directions"),
+               ("pca", "C2", "principal directions"))
+
+
+def score_by_layer(layers: pd.DataFrame) -> Figure:
+    """Mean held-out explain-and-score correlation (+- 2 SE over units) of neurons, random directions and principal
+    directions by depth, the trained model (solid) against the untrained one (dashed)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    for unit, color, name in SCORE_UNITS:
+        for run, ls in (("main", "-"), ("untrained", "--")):
+            sub = layers[(layers.unit == unit) & (layers.run == run)].sort_values("depth")
+            if sub.empty:
+                continue
+            ax.plot(sub.depth, sub["mean"], color=color, ls=ls, marker=".",
+                    label=f"{name}, {'trained' if run == 'main' else 'untrained'}")
+            ax.fill_between(sub.depth, sub["mean"] - 2 * sub.se, sub["mean"] + 2 * sub.se, color=color,
+                            alpha=0.15, lw=0)
+    ax.axhline(0, color="k", lw=0.8)
+    title = ", ".join(KIND_TITLES.get(k, k) for k in dict.fromkeys(layers.kind))
+    ax.set(ylabel="held-out correlation, simulation vs activation", title=title)
+    _depth_axis(ax)
+    ax.legend(fontsize="x-small", ncol=2)
+    return _done(fig)
+
+
+FIT_VARIANTS = (("alpha", "plain fit", dict(color="C0", marker="o")),
+                ("alpha_without", "outlier channels removed", dict(color="C3", marker="s", ls="--")),
+                ("alpha_from_2", "from PC 2", dict(color="C1", marker="^", ls=":")),
+                ("alpha_from_11", "from PC 11 (Stringer et al.)", dict(color="C2", marker="D", ls="-.")))
+
+
+def alpha_fits_by_layer(outliers: pd.DataFrame) -> Figure:
+    """alpha by relative depth of one run: the plain fit, without the outlier channels, and from PC 2 and PC 11."""
+    kinds = _kinds(outliers)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.6 * len(kinds), 3.8), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        sub = outliers[outliers.kind == kind].sort_values("depth")
+        for column, label, style in FIT_VARIANTS:
+            ax.plot(sub.depth, sub[column], label=label, ms=3, **style)
+        ax.axhline(-1, color="k", lw=0.8, ls=":")
+        ax.set(ylabel=r"$\alpha$", title=KIND_TITLES[kind])
+        _depth_axis(ax)
+    axes[0, 0].legend(fontsize="small")
+    return _done(fig)
