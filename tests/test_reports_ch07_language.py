@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from polycode_utils.language.analysis import SiteSpectrum, depth_trend_difference
-from polycode_utils.reports.ch07_language import language_claims, proxy_verdict, score_numbers, score_table
-from polycode_utils.spectra import PowerLawFit
+from polycode_utils.language.measure import TextMeasurement
+from polycode_utils.reports.ch07_language import (coverage_numbers, language_claims, proxy_verdict, score_numbers,
+                                                   score_table)
+from polycode_utils.spectra import CovarianceAccumulator, PowerLawFit
 
 DEPTHS = np.linspace(0.0, 1.0, 5)
 
@@ -86,3 +88,14 @@ def test_proxy_verdict_reads_the_tests():
     assert "Reading: supports the paper's claim only in part" in proxy_verdict(frame(small, ok, small))
     assert "Reading: does not support" in proxy_verdict(frame(small, ok, ok))
     assert "neurons score higher than random directions in 4, lower in 0" in proxy_verdict(frame(small, ok, small))
+
+
+def test_coverage_numbers_check_the_interval_at_the_runs_own_size():
+    spectra = _spectra(0.0, OFFSETS, kinds=("mlp",))                     # 20 units per site
+    m = TextMeasurement("m", np.zeros((8, 10)), 0, 5, {s: CovarianceAccumulator(20) for s in spectra},
+                        group_tokens=np.array([400, 400, 400, 400]))
+    out = coverage_numbers(m, spectra, (1, 10), 5, "ols", 0)
+    assert out["cov_tokens"] == 400 and out["cov_units"] == 20 and out["cov_per_unit"] == 20
+    assert 0.5 <= out["cov_coverage"] <= 1 and abs(out["cov_bias"]) < 0.1 and out["cov_draws"] == 5
+    alone = TextMeasurement("m", np.zeros((8, 10)), 0, 5, {})
+    assert np.isnan(coverage_numbers(alone, spectra, (1, 10), 5, "ols", 0)["cov_coverage"])

@@ -16,7 +16,7 @@ from polycode_utils.language.analysis import (UNIT_KINDS, SiteSpectrum, UnitStat
                                               depth_trend_difference, first_position_ratio, layer_scores,
                                               outlier_frame, proxy_frame, score_frame, spectra_frame, unit_statistics)
 from polycode_utils.language.measure import TextMeasurement
-from polycode_utils.spectra import t_interval
+from polycode_utils.spectra import set_interval_coverage, t_interval
 
 RUNS = ("main", "untrained", "shuffled", "compare")
 
@@ -202,7 +202,8 @@ class LanguagePage:
 
 def language_page(runs: Mapping[str, TextMeasurement], spectra: Mapping[str, Mapping[str, SiteSpectrum]], *,
                   model: str, compare_model: str, seed: int, n_tokens: int, min_count: int, n_pca: int,
-                  outlier_factor: float, fit_method: str, **settings: object) -> LanguagePage:
+                  outlier_factor: float, fit_method: str, fit_range: Sequence[int], coverage_draws: int,
+                  **settings: object) -> LanguagePage:
     """Chapter 7's readings of a run and its controls, with their glue names; settings are glued as given."""
     main = runs["main"]
     frame = spectra_frame(spectra)
@@ -216,6 +217,7 @@ def language_page(runs: Mapping[str, TextMeasurement], spectra: Mapping[str, Map
     ratio, ratio_layer = first_position_ratio(main, "resid")
     glued = {**language_claims(spectra, layers, model=model), **headline_numbers(frame, actions, proxy, chance),
              **score_numbers(layers), **tokens_per_unit(spectra), **outlier_numbers(outliers),
+             **coverage_numbers(main, spectra["main"], fit_range, coverage_draws, fit_method, seed),
              "score_table": score_table(layers),
              "model_name": model, "compare_name": compare_model or "none", "verdict": proxy_verdict(proxy),
              "controls_text": control_verdict(frame), "first_ratio": ratio, "first_ratio_layer": ratio_layer,
@@ -255,3 +257,17 @@ def outlier_numbers(outliers: pd.DataFrame, kinds: Sequence[str] = ("resid", "ml
                for name, column in (("without", "alpha_without"), ("pc2", "alpha_from_2"),
                                     ("pc11", "alpha_from_11"))}})
     return out
+
+
+def coverage_numbers(main: TextMeasurement, spectra: Mapping[str, SiteSpectrum], fit_range: Sequence[int],
+                     n_draws: int, method: str, seed: int) -> dict[str, float | int]:
+    """Glue names cov_*: the window-group interval's coverage of a known alpha = -1 at the run's own size (one
+    group's tokens, the widest site's units, its groups; spectra.set_interval_coverage), as chapter 5 checks its own."""
+    groups = main.group_tokens.size
+    if groups < 2:
+        return dict(cov_coverage=float("nan"), cov_bias=float("nan"), cov_width=float("nan"), cov_tokens=0,
+                    cov_units=0, cov_per_unit=float("nan"), cov_draws=0, cov_last=0)
+    units, tokens = max(s.eigenvalues.size for s in spectra.values()), int(main.group_tokens.min())
+    c = set_interval_coverage(tokens, units, -1.0, fit_range, groups, n_draws, method, seed=seed)
+    return dict(cov_coverage=c.coverage, cov_bias=c.bias, cov_width=c.mean_width, cov_tokens=tokens, cov_units=units,
+                cov_per_unit=tokens / units, cov_draws=n_draws, cov_last=c.fit_range[1])
