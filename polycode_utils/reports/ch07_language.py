@@ -171,7 +171,9 @@ def _projection_claim(layers: pd.DataFrame, model: str) -> Claim:
     return controlled_verdict(
         "lm_projections", int((diff > 0).sum()), diff.size, effect, cases="scored layers", measured=measured,
         holds="the trained model's random directions are explained better on held-out text than the untrained "
-              "model's", control_holds=f"the untrained model's random directions score {wide['untrained'].mean():.3f}")
+              "model's", control_holds=f"the untrained model's random directions score {wide['untrained'].mean():.3f} "
+                                       "(the layers of one model are not independent draws: the interval over "
+                                       "them describes its spread, not a sampling error)")
 
 
 def language_claims(spectra: Mapping[str, Mapping[str, SiteSpectrum]], layers: pd.DataFrame, model: str,
