@@ -224,7 +224,7 @@ glue("alpha_table", alpha_table(frame, "main"), display=False)
 # {glue:text}`outliers_resid_of` layers have at least one (at most {glue:text}`outliers_resid_max_n` in a layer, up
 # to {glue:text}`outliers_resid_max_ratio:.0f` times the median, with up to {glue:text}`outliers_resid_share_max:.2f`
 # of the layer's variance); the channels that recur most are {glue:text}`outliers_resid_recurring`. In the MLP
-# {glue:text}`outliers_mlp_layers` of {glue:text}`outliers_mlp_of` layers have one (up to
+# {glue:text}`outliers_mlp_layers` of {glue:text}`outliers_mlp_of` layers have at least one (up to
 # {glue:text}`outliers_mlp_max_ratio:.0f` times the median). Removing them from the covariance (their rows and
 # columns) moves $\alpha$ by {glue:text}`outliers_resid_shift_without:+.2f` on average in the residual stream and
 # {glue:text}`outliers_mlp_shift_without:+.2f` in the MLP, and leaves a PC-1 share of at most
