@@ -394,7 +394,7 @@ def test_all_reduce_is_a_no_op_without_a_process_group():
 def test_two_gloo_processes_equal_one(gpt2, corpus, tmp_path):
     args = ["--model", "tiny-gpt2", "--corpus", str(corpus), "--windows", "10", "--context", "20", "--groups", "2",
             "--projections", "15", "--top-k", "3", "--device", "cpu", "--quiet", "--batch-size", "2",
-            "--products", "float64"]
+            "--products", "float64", "--explain"]
     out = tmp_path / "two.pt"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--nnodes", "1",

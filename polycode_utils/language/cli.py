@@ -49,8 +49,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--control-stride", type=int, default=1, help="controls on every n-th measured layer (and the last)")
     p.add_argument("--products", default="float32", choices=PRODUCTS,
                    help="precision of each batch's covariance products, summed in float64 (float64: exact)")
-    p.add_argument("--no-explain", action="store_true",
-                   help="skip the explain-and-score's token tables (kept at the control layers' MLP sites)")
+    p.add_argument("--explain", action="store_true",
+                   help="also keep the explain-and-score's token tables at the control layers' MLP sites (the "
+                        "projection verdict needs them; memory: see below)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--dtype", default="float32", choices=list(DTYPES))
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = measure_runs(lm, windows, controls=args.controls, control_stride=args.control_stride,
                             sites=args.sites, layers=args.layers, skip_positions=args.skip_positions,
                             batch_size=args.batch_size, n_groups=args.groups, n_projections=args.projections,
-                            k=args.k, top_k=args.top_k, products=args.products, explain=not args.no_explain,
+                            k=args.k, top_k=args.top_k, products=args.products, explain=args.explain,
                             seed=args.seed, progress=not args.quiet)
         if not dist.is_initialized() or dist.get_rank() == 0:
             path = save_measurements(runs, args.output)
