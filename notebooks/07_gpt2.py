@@ -93,8 +93,9 @@ provenance_box(profile=profile, model=runs["main"].description if runs else lm.d
 # are products $\mathrm{silu}(g)\,u$ of two projections and take both signs, unlike GPT-2's GELU units. It stands
 # in for the *method* (the same code measures a trained causal transformer, and its controls ask what training
 # and word order contribute) and for the question whether training shapes the spectra; it does not stand in for
-# GPT-2 XL's *numbers*: its width (576 against 1600), depth (30 blocks against 48), gated units, instruction tuning
-# and quantisation can each move $\alpha$, so every verdict on this page speaks for the model it names.
+# GPT-2 XL's *numbers*: its width ({glue:text}`model_width` against 1600), depth ({glue:text}`model_layers` blocks
+# against 48), gated units, instruction tuning and quantisation can each move $\alpha$, so every verdict on this
+# page speaks for the model it names.
 #
 # We read two **sites** in every block, by forward hooks on the unmodified model: the **residual stream** (the
 # block's output) and the **MLP hidden activation** (the input of the MLP's output projection). Each window is one

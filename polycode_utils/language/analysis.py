@@ -391,11 +391,10 @@ def depth_trend_difference(spectra: Mapping[str, Mapping[str, SiteSpectrum]], co
     if len(both) < 3:
         raise ValueError(f"kind: {kind!r} has {len(both)} layers measured by both runs; the trend needs 3")
     depth = np.array([main[s].depth for s in both])
-    diff = _slope(depth, np.array([main[s].alpha for s in both])) - _slope(depth, [other[s].alpha for s in both])
+    slope_main, slope_control = (_slope(depth, np.array([run[s].alpha for s in both])) for run in (main, other))
     groups = min(main[both[0]].group_alphas.size, other[both[0]].group_alphas.size)
     per_group = [_slope(depth, np.array([main[s].group_alphas[g] for s in both]))
                  - _slope(depth, np.array([other[s].group_alphas[g] for s in both])) for g in range(groups)]
-    low, high = window_group_interval(diff, per_group, confidence)
-    return TrendDifference(kind, control, _slope(depth, np.array([main[s].alpha for s in both])),
-                           _slope(depth, np.array([other[s].alpha for s in both])), diff, low, high, groups,
+    low, high = window_group_interval(slope_main - slope_control, per_group, confidence)
+    return TrendDifference(kind, control, slope_main, slope_control, slope_main - slope_control, low, high, groups,
                            len(both))

@@ -222,6 +222,8 @@ def language_page(runs: Mapping[str, TextMeasurement], spectra: Mapping[str, Map
              **coverage_numbers(main, spectra["main"], fit_range, coverage_draws, fit_method, seed),
              "score_table": score_table(layers),
              "model_name": model, "compare_name": compare_model or "none", "verdict": proxy_verdict(proxy),
+             "model_layers": main.n_layers,
+             "model_width": next((a.dim for s, a in main.covariances.items() if s.startswith("resid.")), 0),
              "controls_text": control_verdict(frame), "first_ratio": ratio, "first_ratio_layer": ratio_layer,
              "context": main.windows.shape[1], "skip_positions": main.skip_positions,
              "n_projections": main.n_projections, "k": main.k, "n_tokens": n_tokens, "min_count": min_count,
