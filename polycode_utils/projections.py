@@ -19,7 +19,8 @@ ArrayLike = np.ndarray | torch.Tensor
 def _projection_columns(m: int, n_projections: int, k: int, seed: int) -> torch.Tensor:
     """All projections side by side (m x n_projections*k), entries N(0, 1/m), float32, seeded on the CPU."""
     gen = torch.Generator().manual_seed(int(seed))
-    return torch.randn(m, n_projections * k, generator=gen, dtype=torch.float32) / math.sqrt(m)
+    # divided in place: one m x (n_projections * k) matrix, not two, at the peak
+    return torch.randn(m, n_projections * k, generator=gen, dtype=torch.float32).div_(math.sqrt(m))
 
 
 def projection_matrices(m: int, n_projections: int = 1000, k: int = 3, seed: int = 0) -> torch.Tensor:

@@ -260,7 +260,12 @@ def _blocks(cid: str, spec: dict, groups: dict) -> list[tuple[str, dict]]:
     return blocks
 
 
-CONSTRAINT_FUNCTIONS = {"len": len, "min": min, "max": max, "abs": abs}
+def _lcm(*values: int | list[int]) -> int:
+    """The least common multiple of integers and lists of integers (a declaration's `lcm(n_frames, sweep_frames)`)."""
+    return math.lcm(*(v for value in values for v in (value if isinstance(value, list) else [value])))
+
+
+CONSTRAINT_FUNCTIONS = {"len": len, "min": min, "max": max, "abs": abs, "lcm": _lcm}
 CONSTRAINT_NODES = (ast.Expression, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub,
                     ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Name, ast.Load, ast.Constant, ast.Subscript,
                     ast.Call, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq, ast.In, ast.NotIn)
@@ -268,14 +273,14 @@ CONSTRAINT_NODES = (ast.Expression, ast.Compare, ast.BoolOp, ast.And, ast.Or, as
 
 def constraint_names(where: str, text: Any, params: dict[str, Param]) -> list[str]:
     """The parameters a declared constraint reads; a BuildError unless it is a plain expression over parameters
-    (comparisons, arithmetic, `in`, and/or/not, indexing, len/min/max/abs)."""
+    (comparisons, arithmetic, `in`, and/or/not, indexing, len/min/max/abs/lcm)."""
     try:
         tree = ast.parse(text, mode="eval") if isinstance(text, str) else None
     except SyntaxError:
         tree = None
     if tree is None or any(not isinstance(n, CONSTRAINT_NODES) for n in ast.walk(tree)):
         raise BuildError(f"{where}: constraint {text!r} is not an expression over parameters (comparisons, "
-                         "arithmetic, in, and/or/not, [i], len/min/max/abs)")
+                         "arithmetic, in, and/or/not, [i], len/min/max/abs/lcm)")
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     if any(isinstance(n, ast.Call) and not isinstance(n.func, ast.Name) for n in ast.walk(tree)) or (
             called - set(CONSTRAINT_FUNCTIONS)):
@@ -325,13 +330,18 @@ def _evaluate(chapter: Chapter, text: str, full: dict[str, Any]) -> Any:
                 {**CONSTRAINT_FUNCTIONS, **{n: full[n] for n in names if n in full}})
 
 
-def check_memory(chapter: Chapter, values: dict[str, Any], total: int | None = None) -> None:
-    """Refuse, before anything runs, parameters whose known-heavy steps (declared in profiles.toml: memory =
-    {STEP = "bytes as an expression of the parameters"}) would need more memory than the machine has."""
-    total = machine_memory() if total is None else total
+def memory_estimates(chapter: Chapter, values: dict[str, Any]) -> dict[str, float]:
+    """The peak bytes of each of the chapter's known-heavy steps (profiles.toml: memory = {STEP = "EXPR"}) at
+    these values (the notebook's defaults for the rest)."""
     full = {**default_values(chapter), **values}
-    for step, text in chapter.memory:
-        need = float(_evaluate(chapter, text, full))
+    return {step: float(_evaluate(chapter, text, full)) for step, text in chapter.memory}
+
+
+def check_memory(chapter: Chapter, values: dict[str, Any], total: int | None = None) -> None:
+    """Refuse, before anything runs, parameters whose known-heavy steps would need more memory than the machine
+    has (memory_estimates)."""
+    total = machine_memory() if total is None else total
+    for (step, text), need in zip(chapter.memory, memory_estimates(chapter, values).values(), strict=True):
         if need > total:
             raise BuildError(f"chapter {chapter.id}: {step} would need about {need / 2**30:.1f} GiB ({text}, "
                              f"{CONFIG_NAME}) and this machine has {total / 2**30:.1f} GiB; lower the parameters")

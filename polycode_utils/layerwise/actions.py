@@ -155,7 +155,8 @@ def trajectory_actions(acts: Mapping[str, np.ndarray], *, n_projections: int = 1
         steps = np.diff(np.concatenate([x, x[:1]]) if closed else x, axis=0)
         expected = 0.5 * (k / m) * float(np.sum(steps ** 2))
         z = random_projections(x.astype(np.float32), n_projections, k, seed)
-        acts_p = action(z.astype(np.float64), closed=closed)
+        z64 = z.astype(np.float64)
+        acts_p = action(z64, closed=closed)
         dot_fit = dot_q = None
         lam, _ = principal_components(x)
         rng = clip_fit_range(lam, fit_range, n_frames)
@@ -163,8 +164,8 @@ def trajectory_actions(acts: Mapping[str, np.ndarray], *, n_projections: int = 1
             dot_fit = fit_power_law(lam, rng, method)
             dot_q = fit_quality(lam, dot_fit)
         top = float(lam[0]) * (n_frames - 1) / n_frames / scale ** 2  # raw lambda_1, divisor T like the trace
-        out[name] = LayerAction(name, m, np.asarray(acts_p), expected, scale, np.asarray(z[:n_keep]), dot_fit, dot_q,
-                                float(np.mean(a)), k, n_frames, trace, top, _loop_r2(np.asarray(z, np.float64)))
+        out[name] = LayerAction(name, m, np.asarray(acts_p), expected, scale, z[:n_keep].copy(), dot_fit, dot_q,
+                                float(np.mean(a)), k, n_frames, trace, top, _loop_r2(z64))
     return out
 
 
