@@ -23,10 +23,18 @@ def _projection_columns(m: int, n_projections: int, k: int, seed: int) -> torch.
     return torch.randn(m, n_projections * k, generator=gen, dtype=torch.float32).div_(math.sqrt(m))
 
 
+def _check_k(k: int, m: int) -> int:
+    """k, refused unless 1 <= k <= m: a k-D projection of m < k units adds nothing."""
+    k = check_int(k, "k")
+    if k > m:
+        raise ValueError(f"k: a projection of {m} units onto k = {k} > {m} dimensions adds nothing; need k <= m")
+    return k
+
+
 def projection_matrices(m: int, n_projections: int = 1000, k: int = 3, seed: int = 0) -> torch.Tensor:
     """Random projections R_p (n_projections x m x k), entries N(0, 1/m), float32 (Fig. 4; paper)."""
-    m, n_projections, k = (check_int(v, name) for v, name in
-                           ((m, "m"), (n_projections, "n_projections"), (k, "k")))
+    m, n_projections = check_int(m, "m"), check_int(n_projections, "n_projections")
+    k = _check_k(k, m)
     return _projection_columns(m, n_projections, k, seed).view(m, n_projections, k).permute(1, 0, 2)
 
 
@@ -38,14 +46,12 @@ def random_projections(activations: ArrayLike, n_projections: int = 1000, k: int
     a = activations.detach() if is_torch else torch.as_tensor(np.asarray(activations))
     if a.ndim < 2 or a.shape[0] < 1 or a[0].numel() < 1:
         raise ValueError(f"activations: expected shape (T, m) or (T, ...) with T, m >= 1, got {tuple(a.shape)}")
-    n_projections, k = check_int(n_projections, "n_projections"), check_int(k, "k")
+    n_projections = check_int(n_projections, "n_projections")
     check_int(seed, "seed", 0)
     if a.is_complex():
         raise ValueError("activations: complex values are not supported")
     a = a.reshape(a.shape[0], -1)
-    if k > a.shape[1]:
-        raise ValueError(f"k: a projection of {a.shape[1]} units onto k = {k} > {a.shape[1]} dimensions adds nothing; "
-                         f"need k <= m")
+    k = _check_k(k, a.shape[1])
     if not a.is_floating_point():
         a = a.to(torch.float32)
     if not bool(torch.isfinite(a).all()):

@@ -38,14 +38,14 @@ def test_ba_binary_symmetric_channel(q: float) -> None:
 @pytest.mark.parametrize("p", [0.0, 0.1, 0.3, 0.5, 0.77, 1.0])
 def test_ba_binary_erasure_channel(p: float) -> None:
     W = np.array([[1 - p, p, 0.0], [0.0, p, 1 - p]])  # outputs 0, erasure, 1
-    c, r = blahut_arimoto(W)
+    c, r, _ = blahut_arimoto(W)
     assert c == pytest.approx(1 - p, abs=1e-6)
     assert r.sum() == pytest.approx(1.0) and np.all(r >= 0)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 7, 16])
 def test_ba_noiseless_channel(k: int) -> None:
-    c, r = blahut_arimoto(np.eye(k))
+    c, r, _ = blahut_arimoto(np.eye(k))
     assert c == pytest.approx(np.log2(k), abs=1e-6)
     np.testing.assert_allclose(r, 1.0 / k)
 
@@ -123,7 +123,8 @@ def test_theorem_bounds_values() -> None:
 
 def test_theorem_check_table() -> None:
     check = theorem_check((1, 2), (1, 2), [0.0, 0.5, 1.0])
-    assert list(check.columns) == ["bits", "units", "p", "blahut_arimoto", "lower", "upper", "exact", "within"]
+    assert list(check.columns) == ["bits", "units", "p", "blahut_arimoto", "lower", "upper", "exact", "ba_gap",
+                                  "within"]
     assert len(check) == 12 and check.within.all()
     assert list(check.itertuples(index=False))[0][:3] == (1, 1, 0.0)          # nested bits, units, p
     assert check.loc[(check.bits == 2) & (check.units == 2) & (check.p == 0.0), "blahut_arimoto"].item() \
@@ -133,6 +134,28 @@ def test_theorem_check_table() -> None:
     # An impossible tolerance flags every row whose capacity is not exactly at a bound (here: none at p = 0 or 1).
     strict = theorem_check((1,), (2,), [0.5], tol=0.0)
     assert strict.within.item() and strict.lower.item() < strict.blahut_arimoto.item() < strict.upper.item()
+
+
+def test_theorem_check_where_the_lower_bound_is_tight_judges_blahut_arimotos_bracket() -> None:
+    """Issue 25 #8: at p = 0.99 Blahut-Arimoto had not converged after 10,000 iterations (gap 8.7e-9 bits), so its
+    lower end sat below the tight lower bound and the chapter's assert failed; its bracket meets the bounds."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check = theorem_check((1, 2, 3), (1, 2), [0.0, 0.99])
+    assert check.within.all()
+    slow = check[(check.bits == 2) & (check.p == 0.99)]
+    assert (slow.blahut_arimoto < slow.lower).all() and (slow.ba_gap > 1e-9).all()       # the reported case
+    assert (slow.blahut_arimoto + slow.ba_gap >= slow.exact - 1e-12).all()               # the bracket holds C
+    assert (slow.ba_gap < 1e-7).all()
+
+
+def test_ba_bracket_holds_the_capacity_when_stopped_early() -> None:
+    e = 0.3
+    exact = np.log2(1 + (1 - e) * e ** (e / (1 - e)))
+    with pytest.warns(RuntimeWarning, match="not converged"):
+        early = blahut_arimoto(np.array([[1.0, 0.0], [e, 1 - e]]), max_iter=3)
+    assert early.capacity_bits < exact < early.upper_bits
 
 
 def test_theorem_per_unit_table() -> None:

@@ -164,6 +164,9 @@ def test_random_projections_checks_seed_and_k_at_most_m() -> None:
     with pytest.raises(ValueError, match="need k <= m"):
         random_projections(a, 3, 5)
     assert random_projections(a, 3, 4).shape == (3, 5, 4)
+    with pytest.raises(ValueError, match="k: a projection of 3 units onto k = 10 > 3 dimensions"):
+        projection_matrices(3, 2, 10)  # issue 25 #11: accepted where random_projections refused
+    assert projection_matrices(3, 2, 3).shape == (2, 3, 3)
     with pytest.raises(ValueError, match="complex"):
         random_projections(a + 1j, 3, 2)
 
