@@ -58,7 +58,7 @@ from polycode_utils.language import (alpha_table, context_table, corpus_descript
                                      load_language_model, load_measurements, measure_runs, select_units, site_spectra,
                                      text_windows)
 from polycode_utils.plots import language as plots
-from polycode_utils.reports.ch07_language import language_page
+from polycode_utils.reports.ch07_language import file_settings, language_page
 
 # %% tags=["remove-input"]
 started = time.perf_counter()
@@ -67,9 +67,14 @@ pd.set_option("display.max_colwidth", None)  # the context tables show whole pas
 runs = load_measurements(stats_file) if stats_file else {}  # statistics measured elsewhere (torchrun), if given
 lm = None if runs else load_language_model(model, device=device, cache_dir=cache_dir(), dtype=dtype, seed=seed)
 windows = runs["main"].windows if runs else text_windows(lm.tokenizer, corpus, n_windows, context, seed=seed)
+measured = file_settings(runs) if runs else {}  # a statistics file's own model, corpus, sizes and controls
+
+# %% tags=["remove-input"]
 provenance_box(profile=profile, model=runs["main"].description if runs else lm.description,
-               data=f"{windows.shape[0]} windows of {windows.shape[1]} tokens drawn from {corpus_description(corpus)}"
-                    f"; positions {skip_positions} to {windows.shape[1] - 1} of each window measured",
+               data=f"{windows.shape[0]} windows of {windows.shape[1]} tokens drawn from "
+                    f"{measured.get('corpus', corpus_description(corpus))}; positions "
+                    f"{measured.get('skip_positions', skip_positions)} to {windows.shape[1] - 1} of each window "
+                    "measured",
                embedded_default=model in ("smollm2", "tiny-gpt2") and not stats_file,
                parameters=dict(seed=seed, model=model, compare_model=compare_model, corpus=corpus,
                                n_windows=n_windows, context=context, skip_positions=skip_positions, sites=sites,
@@ -78,7 +83,8 @@ provenance_box(profile=profile, model=runs["main"].description if runs else lm.d
                                outlier_factor=outlier_factor, controls=controls, control_stride=control_stride,
                                n_projections=n_projections, k=k, top_k=top_k, context_depths=context_depths,
                                n_contexts=n_contexts, n_tokens=n_tokens, min_count=min_count, n_pca=n_pca,
-                               products=products, device=device, dtype=dtype, stats_file=stats_file or "none"))
+                               products=products, device=device, dtype=dtype, stats_file=stats_file or "none",
+                               **measured))
 
 # %% [markdown]
 # The paper {cite}`marshall2024polysemanticity` ends by applying its whole method to a language model, GPT-2 XL
@@ -120,10 +126,11 @@ spectra = {name: site_spectra(m, fit_range, fit_method) for name, m in runs.item
 
 # %% tags=["remove-cell"]
 main = runs["main"]
-page = language_page(runs, spectra, model=model, compare_model=compare_model, seed=seed, n_tokens=n_tokens,
-                     min_count=min_count, n_pca=n_pca, outlier_factor=outlier_factor, fit_method=fit_method,
-                     fit_range=fit_range, coverage_draws=coverage_draws, n_groups=n_groups, top_k=top_k,
-                     control_stride=control_stride, fit_first=fit_range[0], fit_last=fit_range[1], products=products)
+page = language_page(runs, spectra, model=measured.get("model", model), compare_model=compare_model, seed=seed,
+                     n_tokens=n_tokens, min_count=min_count, n_pca=n_pca, outlier_factor=outlier_factor,
+                     fit_method=fit_method, fit_range=fit_range, coverage_draws=coverage_draws, n_groups=n_groups,
+                     top_k=top_k, control_stride=control_stride, fit_first=fit_range[0], fit_last=fit_range[1],
+                     products=products)
 glue_values(page.glue)
 frame, units, actions, proxy, labels = page.frame, page.units, page.actions, page.proxy, page.labels
 

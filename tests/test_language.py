@@ -16,7 +16,7 @@ import torch
 from scipy import stats
 
 from polycode_utils.language import (
-    CORPORA, TextMeasurement, TopContexts, architecture, chance_scores, context_table,
+    CORPORA, TextMeasurement, TopContexts, architecture, chance_scores, context_table, corpus_description,
     corpus_documents, first_position_ratio, load_language_model, load_measurements, measure_text, proxy_frame,
     proxy_scores, record_sites, save_measurements, select_units, shuffle_tokens, site_names,
     site_spectra, site_width, text_windows, token_concentration, unit_statistics, untrained_copy,
@@ -363,16 +363,48 @@ def test_contexts_tables_and_chance(gpt2, windows):
 
 
 def test_save_and_load_round_trip(gpt2, windows, tmp_path):
-    m = measure_text(gpt2, windows, n_groups=2, n_projections=10, top_k=3, progress=False)
+    m = measure_text(gpt2, windows, n_groups=2, n_projections=10, top_k=3, corpus="the docstrings", progress=False)
     path = save_measurements({"main": m}, tmp_path / "stats.pt")
     back = load_measurements(path)["main"]
     assert back.sites == m.sites and back.n_tokens == m.n_tokens and back.token_text == m.token_text
+    assert (back.model_name, back.corpus) == ("tiny-gpt2", "the docstrings")  # the file's own provenance (#12)
+    state = torch.load(path, weights_only=True)
+    for key in ("model_name", "corpus"):                                      # a file written before they were kept
+        del state["runs"]["main"][key]
+    torch.save(state, tmp_path / "old.pt")
+    assert (load_measurements(tmp_path / "old.pt")["main"].corpus, back.k) == ("", 3)
+    with pytest.raises(ValueError, match="corpus: must be a description in words"):
+        measure_text(gpt2, windows, corpus=Path("x"), progress=False)
     for s in m.sites:
         assert _rel(back.covariances[s].covariance(), m.covariances[s].covariance()) == 0
         np.testing.assert_array_equal(back.group_eigenvalues[s], m.group_eigenvalues[s])
         assert torch.equal(back.contexts[s].window, m.contexts[s].window)
     with pytest.raises(ValueError, match="stats_file: no such file"):
         load_measurements(tmp_path / "absent.pt")
+
+
+def test_the_tools_bad_inputs_are_one_line_with_status_2(corpus, tmp_path, capsys):
+    """Issue 25, minor: the tool's default --top-k 20 with --windows 16, a non-UTF-8 corpus file and a model folder
+    without a model were raw tracebacks (or a misleading "neither a local folder")."""
+    from polycode_utils.language.cli import main
+    base = ["--model", "tiny-gpt2", "--context", "20", "--device", "cpu", "--quiet", "--output",
+            str(tmp_path / "out.pt")]
+    with pytest.raises(SystemExit) as stop:
+        main([*base, "--corpus", str(corpus), "--windows", "16"])
+    assert stop.value.code == 2 and "--top-k 20 is more than the --windows 16" in capsys.readouterr().err
+    latin = tmp_path / "latin"
+    latin.mkdir()
+    (latin / "a.txt").write_bytes("Où est la plume de ma tante ?\n".encode("latin-1") * 50)
+    assert main([*base, "--corpus", str(latin), "--windows", "4", "--top-k", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"corpus: {latin / 'a.txt'} is not UTF-8 text" in err and len(err.strip().splitlines()) == 1
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    assert main([*base, "--model", str(broken), "--corpus", str(corpus), "--windows", "4", "--top-k", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"model: the folder {broken} could not be loaded" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.pt").exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -407,6 +439,7 @@ def test_two_gloo_processes_equal_one(gpt2, corpus, tmp_path):
     one = measure_text(gpt2, w, n_groups=2, n_projections=15, top_k=3, batch_size=3, products="float64",
                        explain_sites=list(two.tables), progress=False)
     assert torch.equal(two.windows, one.windows) and set(two.tables) == {f"mlp.{i}" for i in range(gpt2.n_layers)}
+    assert (two.model_name, two.corpus) == ("tiny-gpt2", corpus_description(corpus))
     for s, tables in two.tables.items():             # the explain-and-score's tables, summed over the ranks
         assert torch.equal(tables.counts, one.tables[s].counts)
         assert _rel(tables.sums, one.tables[s].sums) < 1e-10 and _rel(tables.moments, one.tables[s].moments) < 1e-6

@@ -9,8 +9,8 @@ import pytest
 
 from polycode_utils.language.analysis import SiteSpectrum, depth_trend_difference
 from polycode_utils.language.measure import TextMeasurement
-from polycode_utils.reports.ch07_language import (coverage_numbers, language_claims, proxy_verdict, score_numbers,
-                                                   score_table)
+from polycode_utils.reports.ch07_language import (coverage_numbers, file_settings, language_claims, proxy_verdict,
+                                                   score_numbers, score_table)
 from polycode_utils.spectra import CovarianceAccumulator, PowerLawFit
 
 DEPTHS = np.linspace(0.0, 1.0, 5)
@@ -99,3 +99,15 @@ def test_coverage_numbers_check_the_interval_at_the_runs_own_size():
     assert 0.5 <= out["cov_coverage"] <= 1 and abs(out["cov_bias"]) < 0.1 and out["cov_draws"] == 5
     alone = TextMeasurement("m", np.zeros((8, 10)), 0, 5, {})
     assert np.isnan(coverage_numbers(alone, spectra, (1, 10), 5, "ols", 0)["cov_coverage"])
+
+
+def test_a_statistics_files_provenance_is_its_own():
+    """Issue 25 #12: a file measured on another corpus, model and controls names those, not the chapter's defaults."""
+    main = TextMeasurement("GPT-2 XL (...)", np.zeros((8, 10)), 2, 48, {}, n_projections=5, k=3, seed=7,
+                           model_name="gpt2-xl", corpus="the docstrings of Python's standard library")
+    got = file_settings({"main": main, "shuffled": main})
+    assert got == {"model": "gpt2-xl", "corpus": "the docstrings of Python's standard library", "n_windows": 8,
+                   "context": 10, "skip_positions": 2, "controls": ["shuffled"], "n_projections": 5, "k": 3,
+                   "seed": 7}
+    old = TextMeasurement("m", np.zeros((8, 10)), 0, 5, {})
+    assert file_settings({"main": old})["corpus"] == "(not recorded in the file)"

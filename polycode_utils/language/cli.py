@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 
 import torch
@@ -18,7 +19,7 @@ import torch.distributed as dist
 from polycode_utils.language.measure import CONTROLS, PRODUCTS, measure_runs, save_measurements
 from polycode_utils.language.models import DTYPES, EMBEDDED_DEFAULT, load_language_model
 from polycode_utils.language.sites import SITE_KINDS
-from polycode_utils.language.text import CORPORA, text_windows
+from polycode_utils.language.text import CORPORA, corpus_description, text_windows
 
 MEMORY_NOTE = ("Memory: 8 w^2 bytes per site (w = its width) for the float64 covariance, twice that while a "
                "window group is open (--groups > 1), plus 8 w^2 for the step moments (actions). GPT-2 XL at both "
@@ -74,7 +75,10 @@ def _init_distributed(device: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.top_k > args.windows:
+        p.error(f"--top-k {args.top_k} is more than the --windows {args.windows}: keep at most as many as there are")
     device = _init_distributed(args.device)
     try:
         lm = load_language_model(args.model, device=None if device == "auto" else torch.device(device),
@@ -84,10 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             sites=args.sites, layers=args.layers, skip_positions=args.skip_positions,
                             batch_size=args.batch_size, n_groups=args.groups, n_projections=args.projections,
                             k=args.k, top_k=args.top_k, products=args.products, explain=args.explain,
-                            seed=args.seed, progress=not args.quiet)
+                            seed=args.seed, corpus=corpus_description(args.corpus), progress=not args.quiet)
         if not dist.is_initialized() or dist.get_rank() == 0:
             path = save_measurements(runs, args.output)
             print(f"wrote {path} ({', '.join(runs)}; {runs['main'].n_tokens} tokens per run)")
+    except (ValueError, FileNotFoundError) as exc:  # a bad argument, model or corpus: one line, not a traceback
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

