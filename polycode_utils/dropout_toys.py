@@ -202,8 +202,8 @@ def code_measures(result: DropoutToyResult, *, represented_above: float = 0.5, t
     rate on the same inputs, the share of its variance the second draw reproduces (the paper's reliability
     instrument; the hidden units themselves carry no noise).
     """
-    rep_above = check_positive_float(represented_above, "represented_above")
-    thr = check_positive_float(threshold, "threshold")
+    rep_above = check_positive_float(represented_above, "represented_above", allow_zero=True)  # strict: > 0 is
+    thr = check_positive_float(threshold, "threshold", allow_zero=True)                        # "any weight at all"
     # The code a unit carries: with ReLU units and inputs >= 0, unit j responds to feature i only through W_ji > 0
     # (and a feature alone comes back with gain ||W_i+||^2), so negative weights, and units that never fire, carry
     # nothing; a linear unit carries |W_ji|.

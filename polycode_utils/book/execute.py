@@ -159,11 +159,18 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def stored_key(path: Path) -> str | None:
-    """The cache key recorded in an executed notebook's metadata, if any."""
+    """The cache key recorded in an executed notebook's metadata, if any, and only when the notebook is a valid
+    one (nbformat's schema): a damaged notebook under a valid key is stale, so it runs again instead of failing
+    the HTML."""
+    import nbformat  # noqa: PLC0415
+
     try:
-        return json.loads(path.read_text())["metadata"]["polycode"]["cache_key"]
-    except (OSError, ValueError, KeyError, TypeError):
+        text = path.read_text()
+        key = json.loads(text)["metadata"]["polycode"]["cache_key"]
+        nbformat.validate(nbformat.reads(text, as_version=4))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, nbformat.ValidationError):
         return None
+    return key
 
 
 KEEP_PER_CHAPTER = 3  # executed notebooks kept per chapter, so that reverting a change executes nothing

@@ -81,8 +81,18 @@ def test_stored_key_and_atomic_write(tmp_path):
     assert execute.stored_key(nb) is None
     execute.write_atomic(nb, "not json")
     assert execute.stored_key(nb) is None
-    execute.write_atomic(nb, json.dumps({"metadata": {"polycode": {"cache_key": "abc"}}}))
+    import nbformat
+    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")], metadata={"polycode": {"cache_key": "abc"}})
+    execute.write_atomic(nb, nbformat.writes(good))
     assert execute.stored_key(nb) == "abc" and [p.name for p in tmp_path.iterdir()] == ["a.ipynb"]
+    # issue 25, minor: a damaged notebook under a valid key failed the HTML ("First problems: | ===="); now stale
+    for damage in ({"cell_type": "bogus"}, {"cell_type": "code", "source": 3}, "not a cell"):
+        broken = json.loads(nbformat.writes(good))
+        broken["cells"].append(damage)
+        execute.write_atomic(nb, json.dumps(broken))
+        assert execute.stored_key(nb) is None, damage
+    execute.write_atomic(nb, json.dumps({"metadata": {"polycode": {"cache_key": "abc"}}}))  # no cells, no format
+    assert execute.stored_key(nb) is None
 
 
 def test_kernel_registered_in_this_environment_by_ipykernel():

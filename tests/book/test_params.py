@@ -167,6 +167,8 @@ def test_config_mistakes_named(tmp_path):
     ("07_gpt2", [("top_k", "50"), ("n_windows", "16")], ["top_k <= n_windows"]),
     ("07_gpt2", [("skip_positions", "40"), ("context", "32")], ["skip_positions < context"]),
     ("07_gpt2", [("fit_range", "50,10")], ["fit_range[0] < fit_range[1]"]),
+    ("05_spectra", [("fig5_layer", "input")], ["fig5_layer != 'input'"]),  # failed after the networks loaded
+    ("06_projections", [("sweep_frames", "9999,10000")], ["lcm(n_frames, sweep_frames) <= 20000"]),  # so did this
 ])
 def test_cross_parameter_constraints_of_the_real_book_fail_before_anything_runs(chapter, overrides, words):
     """Issue 15 #9: these were checked only inside the notebooks, after the networks had loaded or trained."""
