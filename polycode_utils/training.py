@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_float_in, check_int,
+from polycode_utils.checks import (check_bool, die_with_parent, check_choice, check_dropout, check_float_in, check_int,
                                    check_positive_float)
 from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, evaluation_images, load_images
 from polycode_utils.models import PLACEMENTS, ResNetAutoencoder
@@ -520,27 +519,13 @@ def is_cached(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path)
     return checkpoint_problem(ckpt, config, data.description.key()) is None and ckpt.get("epoch") == config.epochs
 
 
-def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
-    """Worker initializer: end this worker as soon as the process that started it is gone (SIGKILL, the OOM killer,
-    a hang-up), so that no orphan keeps training under PID 1; a daemon thread watches the parent's pid."""
-    if os.getppid() != parent:
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_s)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
-
-
 def worker_pool(workers: int):  # -> concurrent.futures.ProcessPoolExecutor
     """Spawned one-task worker processes that die with this process."""
     import multiprocessing  # noqa: PLC0415
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+                               initializer=die_with_parent, initargs=(os.getpid(),))
 
 
 def _train_in_worker(config: AutoencoderConfig, data: ImageData, cache_dir: str, threads: int) -> int:

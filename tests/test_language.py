@@ -423,6 +423,66 @@ def test_all_reduce_is_a_no_op_without_a_process_group():
     assert acc.all_reduce() is acc and np.array_equal(acc.covariance(), before)
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _cpu_s(pid: int) -> float:
+    """User CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11]) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
+def test_the_ranks_stop_when_their_torchrun_agent_is_killed(tmp_path):
+    """Issue 25: killing the agent left its ranks measuring to the end, under PID 1."""
+    import signal
+    import time
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--nnodes", "1",
+           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), "-m", "polycode_utils.language",
+           "--model", "tiny-gpt2", "--corpus", "python-docs", "--windows", "1800", "--context", "64",
+           "--projections", "20000", "--device", "cpu", "--quiet", "--output", str(tmp_path / "never.pt")]
+    agent = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ranks: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(ranks := _children(agent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(ranks) == 2, "the ranks did not start"
+        while min(map(_cpu_s, ranks)) < 8 and time.monotonic() < deadline:
+            time.sleep(0.2)                             # past their imports: under way, their watchers started
+        assert all(_alive(r) for r in ranks)
+        os.kill(agent.pid, signal.SIGKILL)
+        agent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(r) for r in ranks) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(r) for r in ranks), "a rank outlived its agent"
+    finally:
+        for r in [*ranks, *_children(agent.pid), *([] if agent.poll() is not None else [agent.pid])]:
+            if _alive(r):
+                os.kill(r, signal.SIGKILL)
+    assert not (tmp_path / "never.pt").exists()
+
+
 def test_two_gloo_processes_equal_one(gpt2, corpus, tmp_path):
     args = ["--model", "tiny-gpt2", "--corpus", str(corpus), "--windows", "10", "--context", "20", "--groups", "2",
             "--projections", "15", "--top-k", "3", "--device", "cpu", "--quiet", "--batch-size", "2",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 import torch.distributed as dist
 
+from polycode_utils.checks import die_with_parent
 from polycode_utils.language.measure import CONTROLS, PRODUCTS, measure_runs, save_measurements
 from polycode_utils.language.models import DTYPES, EMBEDDED_DEFAULT, load_language_model
 from polycode_utils.language.sites import SITE_KINDS
@@ -66,6 +67,7 @@ def _init_distributed(device: str) -> str:
     """Join the process group torchrun describes (gloo on CPU, NCCL on CUDA); returns this rank's device."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return device
+    die_with_parent(os.getppid())  # a rank of torchrun: stop when its agent is killed, not run on to the end
     cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
