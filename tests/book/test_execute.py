@@ -228,6 +228,30 @@ def test_interrupted_chapter_keeps_previous_notebook(project, sig):
     assert not list((project / "book" / "_generated").glob(".*partial*"))
 
 
+def test_ctrl_c_from_a_terminal_reaches_the_kernel_too_and_prints_one_line(project):
+    """Issue 25, minor: Ctrl-C signals the whole foreground process group, the kernel as well, whose ZMQ traceback
+    (20 lines) reached the terminal. One line, the shell's 130, the previous notebook kept, no process left."""
+    assert polycode(project, "build", "--no-html").returncode == 0
+    before = executed(project).read_bytes()
+    started(project).unlink()
+    proc = subprocess.Popen([sys.executable, "-m", "polycode_utils.book", "--root", str(project), "build",
+                             "--no-html", "-p", "sleep", "60"], start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not started(project).exists() and time.time() < deadline:
+        time.sleep(0.2)
+    assert started(project).exists(), "the chapter never started"
+    os.killpg(proc.pid, signal.SIGINT)   # as the terminal does: the build and its kernel
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    assert err.strip().splitlines()[-1].startswith("interrupted")
+    time.sleep(1)
+    assert not _alive(proc.pid), "a process of the build outlived it"
+    assert executed(project).read_bytes() == before
+
+
 def test_cache_keys_on_resolved_parameters_and_keeps_a_few_runs_per_chapter(project):
     """Issue 15 #13: an explicit default re-executed; reverting a change re-executed (one entry per chapter)."""
     assert polycode(project, "build", "--no-html").returncode == 0
