@@ -156,7 +156,10 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
         print(f"chapter {chapter.id} FAILED: {outcome.extra.get('error', '')}; notebook with traceback: "
               f"{outcome.failed_notebook}", file=sys.stderr)
         return 1
-    print(f"{chapter.id} executed in {outcome.seconds:.1f} s: {out}")
+    budget = chapter.budget_s.get(args.profile)
+    over = (f" (OVER its {budget:.0f} s budget on the {args.profile} profile: mind the parameters you changed)"
+            if budget and outcome.seconds > budget else "")
+    print(f"{chapter.id} executed in {outcome.seconds:.1f} s: {out}{over}")
     return 0
 
 

@@ -74,6 +74,15 @@ def test_run_writes_the_chosen_notebook(project, tmp_path):
     assert not executed(project).exists()
 
 
+def test_run_says_when_a_chapter_ran_over_its_budget(project, tmp_path):
+    """Issue 25 #11: chapter 7 at k 100 on the tiny model ran far past its budget and said nothing."""
+    res = polycode(project, "run", "demo", "--profile", "smoke", "-o", str(tmp_path / "a.ipynb"))
+    seconds = float(res.stdout.split("executed in ")[1].split(" s")[0])
+    assert res.returncode == 0 and ("OVER" in res.stdout) == (seconds > 5)   # a loaded machine may take > 5 s
+    res = polycode(project, "run", "demo", "--profile", "smoke", "-p", "sleep", "5.5", "-o", str(tmp_path / "b.ipynb"))
+    assert res.returncode == 0 and "(OVER its 5 s budget on the smoke profile" in res.stdout, res.stdout
+
+
 def test_list_shows_parameters_defaults_and_profiles(project):
     res = polycode(project, "list")
     assert res.returncode == 0, res.stderr
