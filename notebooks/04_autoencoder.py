@@ -48,8 +48,8 @@ from polycode_utils.book.paths import book_root, data_dir, network_store, shippe
 from polycode_utils.data import load_images
 from polycode_utils.models import architecture_table
 from polycode_utils.plots import networks as plots
-from polycode_utils.grid import (describe_networks, dropout_grid, grid_losses, load_networks, loss_summary,
-                                 frontier_summary, recipe_table, store_summary, training_verdict)
+from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, store_summary
+from polycode_utils.reports.ch04_autoencoder import frontier_summary, loss_summary, recipe_table, training_verdict
 from polycode_utils.training import (N_RECALIBRATE, bce_floor, cpu_threads, cpu_workers, held_out_images,
                                      mean_colour_loss, pca_reconstruction, reconstruct)
 

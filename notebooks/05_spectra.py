@@ -65,7 +65,8 @@ from polycode_utils.layerwise.eigenspectra import (bits_lost, claim_resolution, 
 from polycode_utils.models import INPUT_DEPTH, check_layers
 from polycode_utils.plots import networks as plots
 from polycode_utils.spectra import FIT_METHODS
-from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, training_verdict
+from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks
+from polycode_utils.reports.ch04_autoencoder import training_verdict
 from polycode_utils.training import load_training_data, resolve_device
 
 # %% tags=["remove-input"]

@@ -62,12 +62,15 @@ from polycode_utils.layerwise.actions import (NORMALISATIONS, action_alpha, acti
                                               tracking_r2, trend_table)
 from polycode_utils.layerwise.common import format_mean_sd, measured_networks, over_seeds, rate_label, seed_table
 from polycode_utils.layerwise.eigenspectra import layer_spectra
+
+# %% tags=["remove-cell"]
 from polycode_utils.models import INPUT_DEPTH, check_layers
 from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_action_scaling,
                                               plot_action_theory, plot_dot_frames, plot_trajectories)
 from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.stimuli import moving_dot
-from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, training_verdict
+from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks
+from polycode_utils.reports.ch04_autoencoder import training_verdict
 from polycode_utils.training import load_training_data, resolve_device
 
 # %% tags=["remove-cell"]

@@ -169,8 +169,8 @@ def cifar10(root: str | Path | None, train: bool = True, n: int | None = None) -
             f"CIFAR-10 ({split} split) not found under {root.resolve()}: put the extracted python version there, "
             f"i.e. {folder}/ with data_batch_1..5 and test_batch (from "
             "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz). Nothing is downloaded automatically. "
-            "The book's default profile does not need it: it trains on the photographs shipped with "
-            "scikit-learn and scikit-image (dataset='patches')."
+            "dataset='patches' does not need it: it trains on the photographs shipped with scikit-learn and "
+            "scikit-image."
         ) from exc
     raw = ds.data if n is None else ds.data[:n]
     images = (raw.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)

@@ -85,7 +85,7 @@ def test_missing_cifar10_says_where_to_put_it_and_that_the_default_needs_none(tm
         cifar10(tmp_path / "nowhere", train=True)
     msg = str(err.value)
     assert str((tmp_path / "nowhere" / "cifar-10-batches-py").resolve()) in msg
-    assert "data_batch_1" in msg and "default profile" in msg and "patches" in msg
+    assert "data_batch_1" in msg and "dataset='patches' does not need it" in msg
     assert not (tmp_path / "nowhere").exists() or not any((tmp_path / "nowhere").iterdir())  # nothing downloaded
     with pytest.raises(FileNotFoundError, match="CIFAR-10"):
         load_images("cifar10", 100, root=tmp_path)

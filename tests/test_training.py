@@ -18,6 +18,7 @@ import torch
 
 import polycode_utils.grid as grid
 import polycode_utils.training as training
+from polycode_utils.reports import ch04_autoencoder as ch04
 from polycode_utils.data import natural_image_patches
 from polycode_utils.grid import dropout_grid, load_networks
 from polycode_utils.training import (
@@ -421,25 +422,25 @@ def _loss_table(shares: dict[str, list[float]], gains: dict[str, list[float]] | 
 
 
 def test_training_verdict_follows_the_linear_bar_the_convergence_rule_and_the_seeds():
-    good = grid.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.6, 0.58],
+    good = ch04.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.6, 0.58],
                                               "untrained": [3.0, 3.1, 2.9], "mean colour": [1.0]}))
     assert good.can_test and good.n_learnt == good.n_converged == 6 and good.share_control == pytest.approx(3.0)
     assert good.reason == "" and good.pca_share == 0.3
-    poor = grid.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.7, 0.58]}))
+    poor = ch04.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.7, 0.58]}))
     assert not poor.can_test and poor.n_learnt == 5 and "only 5 of its 6" in poor.verdict_text  # 0.7 > 2 x 0.3
     assert poor.reason == ("5 of 6 networks within 2 x PCA's error (theirs: 40% to 70% of a mean-colour patch's) "
                            "(chapter 4)")
-    assert grid.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.7, 0.58]}),
+    assert ch04.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5], "p = 0.8": [0.55, 0.7, 0.58]}),
                                  max_factor=2.5).can_test
-    still = grid.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5]}, {"p = 0": [0.01, 0.03, 0.0]}))
+    still = ch04.training_verdict(_loss_table({"p = 0": [0.4, 0.45, 0.5]}, {"p = 0": [0.01, 0.03, 0.0]}))
     assert not still.can_test and still.n_converged == 2 and still.gain_worst == 0.03
     assert "1 of 6" not in still.reason and "1 of 3 still improving" in still.reason
-    worse_than_trivial = grid.training_verdict(_loss_table({"p = 0": [1.1, 1.2, 1.3]}, pca=0.8))  # bar capped at 1
+    worse_than_trivial = ch04.training_verdict(_loss_table({"p = 0": [1.1, 1.2, 1.3]}, pca=0.8))  # bar capped at 1
     assert worse_than_trivial.n_learnt == 0 and "none of its 3 networks" in worse_than_trivial.verdict_text
-    one_seed = grid.training_verdict(_loss_table({"p = 0": [0.4], "p = 0.8": [0.5]}))
+    one_seed = ch04.training_verdict(_loss_table({"p = 0": [0.4], "p = 0.8": [0.5]}))
     assert not one_seed.can_test and "1 seed(s) per dropout rate" in one_seed.verdict_text
     with pytest.raises(ValueError, match="max_gain"):
-        grid.training_verdict(_loss_table({"p = 0": [0.2]}), max_gain=2.0)
+        ch04.training_verdict(_loss_table({"p = 0": [0.2]}), max_gain=2.0)
 
 
 def test_the_last_quarter_gain_is_the_relative_fall_of_the_excess():

@@ -40,7 +40,7 @@ def information_by_layer(table: pd.DataFrame, *, necessary: float, capacity: flo
     ax.axhline(0.0, color="0.3", lw=0.8)
     top = max(float((table.nats + table.stderr).max()), necessary) * 1.1
     if capacity is not None:
-        text = f"capacity of one dropout layer (chapter 2) = {capacity:.1f} nats"
+        text = f"capacity of one dropout layer, (1 - p) m C_b = {capacity:.1f} nats"
         if capacity <= 1.3 * top:
             ax.axhline(capacity, color="goldenrod", lw=2, ls=":", label=text)
         else:

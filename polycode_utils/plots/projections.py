@@ -126,8 +126,8 @@ def plot_action_against_alpha(table: pd.DataFrame, alpha_nat: pd.DataFrame, alph
     _scatter_by_network(ax_e, alpha_dot, table, colors, control, label=False)
     ax_d.axvline(-1, color="k", ls="--", lw=1, label=r"$\alpha = -1$ ($d \to \infty$)")
     ax_e.axvline(bound, color="k", ls="--", lw=1, label=rf"$\alpha = -(1 + 2/d) = {bound:g}$, $d = {d:g}$")
-    ax_d.set(yscale="log", xlabel=r"$\alpha$ on natural images (chapter 5)", ylabel="mean action",
-             title="(d) against the chapter-5 exponent")
+    ax_d.set(yscale="log", xlabel=r"$\alpha$ on natural images (held-out set)", ylabel="mean action",
+             title="(d) against the natural-image exponent")
     ax_e.set(xlabel=r"$\alpha$ of the dot responses", title="(e) against the dot's own exponent (ours)")
     ax_d.legend(fontsize="x-small")
     ax_e.legend(fontsize="x-small")
