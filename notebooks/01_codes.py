@@ -31,7 +31,7 @@ import time
 import torch
 from myst_nb import glue
 
-from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.claims import count_verdict
 from polycode_utils.codes import (density_at_optimal_dims, dimensions_per_feature, entropy_at_flip,
                                   feature_dimensionality, monosemantic_code, neurons_per_feature,
@@ -47,9 +47,7 @@ torch.set_num_threads(1)
 provenance_box(profile=profile, data="none: sparse synthetic features, drawn while training",
                model="toy models of superposition, x' = ReLU(WᵀWx + b) (Elhage et al. 2022), trained live",
                embedded_default=True,
-               parameters=dict(seed=seed, n_features=n_features, n_hidden=n_hidden, n_sparsities=n_sparsities,
-                               steps=steps, batch_size=batch_size, bits_per_value=bits_per_value,
-                               entropy_sweep=entropy_sweep))
+               parameters=declared_parameters("01_codes", globals()))
 
 # %% tags=["remove-cell"]
 # Numbers that the prose quotes from the parameters: glued, never typed.

@@ -30,7 +30,7 @@ import pandas as pd
 from myst_nb import glue
 from tqdm.auto import tqdm
 
-from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.claims import count_verdict
 from polycode_utils.capacity import (CODES, best_redundancy, code_capacity, depth_readouts, erasure_code_capacity,
                                      expected_projected_action, lower_bound_tight_above, monte_carlo_agreement,
@@ -47,8 +47,7 @@ from polycode_utils.projections import action, random_projections
 # %% tags=["remove-input"]
 set_style()
 provenance_box(profile=profile, data="none (theory and simulation)", model="none", embedded_default=profile != "paper",
-               parameters=dict(seed=seed, width=width, max_depth=max_depth, bits_per_unit=bits_per_unit,
-                               spread=spread, dropout_rates=dropout_rates, n_trials=n_trials))
+               parameters=declared_parameters("02_capacity", globals()))
 
 # %% tags=["remove-cell"]
 # Numbers that the prose quotes from the parameters: glued, never typed.

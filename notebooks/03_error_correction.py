@@ -42,7 +42,7 @@ import math
 import pandas as pd
 from myst_nb import glue
 
-from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import book_root, cache_dir
 from polycode_utils.error_correction import (PassThroughConfig, activation_spread, demonstration_summary,
                                              dropout_layer_capacity, information_by_layer, init_comparison,
@@ -65,12 +65,7 @@ provenance_box(profile=profile, data=f"x ~ U[-1, 1]^3, drawn from the seed ({n_s
                model=f"the note's network: {config.depth} dense tanh layers of {config.width} units, a dropout mask "
                      f"(p = {dropout:g}) after every {config.dropout_every}th, trained for {config.steps} steps",
                embedded_default=profile != "paper",
-               parameters=dict(seed=seed, n_samples=n_samples, epochs=epochs, batch_size=batch_size, lr=lr,
-                               dropout=dropout, init_check_steps=init_check_steps, mi_samples=mi_samples,
-                               decoder_steps=decoder_steps, decoder_components=decoder_components, min_std=min_std,
-                               mine_steps=mine_steps, mine_batch_size=mine_batch_size,
-                               calibration_nats=calibration_nats, bits_per_unit=bits_per_unit, min_gap=min_gap,
-                               min_gap_mine=min_gap_mine, assert_results=assert_results, device=device))
+               parameters=declared_parameters("03_error_correction", globals()))
 
 # %% [markdown]
 # Chapter 2 showed on paper that a code which repeats its features and re-encodes them in every layer survives

@@ -43,7 +43,7 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import book_root, data_dir, network_store, shipped_networks
 from polycode_utils.data import load_images
 from polycode_utils.models import architecture_table
@@ -65,10 +65,7 @@ provenance_box(profile=profile, data=data.description.summary(),
                model=f"{describe_networks(configs[0])}; {n_seeds} seed(s) per dropout rate; controls: the same "
                      "networks untrained",
                embedded_default=dataset == "patches",
-               parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, n_seeds=n_seeds, width=width,
-                               latent_dim=latent_dim, epochs=epochs, n_patches=n_patches, batch_size=batch_size,
-                               lr=lr, device=device, image_size=image_size, variational=variational,
-                               placement=placement, schedule=schedule, max_train_s=max_train_s, max_epochs=max_epochs))
+               parameters=declared_parameters("04_autoencoder", globals()))
 
 # %% [markdown]
 # Chapter 2 showed on paper why a noisy channel favours a redundant, polysemantic code. The paper

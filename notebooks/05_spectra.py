@@ -51,17 +51,17 @@ from dataclasses import asdict
 import numpy as np
 from myst_nb import glue
 
-from polycode_utils.book.page import glue_values, message_figure, provenance_box, set_style
+from polycode_utils.book.page import declared_parameters, glue_values, message_figure, provenance_box, set_style
 from polycode_utils.book.paths import data_dir, network_store
 from polycode_utils.checks import check_choice
 from polycode_utils.data import EVAL_SEED_OFFSET
 from polycode_utils.layerwise.common import (format_mean_sd, measured_networks, over_seeds, paired_difference,
                                              rate_label, seed_table)
-from polycode_utils.layerwise.eigenspectra import (bits_lost, claim_resolution, cross_validated, cv_label,
-                                                   depth_trend, dropout_shape, evaluation_sets, format_quality,
-                                                   grid_spectra, interval_coverage, leading_component, method_spread,
-                                                   power_law_deviations, refit_from, reliable_shares, seed_summary,
-                                                   spectra_claims)
+from polycode_utils.layerwise.eigenspectra import (cross_validated, evaluation_sets, grid_spectra, interval_coverage,
+                                                   refit_from)
+from polycode_utils.reports.ch05_spectra import (bits_lost, claim_resolution, cv_label, depth_trend, dropout_shape,
+                                                 format_quality, leading_component, method_spread, power_law_deviations,
+                                                 reliable_shares, seed_summary, spectra_claims)
 from polycode_utils.models import INPUT_DEPTH, check_layers
 from polycode_utils.plots import networks as plots
 from polycode_utils.spectra import FIT_METHODS
@@ -91,13 +91,7 @@ provenance_box(profile=profile, data=f"{n_eval_sets} disjoint sets of {n_eval_im
                model=f"the chapter-4 autoencoders ({describe_networks(configs[0])}), {n_seeds} per dropout rate, "
                      "and their untrained controls, BatchNorm "
                      f"statistics {batchnorm.replace('_', ' ')}", embedded_default=dataset == "patches",
-               parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, n_seeds=n_seeds, width=width,
-                               latent_dim=latent_dim, epochs=epochs, n_patches=n_patches, batch_size=batch_size,
-                               lr=lr, device=device, image_size=image_size, variational=variational,
-                               placement=placement, schedule=schedule, max_train_s=max_train_s, layers=layers,
-                               n_eval_images=n_eval_images, fit_range=fit_range, fit_method=fit_method,
-                               batchnorm=batchnorm, n_eval_sets=n_eval_sets, coverage_draws=coverage_draws, cv=cv,
-                               min_r2=min_r2, fig5_layer=fig5_layer, n_filters=n_filters, max_epochs=max_epochs))
+               parameters=declared_parameters("05_spectra", globals()))
 
 # %% [markdown]
 # ```{admonition} Can this run test the paper's claims?

@@ -51,15 +51,15 @@ batchnorm = "recalibrated"
 import numpy as np
 from tqdm.auto import tqdm
 
-from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import data_dir, network_store
 from polycode_utils.checks import check_choice
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise.actions import (NORMALISATIONS, action_alpha, action_claims, action_order, action_theory,
-                                              alpha_relation, circle_action, control_ratio_table, exponent_table,
-                                              iid_action, last_dot_pc, loop_frames, measure_dot, monte_carlo_gap,
-                                              noise_like_layers, scaling_law, shown_network, stringer_check,
-                                              tracking_r2, trend_table)
+from polycode_utils.layerwise.actions import (NORMALISATIONS, circle_action, iid_action, loop_frames, measure_dot)
+from polycode_utils.reports.ch06_projections import (action_alpha, action_claims, action_order, action_theory,
+                                                     alpha_relation, control_ratio_table, exponent_table, last_dot_pc,
+                                                     monte_carlo_gap, noise_like_layers, scaling_law, shown_network,
+                                                     stringer_check, tracking_r2, trend_table)
 from polycode_utils.layerwise.common import format_mean_sd, measured_networks, over_seeds, rate_label, seed_table
 from polycode_utils.layerwise.eigenspectra import layer_spectra
 
@@ -97,14 +97,7 @@ provenance_box(profile=profile,
                      "each beside its untrained control; "
                      f"BatchNorm statistics {batchnorm.replace('_', ' ')}",
                embedded_default=dataset == "patches",
-               parameters=dict(seed=seed, dataset=dataset, dropout_rates=dropout_rates, width=width,
-                               latent_dim=latent_dim, epochs=epochs, n_patches=n_patches, batch_size=batch_size,
-                               lr=lr, device=device, image_size=image_size, variational=variational,
-                               placement=placement, schedule=schedule, max_train_s=max_train_s, layers=layers,
-                               n_frames=n_frames, sweep_frames=sweep_frames, n_seeds=n_seeds, radius=radius,
-                               dot_radius=dot_radius, n_projections=n_projections, k=k, show_dropout=show_dropout,
-                               normalise=normalise, n_eval_images=n_eval_images, fit_range=fit_range,
-                               fit_method=fit_method, batchnorm=batchnorm, max_epochs=max_epochs))
+               parameters=declared_parameters("06_projections", globals()))
 
 # %% [markdown]
 # ```{admonition} Can this run test the paper's claims?

@@ -52,7 +52,7 @@ import time
 import pandas as pd
 from myst_nb import glue
 
-from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import cache_dir
 from polycode_utils.language import (alpha_table, context_table, corpus_description, layers_at_depths,
                                      load_language_model, load_measurements, measure_runs, select_units, site_spectra,
@@ -76,15 +76,7 @@ provenance_box(profile=profile, model=runs["main"].description if runs else lm.d
                     f"{measured.get('skip_positions', skip_positions)} to {windows.shape[1] - 1} of each window "
                     "measured",
                embedded_default=model in ("smollm2", "tiny-gpt2") and not stats_file,
-               parameters=dict(seed=seed, model=model, compare_model=compare_model, corpus=corpus,
-                               n_windows=n_windows, context=context, skip_positions=skip_positions, sites=sites,
-                               layers=layers or "all", batch_size=batch_size, n_groups=n_groups,
-                               coverage_draws=coverage_draws, fit_range=fit_range, fit_method=fit_method,
-                               outlier_factor=outlier_factor, controls=controls, control_stride=control_stride,
-                               n_projections=n_projections, k=k, top_k=top_k, context_depths=context_depths,
-                               n_contexts=n_contexts, n_tokens=n_tokens, min_count=min_count, n_pca=n_pca,
-                               products=products, device=device, dtype=dtype, stats_file=stats_file or "none",
-                               **measured))
+               parameters={**declared_parameters("07_gpt2", globals()), **measured})
 
 # %% [markdown]
 # The paper {cite}`marshall2024polysemanticity` ends by applying its whole method to a language model, GPT-2 XL

@@ -33,7 +33,7 @@ represented_above = 0.5
 # %% tags=["remove-input"]
 import time
 
-from polycode_utils.book.page import glue_values, provenance_box, set_style
+from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.claims import controlled_verdict
 from polycode_utils.dropout_toys import (code_measures, constant_output_loss, dropout_effect, measures_by_condition,
                                          toy_grid, train_dropout_toys, training_gain)
@@ -45,10 +45,7 @@ glue_values(dict(n_features=n_features, n_hidden=n_hidden, hidden=hidden, n_seed
 provenance_box(profile=profile, data="none: sparse synthetic features, drawn while training",
                model=f"toy models of superposition with {hidden} hidden units and dropout on them, trained live",
                embedded_default=True,
-               parameters=dict(seed=seed, n_features=n_features, n_hidden=n_hidden, hidden=hidden,
-                               dropout_rates=dropout_rates, sparsities=sparsities, decays=decays, n_seeds=n_seeds,
-                               steps=steps, batch_size=batch_size, lr=lr, threshold=threshold,
-                               represented_above=represented_above))
+               parameters=declared_parameters("08_dropout_toys", globals()))
 
 # %% [markdown]
 # The paper's mechanism is that a noisy channel favours redundant, polysemantic codes: dropout erases units at

@@ -455,6 +455,15 @@ def _check_confidence(confidence: float) -> float:
     return c
 
 
+def t_half_width(values: ArrayLike, confidence: float = 0.95, axis: int = -1) -> float | np.ndarray:
+    """Half-width t_{n-1} sd / sqrt(n) of the Student-t interval of a mean of n independent estimates (along axis):
+    the one t-interval of the library (evaluation sets, window groups, seeds)."""
+    v = np.asarray(values, dtype=np.float64)
+    n = v.shape[axis]
+    half = student_t.ppf((1 + _check_confidence(confidence)) / 2, n - 1) * v.std(axis=axis, ddof=1) / np.sqrt(n)
+    return float(half) if np.ndim(half) == 0 else half
+
+
 def t_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
     """Student-t interval of the mean of independent estimates (one per evaluation set); (nan, nan) with one."""
     v = np.asarray(values.detach().cpu() if torch.is_tensor(values) else values, dtype=np.float64).ravel()
@@ -463,7 +472,7 @@ def t_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, floa
         return float("nan"), float("nan")
     if not np.all(np.isfinite(v)):
         raise ValueError("values: contains NaN or inf; all estimates must be finite")
-    half = float(student_t.ppf((1 + confidence) / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    half = t_half_width(v, confidence)
     return float(v.mean() - half), float(v.mean() + half)
 
 
@@ -514,7 +523,7 @@ def set_interval_coverage(n_samples: int, n_units: int, alpha: float, fit_range:
         rng = np.random.default_rng(rng_seed)
         idx = np.array([rng.choice(n_draws, n_sets, replace=False) for _ in range(max_subsets)])
     sub = est[idx]
-    half = student_t.ppf((1 + confidence) / 2, n_sets - 1) * sub.std(axis=1, ddof=1) / np.sqrt(n_sets)
+    half = t_half_width(sub, confidence, axis=1)
     lo, hi = sub.mean(axis=1) - half, sub.mean(axis=1) + half
     centre = float(est.mean())
     return SetCoverage(alpha=float(alpha), n_samples=int(n_samples), n_units=int(n_units), n_sets=n_sets,

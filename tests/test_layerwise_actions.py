@@ -11,14 +11,14 @@ import pytest
 import torch
 from torch import nn
 
-from polycode_utils.layerwise.actions import (HASH_ABOVE, SMOOTH_BELOW, ActionScaling, LayerAction, action_alpha,
-                                              action_order, action_scaling, action_theory, alpha_relation,
-                                              circle_action,
-                                              control_ratio_table, dot_actions, every_nth_frame, iid_action,
-                                              last_dot_pc, loop_frames, measure_dot, monte_carlo_gap,
-                                              noise_like_layers, scaling_exponent, scaling_law, shown_network,
-                                              smoothness, stringer_bound, stringer_check, tracking_r2,
-                                              trajectory_actions, trend_table)
+from polycode_utils.layerwise.actions import (HASH_ABOVE, SMOOTH_BELOW, ActionScaling, LayerAction, action_scaling,
+                                              circle_action, dot_actions, every_nth_frame, iid_action, loop_frames,
+                                              measure_dot, scaling_exponent, smoothness, stringer_bound,
+                                              trajectory_actions)
+from polycode_utils.reports.ch06_projections import (action_alpha, action_order, action_theory, alpha_relation,
+                                                     control_ratio_table, last_dot_pc, monte_carlo_gap,
+                                                     noise_like_layers, scaling_law, shown_network, stringer_check,
+                                                     tracking_r2, trend_table)
 from polycode_utils.layerwise.common import CONTROL, measured_networks, seed_table
 from polycode_utils.models import DEPTH_NAMES, ResNetAutoencoder
 from polycode_utils.stimuli import moving_dot
@@ -435,7 +435,7 @@ def test_measured_networks_one_control_per_seed() -> None:
 
 
 def test_action_claims_count_the_trained_networks_and_respect_an_untestable_run():
-    from polycode_utils.layerwise.actions import action_claims  # noqa: PLC0415
+    from polycode_utils.reports.ch06_projections import action_claims  # noqa: PLC0415
     from polycode_utils.models import CONV_DEPTHS  # noqa: PLC0415
 
     layers = list(CONV_DEPTHS) + ["fc1", "mu"]

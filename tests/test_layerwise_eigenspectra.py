@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise.common import CONTROL, depth_table, rate_label
-from polycode_utils.layerwise.eigenspectra import (CrossValidated, LayerSpectrum, bits_lost, claim_resolution,
-                                                   cross_validated, cv_label, depth_trend, dropout_shape,
-                                                   evaluation_sets, format_alpha, grid_spectra, layer_spectra,
-                                                   leading_component, mean_brightness, method_spread,
-                                                   power_law_deviations, refit_from, reliable_shares, spectra_claims,
+from polycode_utils.layerwise.common import CONTROL, rate_label
+from polycode_utils.layerwise.eigenspectra import (CrossValidated, LayerSpectrum, cross_validated, evaluation_sets,
+                                                   grid_spectra, layer_spectra, mean_brightness, refit_from,
                                                    spectrum_of)
+from polycode_utils.reports.ch05_spectra import (bits_lost, claim_resolution, cv_label, depth_trend, dropout_shape,
+                                                 leading_component, method_spread, power_law_deviations,
+                                                 reliable_shares, spectra_claims)
 from polycode_utils.models import DEPTH_NAMES, INPUT_DEPTH
 from polycode_utils.spectra import fit_power_law, fit_quality, power_law_samples, t_interval
 from polycode_utils.grid import dropout_grid, load_networks
@@ -61,7 +61,7 @@ def test_layer_spectra_over_sets_recovers_known_exponent(alpha: float) -> None:
 def test_wide_layer_goes_through_gram_form_and_one_set_has_no_interval() -> None:
     s = spectrum_of(power_law_samples(300, 2000, -2.0, seed=4), "wide", fit_range=(1, 30))
     assert s.eigenvalues.shape == (300,) and s.rank == 299
-    assert s.alpha == pytest.approx(-2.0, abs=0.05) and np.isnan(s.ci[0]) and format_alpha(s) == f"{s.alpha:.2f}"
+    assert s.alpha == pytest.approx(-2.0, abs=0.05) and np.isnan(s.ci[0])
 
 
 def test_refit_after_pc1_removes_a_planted_first_component() -> None:
@@ -269,16 +269,6 @@ def test_bits_lost_match_theorem_4_on_an_exact_power_law() -> None:
     s = exact_spectrum("x", -1.5, n=120)
     measured, predicted = bits_lost(s)
     assert measured == pytest.approx(predicted, rel=1e-6)
-
-
-def test_depth_table_and_format_alpha() -> None:
-    spectra = [{name: exact_spectrum(name, -1.0 - 0.1 * i) for i, name in enumerate(DEPTH_NAMES)} for _ in range(3)]
-    table = depth_table(spectra, [0.0, 0.4, 0.8], lambda s: s.alpha)
-    assert list(table.columns) == ["p = 0", "p = 0.4", "p = 0.8"] and list(table.index) == list(DEPTH_NAMES)
-    np.testing.assert_allclose(table["p = 0.4"], -1.0 - 0.1 * np.arange(len(DEPTH_NAMES)), atol=1e-9)
-    assert format_alpha(exact_spectrum("x", -1.5, set_alphas=(-1.6, -1.5, -1.4))) == "-1.50 [-1.75, -1.25]"
-    with pytest.raises(ValueError, match="rates"):
-        depth_table(spectra, [0.0], lambda s: s.alpha)
 
 
 def test_spectra_claims_count_their_cases() -> None:

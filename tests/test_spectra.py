@@ -10,6 +10,7 @@ import torch
 
 from polycode_utils.spectra import (
     CovarianceAccumulator,
+    t_half_width,
     clip_fit_range,
     cv_spectra,
     eigenspectrum,
@@ -408,3 +409,12 @@ def test_float32_products_keep_a_wide_spectrum_with_a_large_mean() -> None:
     assert np.abs(got / f64.eigenvalues() - 1).max() < 1e-3  # same input: products only
     with pytest.raises(ValueError, match="product_dtype: must be a floating torch dtype"):
         CovarianceAccumulator(4, product_dtype=torch.int32)
+
+
+def test_the_one_t_interval_has_the_textbook_half_width_along_any_axis():
+    """Issue 20: three Student-t intervals (evaluation sets, their coverage, window groups) are now one."""
+    assert t_half_width([1.0, 2.0, 3.0]) == pytest.approx(4.302652729911275 / np.sqrt(3))   # t_{2, 0.975}, sd 1
+    rows = np.random.default_rng(0).normal(size=(5, 4))
+    np.testing.assert_allclose(t_half_width(rows, 0.9, axis=1), [t_half_width(r, 0.9) for r in rows])
+    with pytest.raises(ValueError, match="confidence"):
+        t_half_width([1.0, 2.0], 1.0)

@@ -7,6 +7,7 @@ from typing import Any
 
 from IPython.display import Markdown
 
+from polycode_utils.book.params import Project, notebook_parameters
 from polycode_utils.book.paths import book_root
 from polycode_utils.book.provenance import code_commit, package_versions
 
@@ -25,8 +26,20 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value)
-    return str(value)
+        return ", ".join(_fmt(v) for v in value) if value else "(none)"
+    return str(value) if value != "" else "(none)"
+
+
+def declared_parameters(chapter: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """This run's value of each parameter the chapter declares, in the order of its parameters cell (profile aside),
+    read from the notebook's namespace (its globals()): the provenance box's table, typed once, in that cell."""
+    source = Project.load(book_root()).chapter(chapter).source
+    names = [name for name in notebook_parameters(source) if name != "profile"]
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise ValueError(f"namespace: the parameters {missing} of chapter {chapter} are not defined; pass the "
+                         "notebook's globals() after its parameters cell")
+    return {name: namespace[name] for name in names}
 
 
 def provenance_box(*, profile: str, data: str, model: str, embedded_default: bool,

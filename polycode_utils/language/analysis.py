@@ -20,7 +20,8 @@ from polycode_utils.checks import check_choice, check_float_in, check_int, check
 from polycode_utils.language.explain import explain_and_score
 from polycode_utils.language.measure import TextMeasurement
 from polycode_utils.language.sites import parse_site
-from polycode_utils.spectra import FIT_METHODS, PowerLawFit, clip_fit_range, fit_power_law, fit_quality
+from polycode_utils.spectra import (FIT_METHODS, PowerLawFit, clip_fit_range, fit_power_law, fit_quality,
+                                    t_half_width)
 
 UNIT_KINDS = ("neuron", "projection")
 SCORED_UNITS = ("neuron", "projection", "pca")
@@ -66,7 +67,7 @@ def window_group_interval(alpha: float, group_alphas: Sequence[float], confidenc
     g = np.asarray(group_alphas, dtype=np.float64)
     if g.size < 2:
         return float("nan"), float("nan")
-    half = stats.t.ppf((1 + confidence) / 2, g.size - 1) * g.std(ddof=1) / np.sqrt(g.size)
+    half = t_half_width(g, confidence)
     return float(alpha - half), float(alpha + half)
 
 

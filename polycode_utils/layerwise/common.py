@@ -28,17 +28,6 @@ def rate_label(p: float) -> str:
     return f"p = {p:g}"
 
 
-def depth_table(results: Sequence[Mapping[str, object]], rates: Sequence[float], value: Callable[[object], object]
-                ) -> pd.DataFrame:
-    """One quantity of every layer's result (a spectrum, an action): layers (rows) by dropout rate ('p = ...')."""
-    if len(results) != len(rates) or not results:
-        raise ValueError(f"results, rates: need one rate per network, got {len(results)} and {len(rates)}")
-    table = pd.DataFrame({rate_label(p): {name: value(r) for name, r in per_layer.items()}
-                          for p, per_layer in zip(rates, results)})
-    table.index.name = "depth"
-    return table
-
-
 def seed_table(results: Sequence[Mapping[str, object]], keys: Sequence[Key], value: Callable[[object], object]
                ) -> pd.DataFrame:
     """One quantity of every layer (rows) of every network, columns (label, seed) in the order given [ours]."""
@@ -101,12 +90,17 @@ def paired_difference(table: pd.DataFrame, control: str = CONTROL) -> pd.DataFra
     return diff
 
 
+def mean_sd(mean: float, sd: float, digits: int = 2, sign: bool = False) -> str:
+    """'mean ± sd' over seeds ('mean' alone where sd is not finite: one seed), the one such text of the library;
+    sign: the mean with its sign (a difference)."""
+    text = f"{mean:{'+' if sign else ''}.{digits}f}"
+    return text + (f" ± {sd:.{digits}f}" if np.isfinite(sd) else "")
+
+
 def format_mean_sd(stats: OverSeeds, digits: int = 2) -> pd.DataFrame:
-    """'mean ± sd' strings of an OverSeeds summary ('mean' alone with one seed): the chapters' tables."""
-    def cell(m: float, s: float) -> str:
-        return f"{m:.{digits}f}" if not np.isfinite(s) else f"{m:.{digits}f} ± {s:.{digits}f}"
-    out = pd.DataFrame({c: [cell(m, s) for m, s in zip(stats.mean[c], stats.sd[c])] for c in stats.mean.columns},
-                       index=stats.mean.index)
+    """mean_sd of every cell of an OverSeeds summary: the chapters' tables."""
+    out = pd.DataFrame({c: [mean_sd(m, s, digits) for m, s in zip(stats.mean[c], stats.sd[c])]
+                        for c in stats.mean.columns}, index=stats.mean.index)
     out.index.name = stats.mean.index.name
     return out
 

@@ -6,7 +6,9 @@ import myst_nb
 
 from importlib.metadata import version
 
-from polycode_utils.book.page import glue_values, message_figure, provenance_box, set_style
+import pytest
+
+from polycode_utils.book.page import declared_parameters, glue_values, message_figure, provenance_box, set_style
 from polycode_utils.book.paths import book_root
 from polycode_utils.book.provenance import code_commit, package_versions
 
@@ -25,6 +27,20 @@ def test_provenance_box_names_data_model_profile_and_every_parameter():
     assert ("(with uncommitted changes)" in box) == commit.endswith("+modified")
     assert ", ".join(f"{name} {v}" for name, v in package_versions().items()) in box
     assert f"torch {version('torch')}" in box and "python 3." in box
+
+
+def test_declared_parameters_are_the_parameters_cell_s_names_with_this_run_s_values():
+    """Issue 20: every chapter typed its parameters twice (the parameters cell and the provenance box's dict)."""
+    namespace = {"profile": "smoke", "seed": 4, "width": 12, "max_depth": 20, "bits_per_unit": 2, "spread": 2,
+                 "dropout_rates": [0.0, 0.5], "n_trials": 10, "unrelated": 1}
+    got = declared_parameters("02_capacity", namespace)
+    assert list(got) == ["seed", "width", "max_depth", "bits_per_unit", "spread", "dropout_rates", "n_trials"]
+    assert got["dropout_rates"] == [0.0, 0.5] and got["seed"] == 4
+    with pytest.raises(ValueError, match=r"the parameters \['n_trials'\] of chapter 02_capacity are not defined"):
+        declared_parameters("02_capacity", {k: v for k, v in namespace.items() if k != "n_trials"})
+    empty = provenance_box(profile="smoke", data="d", model="m", embedded_default=True,
+                           parameters={"layers": [], "stats_file": ""}).data
+    assert "| `layers` | `(none)` |" in empty and "| `stats_file` | `(none)` |" in empty
 
 
 def test_message_figure_says_why_a_figure_is_absent():
