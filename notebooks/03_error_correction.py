@@ -51,7 +51,7 @@ from polycode_utils.error_correction import (PassThroughConfig, activation_sprea
 from polycode_utils.information import known_answer_errors, uniform_entropy
 from polycode_utils.plots import error_correction as plots
 from polycode_utils.reports.ch03_error_correction import note_fig1_report
-from polycode_utils.training import resolve_device
+from polycode_utils.workers import resolve_device
 
 # %% tags=["remove-input"]
 set_style()

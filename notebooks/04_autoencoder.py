@@ -50,8 +50,9 @@ from polycode_utils.models import architecture_table
 from polycode_utils.plots import networks as plots
 from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, store_summary
 from polycode_utils.reports.ch04_autoencoder import frontier_summary, loss_summary, recipe_table, training_verdict
-from polycode_utils.training import (N_RECALIBRATE, bce_floor, cpu_threads, cpu_workers, held_out_images,
-                                     mean_colour_loss, pca_reconstruction, reconstruct)
+from polycode_utils.training import (N_RECALIBRATE, bce_floor, held_out_images, mean_colour_loss, pca_reconstruction,
+                                     reconstruct)
+from polycode_utils.workers import cpu_threads, cpu_workers
 
 # %% tags=["remove-input"]
 set_style()

@@ -59,15 +59,18 @@ from polycode_utils.layerwise.common import (format_mean_sd, measured_networks, 
                                              rate_label, seed_table)
 from polycode_utils.layerwise.eigenspectra import (cross_validated, evaluation_sets, grid_spectra, interval_coverage,
                                                    refit_from)
-from polycode_utils.reports.ch05_spectra import (bits_lost, claim_resolution, cv_label, depth_trend, dropout_shape,
-                                                 format_quality, leading_component, method_spread, power_law_deviations,
-                                                 reliable_shares, seed_summary, spectra_claims)
 from polycode_utils.models import INPUT_DEPTH, check_layers
 from polycode_utils.plots import networks as plots
 from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks
+from polycode_utils.training import load_training_data
+from polycode_utils.workers import resolve_device
+
+# %% tags=["remove-cell"]
 from polycode_utils.reports.ch04_autoencoder import training_verdict
-from polycode_utils.training import load_training_data, resolve_device
+from polycode_utils.reports.ch05_spectra import (bits_lost, claim_resolution, cv_label, depth_trend, dropout_shape,
+                                                 format_quality, leading_component, method_spread, power_law_deviations,
+                                                 reliable_shares, seed_summary, spectra_claims)
 
 # %% tags=["remove-input"]
 set_style()

@@ -71,7 +71,8 @@ from polycode_utils.spectra import FIT_METHODS
 from polycode_utils.stimuli import moving_dot
 from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks
 from polycode_utils.reports.ch04_autoencoder import training_verdict
-from polycode_utils.training import load_training_data, resolve_device
+from polycode_utils.training import load_training_data
+from polycode_utils.workers import resolve_device
 
 # %% tags=["remove-cell"]
 set_style()

@@ -7,9 +7,6 @@ its canonical form (a Python int, a float, a list) so that equal inputs give equ
 from __future__ import annotations
 
 import math
-import os
-import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,18 +92,3 @@ def check_array(x: Any, name: str, ndim: int | None = None) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name}: must be finite (no NaN or inf)")
     return arr
-
-
-def die_with_parent(parent: int, poll_s: float = 0.5) -> None:
-    """End this process as soon as the process `parent` that started it is gone (SIGKILL, the OOM killer, a
-    hang-up), so that no orphan keeps working under PID 1: a daemon thread watches the parent's pid. A worker
-    pool's initializer; the language tool's torchrun ranks call it with their agent's pid."""
-    if os.getppid() != parent:
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll_s)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()

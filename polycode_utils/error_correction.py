@@ -43,7 +43,8 @@ from polycode_utils.checks import check_choice, check_dropout, check_int, check_
 from polycode_utils.claims import Effect
 from polycode_utils.information import decoder_bound, gaussian_decoder_floor, mine, uniform_entropy
 from polycode_utils.spectra import t_interval
-from polycode_utils.training import save_atomic, set_aside, torch_threads, weights_checksum
+from polycode_utils.workers import torch_threads
+from polycode_utils.checkpoints import save_atomic, set_aside, weights_checksum
 
 INITS = ("keras", "torch")     # Glorot-uniform weights and zero biases (the authors'), or PyTorch's default
 ESTIMATORS = ("decoder", "mine")

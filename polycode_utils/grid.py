@@ -31,10 +31,11 @@ from polycode_utils.checks import check_bool, check_choice, check_dropout, check
 from polycode_utils.data import ImageData
 from polycode_utils.models import ResNetAutoencoder
 from polycode_utils.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECALIBRATE, AutoencoderConfig, TrainedModel,
-                                     bce_floor, cache_folder, check_one_grid, checkpoint_problem, cpu_threads,
-                                     cpu_workers, evaluate, held_out_images, is_cached, load_training_data,
-                                     mean_colour_loss, pca_reconstruction, recalibrate_batchnorm, reconstruction_losses,
-                                     resolve_device, save_atomic, torch_threads, train_many, weights_checksum)
+                                     bce_floor, cache_folder, check_one_grid, checkpoint_problem, evaluate,
+                                     held_out_images, is_cached, load_training_data, mean_colour_loss,
+                                     pca_reconstruction, recalibrate_batchnorm, reconstruction_losses, train_many)
+from polycode_utils.workers import cpu_threads, cpu_workers, resolve_device, torch_threads
+from polycode_utils.checkpoints import save_atomic, weights_checksum
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = 1

@@ -19,9 +19,7 @@ import json
 import math
 import os
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -29,13 +27,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from polycode_utils.checks import (check_bool, die_with_parent, check_choice, check_dropout, check_float_in, check_int,
+from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_float_in, check_int,
                                    check_positive_float)
+from polycode_utils.checkpoints import save_atomic, set_aside, weights_checksum
 from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, evaluation_images, load_images
 from polycode_utils.models import PLACEMENTS, ResNetAutoencoder
+from polycode_utils.workers import resolve_device, worker_pool
 
 CHECKPOINT_FORMAT = 2  # bump when the checkpoint layout or the training loop changes meaning
-DEVICES = ("cpu", "cuda", "auto")
 SCHEDULES = ("constant", "cosine")  # the learning rate over the run: the authors' constant one, or warm-up + cosine
 # fields added after the first checkpoints: hashed only when they differ from these, so that older configurations
 # keep their keys, and filled in from these when an older checkpoint's configuration lacks them
@@ -184,17 +183,6 @@ class TrainedModel:
         return self.epochs_trained_now == 0
 
 
-def resolve_device(device: str) -> torch.device:
-    """'cpu', 'cuda' or 'auto' (CUDA when available) -> a torch.device; ValueError otherwise."""
-    if device not in DEVICES:
-        raise ValueError(f"device: must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: 'cuda' was requested but torch sees no CUDA device; use 'cpu' or 'auto'")
-    return torch.device(device)
-
-
 def load_training_data(config: AutoencoderConfig, root: str | Path | None = None) -> ImageData:
     """The training images a configuration names: n_images shipped-photo patches (seed) or CIFAR-10 images
     (from the folder root, which holds cifar-10-batches-py)."""
@@ -302,30 +290,6 @@ def cache_folder(config: AutoencoderConfig, data: ImageData, cache_dir: str | Pa
     return Path(cache_dir) / f"autoencoder-p{config.dropout:g}-w{config.width}-{digest}"
 
 
-def save_atomic(obj: object, path: Path) -> None:
-    """torch.save through a temporary sibling, fsync and rename: readers see the old file or the new, never half."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def weights_checksum(state: dict[str, torch.Tensor]) -> str:
-    """SHA-256 of a state dict's names, shapes, dtypes and bytes: a flipped bit in a checkpoint changes it."""
-    h = hashlib.sha256()
-    for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
-        h.update(f"{name}/{tuple(t.shape)}/{t.dtype}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
-
-
 def checkpoint_problem(ckpt: object, config: AutoencoderConfig | None = None, data_key: object = None) -> str | None:
     """Why a loaded checkpoint must not be used (wrong format, missing key, checksum, non-finite weights, another
     configuration or data, a tensor of the wrong shape), or None when it is sound."""
@@ -355,14 +319,6 @@ def checkpoint_problem(ckpt: object, config: AutoencoderConfig | None = None, da
             wrong = sorted(set(got) ^ set(expected)) or sorted(k for k in got if got[k] != expected[k])
             return f"its tensors do not fit the network ({', '.join(wrong[:3])})"
     return None
-
-
-def set_aside(path: Path, reason: str) -> None:
-    """Move a checkpoint that must not be used next to itself (.unreadable) and say so in one line."""
-    aside = path.with_name(path.name + ".unreadable")
-    os.replace(path, aside)
-    warnings.warn(f"checkpoint {path.parent.name}/{path.name} set aside as {aside.name} ({reason}); training "
-                  "it again from scratch", stacklevel=3)
 
 
 def load_checkpoint(path: Path, device: str | torch.device = "cpu", config: AutoencoderConfig | None = None,
@@ -519,15 +475,6 @@ def is_cached(config: AutoencoderConfig, data: ImageData, cache_dir: str | Path)
     return checkpoint_problem(ckpt, config, data.description.key()) is None and ckpt.get("epoch") == config.epochs
 
 
-def worker_pool(workers: int):  # -> concurrent.futures.ProcessPoolExecutor
-    """Spawned one-task worker processes that die with this process."""
-    import multiprocessing  # noqa: PLC0415
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=die_with_parent, initargs=(os.getpid(),))
-
-
 def _train_in_worker(config: AutoencoderConfig, data: ImageData, cache_dir: str, threads: int) -> int:
     """Body of one worker process: train (or resume) one network into the cache; returns the epochs it trained."""
     torch.set_num_threads(threads)
@@ -573,36 +520,6 @@ def train_many(configs: list[AutoencoderConfig], data: ImageData, *, cache_dir: 
     for t in out:  # report the epochs a worker trained in this call, as if trained here
         t.epochs_trained_now = max(t.epochs_trained_now, trained_now.get(t.config, 0))
     return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Threads and processes for the small convolutions of chapter 4
-
-
-def cpu_threads(device: str | torch.device) -> int:
-    """Intra-op threads for the small convolutions of chapter 4: 1 on a CPU (the cores go to networks trained side by
-    side in processes, bench/bench_training.py), torch's current setting on a GPU."""
-    dev = torch.device(device) if not isinstance(device, str) else resolve_device(device)
-    return 1 if dev.type == "cpu" else torch.get_num_threads()
-
-
-def cpu_workers(device: str | torch.device, images_seen: int, cores: int | None = None) -> int:
-    """Training processes to use: on a CPU, one one-thread process per core (at most 2) when there is real training
-    to do (>= 10,000 images seen per network), else 1 (bench/bench_training.py measured the crossover) [ours]."""
-    dev = torch.device(device) if not isinstance(device, str) else resolve_device(device)
-    cores = (os.cpu_count() or 1) if cores is None else check_int(cores, "cores")
-    return min(2, cores) if dev.type == "cpu" and images_seen >= 10_000 else 1
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with n intra-op torch threads, restoring the caller's setting afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(check_int(n, "n"))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ import torch
 from polycode_utils.data import evaluation_images, load_images
 from polycode_utils.training import (N_EVAL, N_RECALIBRATE, AutoencoderConfig, evaluate, excess_share,
                                      pca_reconstruction, recalibrate_batchnorm, reconstruction_losses,
-                                     train_autoencoder, worker_pool)
+                                     train_autoencoder)
+from polycode_utils.workers import worker_pool
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "frontier.csv"

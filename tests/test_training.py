@@ -17,26 +17,16 @@ import pytest
 import torch
 
 import polycode_utils.grid as grid
+import polycode_utils.checkpoints as checkpoints
 import polycode_utils.training as training
+import polycode_utils.workers as workers
 from polycode_utils.reports import ch04_autoencoder as ch04
 from polycode_utils.data import natural_image_patches
 from polycode_utils.grid import dropout_grid, load_networks
-from polycode_utils.training import (
-    AutoencoderConfig,
-    bce_floor,
-    cache_folder,
-    evaluate,
-    excess_share,
-    load_training_data,
-    load_or_train,
-    pca_reconstruction,
-    recalibrate_batchnorm,
-    reconstruction_losses,
-    resolve_device,
-    train_autoencoder,
-    train_many,
-    vae_loss,
-)
+from polycode_utils.training import (AutoencoderConfig, bce_floor, cache_folder, evaluate, excess_share,
+                                     load_training_data, load_or_train, pca_reconstruction, recalibrate_batchnorm,
+                                     reconstruction_losses, train_autoencoder, train_many, vae_loss)
+from polycode_utils.workers import resolve_device
 
 TINY = dict(width=4, latent_dim=8, batch_size=32, n_images=64, epochs=1)
 
@@ -245,7 +235,7 @@ def test_a_checkpoint_that_loads_but_is_wrong_is_set_aside_and_retrained(tmp_pat
     first = load_or_train(config, patches64, cache_dir=tmp_path, device="cpu", progress=False)
     path = first.path
     ckpt = torch.load(path, weights_only=True)
-    assert ckpt["checksum"] == training.weights_checksum(ckpt["model"])
+    assert ckpt["checksum"] == checkpoints.weights_checksum(ckpt["model"])
     damage(ckpt)
     torch.save(ckpt, path)
     assert not training.is_cached(config, patches64, tmp_path)
@@ -305,8 +295,8 @@ def test_dropout_grid_and_cpu_workers() -> None:
     for bad, match in (([], "dropout_rates"), ([1.0], "dropout_rates"), ("0.2", "dropout_rates")):
         with pytest.raises(ValueError, match=match):
             dropout_grid(bad, width=2)
-    assert training.cpu_workers("cpu", 20_000, cores=8) == 2 and training.cpu_workers("cpu", 20_000, cores=1) == 1
-    assert training.cpu_workers("cpu", 5_000, cores=8) == 1
+    assert workers.cpu_workers("cpu", 20_000, cores=8) == 2 and workers.cpu_workers("cpu", 20_000, cores=1) == 1
+    assert workers.cpu_workers("cpu", 5_000, cores=8) == 1
 
 
 def test_load_networks_trains_once_then_loads(tmp_path) -> None:
@@ -328,7 +318,7 @@ def test_load_networks_trains_once_then_loads(tmp_path) -> None:
 
 _ORPHAN_PARENT = """
 import sys, time
-from polycode_utils.training import worker_pool
+from polycode_utils.workers import worker_pool
 pool = worker_pool(2)
 futures = [pool.submit(time.sleep, 120) for _ in range(2)]
 time.sleep(3)

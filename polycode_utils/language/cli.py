@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 import torch.distributed as dist
 
-from polycode_utils.checks import die_with_parent
+from polycode_utils.workers import die_with_parent
 from polycode_utils.language.measure import CONTROLS, PRODUCTS, measure_runs, save_measurements
 from polycode_utils.language.models import DTYPES, EMBEDDED_DEFAULT, load_language_model
 from polycode_utils.language.sites import SITE_KINDS

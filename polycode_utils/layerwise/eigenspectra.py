@@ -23,7 +23,7 @@ from polycode_utils.models import INPUT_DEPTH, dropout_noise_copy
 from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, SetCoverage, clip_fit_range, cv_spectra,
                                     fit_power_law, fit_quality, numerical_rank, principal_components, score_correlation,
                                     set_interval_coverage, t_interval)
-from polycode_utils.training import torch_threads
+from polycode_utils.workers import torch_threads
 
 CIFAR10_TEST_IMAGES = 10_000  # the CIFAR-10 test split: the evaluation sets must fit in it
 
