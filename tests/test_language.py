@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from processes import gone_within, running
 from scipy import stats
 
 from polycode_utils.language import (
@@ -443,13 +444,6 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
 def test_the_ranks_stop_when_their_torchrun_agent_is_killed(tmp_path):
     """Issue 25: killing the agent left its ranks measuring to the end, under PID 1."""
@@ -469,16 +463,13 @@ def test_the_ranks_stop_when_their_torchrun_agent_is_killed(tmp_path):
         assert len(ranks) == 2, "the ranks did not start"
         while min(map(_cpu_s, ranks)) < 8 and time.monotonic() < deadline:
             time.sleep(0.2)                             # past their imports: under way, their watchers started
-        assert all(_alive(r) for r in ranks)
+        assert all(running(r) for r in ranks)
         os.kill(agent.pid, signal.SIGKILL)
         agent.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while any(_alive(r) for r in ranks) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not any(_alive(r) for r in ranks), "a rank outlived its agent"
+        assert gone_within(ranks, 10), "a rank outlived its agent"
     finally:
         for r in [*ranks, *_children(agent.pid), *([] if agent.poll() is not None else [agent.pid])]:
-            if _alive(r):
+            if running(r):
                 os.kill(r, signal.SIGKILL)
     assert not (tmp_path / "never.pt").exists()
 

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ import pytest
 import torch
 
 import polycode_utils.grid as grid
+from processes import gone_within, running
+
 import polycode_utils.checkpoints as checkpoints
 import polycode_utils.training as training
 import polycode_utils.workers as workers
@@ -327,31 +328,20 @@ time.sleep(120)
 """
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_training_workers_die_with_a_hard_killed_parent():
     """Issue 15 #3: SIGKILL (the OOM killer) of the process training in workers leaves no orphan worker."""
     proc = subprocess.Popen([sys.executable, "-c", _ORPHAN_PARENT], stdout=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
-        assert len(pids) == 2 and all(_running(p) for p in pids)
+        assert len(pids) == 2 and all(running(p) for p in pids)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        deadline = time.time() + 15
-        while any(_running(p) for p in pids) and time.time() < deadline:
-            time.sleep(0.2)
-        assert not any(_running(p) for p in pids), "a worker outlived its parent"
+        assert gone_within(pids, 15), "a worker outlived its parent"
     finally:
         proc.kill()
         for p in pids if "pids" in locals() else []:
-            if _running(p):
+            if running(p):
                 os.kill(p, signal.SIGKILL)
 
 
