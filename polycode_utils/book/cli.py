@@ -157,7 +157,7 @@ def cmd_run(project: Project, args: argparse.Namespace) -> int:
               f"{outcome.failed_notebook}", file=sys.stderr)
         return 1
     budget = chapter.budget_s.get(args.profile)
-    over = (f" (OVER its {budget:.0f} s budget on the {args.profile} profile: mind the parameters you changed)"
+    over = (f" (OVER its {budget:.0f} s budget on the {args.profile} profile)"
             if budget and outcome.seconds > budget else "")
     print(f"{chapter.id} executed in {outcome.seconds:.1f} s: {out}{over}")
     return 0
