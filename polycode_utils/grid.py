@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from polycode_utils.checkpoints import save_atomic, weights_checksum
 from polycode_utils.checks import check_bool, check_choice, check_dropout, check_float_in, check_int, check_sequence
 from polycode_utils.data import ImageData
 from polycode_utils.models import ResNetAutoencoder
@@ -35,7 +36,6 @@ from polycode_utils.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECAL
                                      held_out_images, is_cached, load_training_data, mean_colour_loss,
                                      pca_reconstruction, recalibrate_batchnorm, reconstruction_losses, train_many)
 from polycode_utils.workers import cpu_threads, cpu_workers, resolve_device, torch_threads
-from polycode_utils.checkpoints import save_atomic, weights_checksum
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = 1

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from polycode_utils.checkpoints import save_atomic, set_aside, weights_checksum
 from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_float_in, check_int,
                                    check_positive_float)
-from polycode_utils.checkpoints import save_atomic, set_aside, weights_checksum
 from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, evaluation_images, load_images
 from polycode_utils.models import PLACEMENTS, ResNetAutoencoder
 from polycode_utils.workers import resolve_device, worker_pool

@@ -26,8 +26,8 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value) if value else "(none)"
-    return str(value) if value != "" else "(none)"
+        return ", ".join(_fmt(v) for v in value) if value else "[]"  # as typed: its help says what empty means
+    return str(value) if value != "" else '""'
 
 
 def declared_parameters(chapter: str, namespace: Mapping[str, Any]) -> dict[str, Any]:

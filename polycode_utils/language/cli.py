@@ -16,11 +16,11 @@ from collections.abc import Sequence
 import torch
 import torch.distributed as dist
 
-from polycode_utils.workers import die_with_parent
 from polycode_utils.language.measure import CONTROLS, PRODUCTS, measure_runs, save_measurements
 from polycode_utils.language.models import DTYPES, EMBEDDED_DEFAULT, load_language_model
 from polycode_utils.language.sites import SITE_KINDS
 from polycode_utils.language.text import CORPORA, corpus_description, text_windows
+from polycode_utils.workers import die_with_parent
 
 MEMORY_NOTE = ("Memory: 8 w^2 bytes per site (w = its width) for the float64 covariance, twice that while a "
                "window group is open (--groups > 1), plus 8 w^2 for the step moments (actions). GPT-2 XL at both "

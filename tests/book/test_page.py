@@ -40,7 +40,7 @@ def test_declared_parameters_are_the_parameters_cell_s_names_with_this_run_s_val
         declared_parameters("02_capacity", {k: v for k, v in namespace.items() if k != "n_trials"})
     empty = provenance_box(profile="smoke", data="d", model="m", embedded_default=True,
                            parameters={"layers": [], "stats_file": ""}).data
-    assert "| `layers` | `(none)` |" in empty and "| `stats_file` | `(none)` |" in empty
+    assert "| `layers` | `[]` |" in empty and '| `stats_file` | `""` |' in empty
 
 
 def test_message_figure_says_why_a_figure_is_absent():
