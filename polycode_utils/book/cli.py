@@ -132,8 +132,8 @@ def output_path(chapter_id: str, output: str, force: bool, project: Project) -> 
         raise BuildError(f"-o {output}: the output is an executed notebook and must end in .ipynb (or name a "
                          "folder); --force writes it anyway")
     if out.exists() and stored_key(out) is None:
-        raise BuildError(f"-o {output}: {out} exists and is not a (valid) notebook polycode wrote; refusing to "
-                         "overwrite it (--force overwrites)")
+        raise BuildError(f"-o {output}: {out} exists and is not a notebook polycode wrote (or is damaged); refusing "
+                         "to overwrite it (--force overwrites)")
     return out
 
 
