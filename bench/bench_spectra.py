@@ -22,7 +22,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from polycode_utils.projections import action, random_projections
-from polycode_utils.spectra import FIT_METHODS, CovarianceAccumulator, set_interval_coverage
+from polycode_utils.spectra import FIT_METHODS, CovarianceAccumulator, evaluation_set_coverage
 
 
 def best_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:
@@ -95,7 +95,7 @@ def bench_alpha(d: int, trials: int, n_sets: int, exponents: list[float], ratios
             n = max(4, int(ratio * d))
             cells = []
             for m in FIT_METHODS:
-                c = set_interval_coverage(n, d, a, fit_range, n_sets, trials, method=m, seed=int(1000 * ratio))
+                c = evaluation_set_coverage(n, d, a, fit_range, n_sets, trials, method=m, seed=int(1000 * ratio))
                 cells.append(f"{c.bias:+.4f} {c.sd_one:.4f} {c.coverage:6.0%}/{c.coverage_of_mean:4.0%}")
             print(f"    {a:5.2f} {f'{ratio:g}d':>7} | " + " | ".join(cells), flush=True)
 

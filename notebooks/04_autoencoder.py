@@ -52,7 +52,7 @@ from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, lo
 from polycode_utils.reports.ch04_autoencoder import frontier_summary, loss_summary, recipe_table, training_verdict
 from polycode_utils.training import (N_RECALIBRATE, bce_floor, held_out_images, mean_colour_loss, pca_reconstruction,
                                      reconstruct)
-from polycode_utils.workers import cpu_threads, cpu_workers
+from polycode_utils.workers import intra_op_threads, cpu_workers
 
 # %% tags=["remove-input"]
 set_style()
@@ -60,7 +60,7 @@ configs = dropout_grid(dropout_rates, n_seeds=n_seeds, seed=seed, dataset=datase
                        epochs=epochs, n_images=n_patches, batch_size=batch_size, lr=lr, image_size=image_size,
                        variational=variational, placement=placement, schedule=schedule)
 # Small convolutions: on a CPU one thread per process; the cores train networks side by side in processes.
-torch.set_num_threads(cpu_threads(device))
+torch.set_num_threads(intra_op_threads(device))
 data = load_images(dataset, n_patches, seed=seed, size=image_size, root=data_dir())
 provenance_box(profile=profile, data=data.description.summary(),
                model=f"{describe_networks(configs[0])}; {n_seeds} seed(s) per dropout rate; controls: the same "

@@ -58,8 +58,8 @@ from polycode_utils.data import evaluation_images
 from polycode_utils.layerwise.actions import (NORMALISATIONS, circle_action, iid_action, loop_frames, measure_dot)
 from polycode_utils.reports.ch06_projections import (action_alpha, action_claims, action_order, action_theory,
                                                      alpha_relation, control_ratio_table, exponent_table, last_dot_pc,
-                                                     monte_carlo_gap, noise_like_layers, scaling_law, shown_network,
-                                                     stringer_check, tracking_r2, trend_table)
+                                                     monte_carlo_gap, noise_like_layers, scaling_law,
+                                                     shown_network_index, stringer_check, tracking_r2, trend_table)
 from polycode_utils.layerwise.common import format_mean_sd, measured_networks, over_seeds, rate_label, seed_table
 from polycode_utils.layerwise.eigenspectra import layer_spectra
 
@@ -81,7 +81,7 @@ configs = dropout_grid(dropout_rates, n_seeds=n_seeds, seed=seed, dataset=datase
                        latent_dim=latent_dim, epochs=epochs, n_images=n_patches, batch_size=batch_size, lr=lr,
                        image_size=image_size, variational=variational, placement=placement, schedule=schedule)
 layers_used = check_layers(layers)
-show = (rate_label(dropout_rates[shown_network(show_dropout, dropout_rates)]), 0)  # seed 0 of that rate
+show = (rate_label(dropout_rates[shown_network_index(show_dropout, dropout_rates)]), 0)  # seed 0 of that rate
 check_choice(normalise, "normalise", NORMALISATIONS)
 check_choice(fit_method, "fit_method", FIT_METHODS)
 resolve_device(device)

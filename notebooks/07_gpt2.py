@@ -237,6 +237,17 @@ glue("alpha_table", alpha_table(frame, "main"), display=False)
 # {glue:text}`outliers_mlp_shift_pc2:+.2f`, from PC 11 (Stringer et al.'s start) by
 # {glue:text}`outliers_resid_shift_pc11:+.2f` and {glue:text}`outliers_mlp_shift_pc11:+.2f`. These variants are point
 # estimates (the window groups keep only their eigenvalues); the verdict above uses the plain fit.
+#
+# Which tokens carry them? Each recurring channel's {glue:text}`top_k` strongest windows (its peak value in a
+# window, at the layer where it is largest) put its peak on one token each [ours]: {glue:text}`outlier_tokens_text`.
+#
+# ```{glue:} outlier_token_table
+# ```
+#
+# The residual-stream channels that are outliers in the most layers, and the token at each of their strongest
+# peaks (as Python writes it: `'\n'` is a line break). Sun et al. (2024) found massive activations on the first
+# token and on delimiters; this run measures from position {glue:text}`skip_positions` on, so the first token's are
+# not among these.
 
 # %% tags=["hide-input"]
 glue("fig_alpha_fits", plots.alpha_fits_by_layer(page.outliers), display=False)

@@ -35,7 +35,7 @@ from polycode_utils.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECAL
                                      bce_floor, cache_folder, check_one_grid, checkpoint_problem, evaluate,
                                      held_out_images, is_cached, load_training_data, mean_colour_loss,
                                      pca_reconstruction, recalibrate_batchnorm, reconstruction_losses, train_many)
-from polycode_utils.workers import cpu_threads, cpu_workers, resolve_device, torch_threads
+from polycode_utils.workers import intra_op_threads, cpu_workers, resolve_device, torch_threads
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = 1
@@ -127,7 +127,7 @@ def load_networks(configs: Sequence[AutoencoderConfig], *, cache_dir: str | Path
                 "(it writes the shipped store), or raise max_train_s")
         return train_many(todo, data, cache_dir=cache_dir, device=device, workers=workers, progress=progress)
 
-    with torch_threads(cpu_threads(dev)):
+    with torch_threads(intra_op_threads(dev)):
         trained = train_until_converged(list(configs), data, train, max_epochs)
         return [Network(t.config.dropout, recalibrate_batchnorm(t.model, data.images[:N_RECALIBRATE]).eval()
                         if batchnorm == "recalibrated" else t.model.eval(), t, batchnorm,
@@ -407,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shipped.extend(done)  # every length trained is shipped: the chapters read the rule off the shorter ones
         return done
 
-    with torch_threads(cpu_threads(device)):
+    with torch_threads(intra_op_threads(device)):
         train_until_converged(configs, data, train, parameters.get("max_epochs", configs[0].epochs))
     path = ship(shipped, data, args.store, commit=commit, command=args.command, started=started)
     print(f"{len(shipped)} networks written to {path.parent} ({path.name}: commit {commit})")

@@ -476,7 +476,7 @@ def t_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, floa
     return float(v.mean() - half), float(v.mean() + half)
 
 
-def set_alpha(x: ArrayLike, fit_range: tuple[int, int], method: str = "huber") -> float:
+def evaluation_set_alpha(x: ArrayLike, fit_range: tuple[int, int], method: str = "huber") -> float:
     """alpha of one set of samples as chapter 5 fits it: PCs fit_range cut at half the rank (clip_fit_range)."""
     lam = eigenspectrum(x)
     return fit_power_law(lam, clip_fit_range(lam, fit_range, int(np.shape(x)[0])), method).alpha
@@ -499,7 +499,7 @@ class SetCoverage:
     mean_width: float           # mean width of the intervals
 
 
-def set_interval_coverage(n_samples: int, n_units: int, alpha: float, fit_range: Sequence[int], n_sets: int,
+def evaluation_set_coverage(n_samples: int, n_units: int, alpha: float, fit_range: Sequence[int], n_sets: int,
                           n_draws: int, method: str = "huber", confidence: float = 0.95, seed: int = 0,
                           max_subsets: int = 20000) -> SetCoverage:
     """Coverage of the independent-sets t interval on Gaussian data with lambda_n = n^alpha (power_law_samples)."""
@@ -512,7 +512,8 @@ def set_interval_coverage(n_samples: int, n_units: int, alpha: float, fit_range:
     fit_range = _check_fit_args(tuple(fit_range), method)
     rng_seed = check_int(seed, "seed", 0)
     confidence = _check_confidence(confidence)
-    est = np.array([set_alpha(power_law_samples(n_samples, n_units, alpha, seed=rng_seed + i), fit_range, method)
+    est = np.array([evaluation_set_alpha(power_law_samples(n_samples, n_units, alpha, seed=rng_seed + i), fit_range,
+                                         method)
                     for i in range(n_draws)])
     lam = power_law_samples(n_samples, n_units, alpha, seed=rng_seed)
     used = clip_fit_range(eigenspectrum(lam), fit_range, n_samples)

@@ -52,7 +52,7 @@ def worker_pool(workers: int):  # -> concurrent.futures.ProcessPoolExecutor
                                initializer=die_with_parent, initargs=(os.getpid(),))
 
 
-def cpu_threads(device: str | torch.device) -> int:
+def intra_op_threads(device: str | torch.device) -> int:
     """Intra-op threads for the small convolutions of chapter 4: 1 on a CPU (the cores go to networks trained side by
     side in processes, bench/bench_training.py), torch's current setting on a GPU."""
     dev = torch.device(device) if not isinstance(device, str) else resolve_device(device)

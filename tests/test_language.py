@@ -19,7 +19,7 @@ from scipy import stats
 from polycode_utils.language import (
     CORPORA, TextMeasurement, TopContexts, architecture, chance_scores, context_table, corpus_description,
     corpus_documents, first_position_ratio, load_language_model, load_measurements, measure_text, proxy_frame,
-    proxy_scores, record_sites, save_measurements, select_units, shuffle_tokens, site_names,
+    outlier_tokens, proxy_scores, record_sites, save_measurements, select_units, shuffle_tokens, site_names,
     site_spectra, site_width, text_windows, token_concentration, unit_statistics, untrained_copy,
     window_group_interval)
 from polycode_utils.language.models import LanguageModel, _from_config
@@ -535,3 +535,30 @@ def test_outlier_channels_are_found_by_magnitude_and_removed_from_the_fit():
     assert outlier_frame(m, spectra, factor=1e6).iloc[0].n_outliers == 0
     with pytest.raises(ValueError, match="factor"):
         outlier_frame(m, spectra, factor=0.5)
+
+
+def test_outlier_tokens_name_the_token_a_planted_massive_channel_sits_on():
+    """Issue 24: which tokens carry the outlier channels. Channel 2 is massive on token 7 only (the token it must
+    name, in every peak); channel 4 is as large on every token (its peaks fall on whatever tokens: the control)."""
+    import pandas as pd
+    n_w, t, d = 12, 8, 6
+    g = torch.Generator().manual_seed(0)
+    windows = torch.randint(10, 60, (n_w, t), generator=g)
+    windows[:, 5] = 7
+    acts = torch.randn(n_w, t, d, generator=g, dtype=torch.float64)
+    acts[..., 2] += 100.0 * (windows == 7)
+    acts[..., 4] *= 100.0
+    covs, contexts = {}, {}
+    for site in ("resid.0", "resid.1"):
+        covs[site] = CovarianceAccumulator(d).update(acts.reshape(-1, d))
+        contexts[site] = TopContexts.empty(5, d, d, torch.device("cpu"))
+        contexts[site].update(acts.float(), torch.arange(n_w), 0)
+    m = TextMeasurement("planted", windows, 0, 2, covs, contexts=contexts,
+                        token_text={i: f"t{i}" for i in range(60)})
+    outliers = pd.DataFrame([dict(site=s, kind="resid", channels=[2, 4]) for s in covs])
+    table = outlier_tokens(m, outliers, n_channels=2).set_index("channel")
+    assert table.loc[2, "commonest"] == "t7" and table.loc[2, "commonest_share"] == 1.0
+    assert table.loc[2, "layers"] == 2 and table.loc[2, "peaks"] == 5 and table.loc[2, "sign"] == "+"
+    assert table.loc[2, "ratio"] > 10 and table.loc[4, "ratio"] > 10
+    assert table.loc[4, "commonest_share"] <= 0.4                     # large everywhere: on no token in particular
+    assert outlier_tokens(m, outliers.iloc[:0]).empty

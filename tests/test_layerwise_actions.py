@@ -17,8 +17,8 @@ from polycode_utils.layerwise.actions import (HASH_ABOVE, SMOOTH_BELOW, ActionSc
                                               trajectory_actions)
 from polycode_utils.reports.ch06_projections import (action_alpha, action_order, action_theory, alpha_relation,
                                                      control_ratio_table, last_dot_pc, monte_carlo_gap,
-                                                     noise_like_layers, scaling_law, shown_network, stringer_check,
-                                                     tracking_r2, trend_table)
+                                                     noise_like_layers, scaling_law, shown_network_index,
+                                                     stringer_check, tracking_r2, trend_table)
 from polycode_utils.layerwise.common import CONTROL, measured_networks, seed_table
 from polycode_utils.models import DEPTH_NAMES, ResNetAutoencoder
 from polycode_utils.stimuli import moving_dot
@@ -158,13 +158,13 @@ def test_reference_actions_are_a_unit_variance_circle_and_iid_frames() -> None:
         circle_action(3, 1)
 
 
-def test_stringer_bound_and_shown_network() -> None:
+def test_stringer_bound_and_shown_network_index() -> None:
     assert stringer_bound(1) == -3.0 and stringer_bound(2) == -2.0 and stringer_bound(math.inf) == -1.0
     with pytest.raises(ValueError, match="d"):
         stringer_bound(0)
-    assert shown_network(0.4, [0, 0.2, 0.4]) == 2 and shown_network(0, [0, 0.2]) == 0
+    assert shown_network_index(0.4, [0, 0.2, 0.4]) == 2 and shown_network_index(0, [0, 0.2]) == 0
     with pytest.raises(ValueError, match="show_dropout"):
-        shown_network(0.3, [0, 0.2, 0.4])
+        shown_network_index(0.3, [0, 0.2, 0.4])
 
 
 def test_monte_carlo_gap() -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from polycode_utils.language.analysis import SiteSpectrum, depth_trend_difference
 from polycode_utils.language.measure import TextMeasurement
-from polycode_utils.reports.ch07_language import (coverage_numbers, file_settings, language_claims, proxy_verdict,
-                                                   score_numbers, score_table)
+from polycode_utils.reports.ch07_language import (coverage_numbers, file_settings, language_claims,
+                                                   outlier_token_numbers, proxy_verdict, score_numbers, score_table)
 from polycode_utils.spectra import CovarianceAccumulator, PowerLawFit
 
 DEPTHS = np.linspace(0.0, 1.0, 5)
@@ -111,3 +111,13 @@ def test_a_statistics_files_provenance_is_its_own():
                    "seed": 7}
     old = TextMeasurement("m", np.zeros((8, 10)), 0, 5, {})
     assert file_settings({"main": old})["corpus"] == "(not recorded in the file)"
+
+
+def test_outlier_token_numbers_say_which_token_each_channel_peaks_on():
+    tokens = pd.DataFrame([dict(channel=507, layers=30, site="resid.3", ratio=54.2, sign="+", peaks=20,
+                                commonest="\n", commonest_share=0.9, tokens=["\n"] * 18 + [",", "."])])
+    out = outlier_token_numbers(tokens)
+    assert out["outlier_tokens_text"] == "channel 507 peaks on '\\n' in 18 of its 20 strongest windows"
+    row = out["outlier_token_table"].loc[507]
+    assert row["× median RMS"] == 54 and row["share of its top windows"] == "90%" and row["largest at"] == "resid.3"
+    assert outlier_token_numbers(tokens.iloc[:0])["outlier_tokens_text"] == "no outlier channel recurs"

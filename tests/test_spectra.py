@@ -20,8 +20,8 @@ from polycode_utils.spectra import (
     power_law_samples,
     principal_components,
     score_correlation,
-    set_alpha,
-    set_interval_coverage,
+    evaluation_set_alpha,
+    evaluation_set_coverage,
     t_interval,
 )
 
@@ -114,7 +114,7 @@ def test_set_interval_covers_what_it_claims_in_the_chapter_regime(alpha: float) 
     # fit PCs 1..20 (its 1..100), 3 sets per interval. The interval covers the estimator's own mean at N (>= 90 %);
     # it covers the true alpha only where the finite-sample bias is small against its width: at alpha = -2, not
     # at alpha = -1, whose heavy tail flattens the measured slope by ~0.13 (the chapter states both).
-    c = set_interval_coverage(200, 1640, alpha, (1, 20), n_sets=3, n_draws=15, seed=0)
+    c = evaluation_set_coverage(200, 1640, alpha, (1, 20), n_sets=3, n_draws=15, seed=0)
     assert c.n_sets == 3 and c.fit_range == (1, 20) and c.n_draws == 15
     assert c.coverage_of_mean >= 0.9
     if alpha == -2.0:
@@ -124,15 +124,15 @@ def test_set_interval_covers_what_it_claims_in_the_chapter_regime(alpha: float) 
     assert 0 < c.sd_one < 0.05 and c.mean_width > 0
 
 
-def test_set_interval_coverage_is_seeded_and_checks_its_arguments() -> None:
-    a = set_interval_coverage(60, 200, -1.5, (1, 10), n_sets=2, n_draws=4, seed=3)
-    assert a == set_interval_coverage(60, 200, -1.5, (1, 10), n_sets=2, n_draws=4, seed=3)
-    assert set_alpha(power_law_samples(60, 200, -1.5, seed=3), (1, 10)) == pytest.approx(
+def test_evaluation_set_coverage_is_seeded_and_checks_its_arguments() -> None:
+    a = evaluation_set_coverage(60, 200, -1.5, (1, 10), n_sets=2, n_draws=4, seed=3)
+    assert a == evaluation_set_coverage(60, 200, -1.5, (1, 10), n_sets=2, n_draws=4, seed=3)
+    assert evaluation_set_alpha(power_law_samples(60, 200, -1.5, seed=3), (1, 10)) == pytest.approx(
         fit_power_law(eigenspectrum(power_law_samples(60, 200, -1.5, seed=3)), (1, 10)).alpha)
     with pytest.raises(ValueError, match="n_sets"):
-        set_interval_coverage(60, 200, -1.5, (1, 10), n_sets=1, n_draws=4)
+        evaluation_set_coverage(60, 200, -1.5, (1, 10), n_sets=1, n_draws=4)
     with pytest.raises(ValueError, match="n_draws"):
-        set_interval_coverage(60, 200, -1.5, (1, 10), n_sets=3, n_draws=2)
+        evaluation_set_coverage(60, 200, -1.5, (1, 10), n_sets=3, n_draws=2)
 
 
 def test_score_correlation_finds_a_planted_brightness_direction() -> None:

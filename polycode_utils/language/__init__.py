@@ -9,9 +9,9 @@ read), ``measure`` (one streamed, optionally distributed pass), ``explain`` (the
 
 from polycode_utils.language.analysis import (
     SiteSpectrum, TrendDifference, Unit, UnitStatistics, action_frame, alpha_table, chance_scores, context_table,
-    depth_trend_difference, first_position_ratio, layer_scores, layers_at_depths, outlier_frame, proxy_frame,
-    proxy_scores, score_frame, select_units, site_spectra, spectra_frame, token_concentration, unit_statistics,
-    window_group_interval)
+    depth_trend_difference, first_position_ratio, layer_scores, layers_at_depths, outlier_frame, outlier_tokens,
+    proxy_frame, proxy_scores, score_frame, select_units, site_spectra, spectra_frame, token_concentration,
+    unit_statistics, window_group_interval)
 from polycode_utils.language.explain import ExplainScores, TokenTables, explain_and_score
 from polycode_utils.language.measure import (
     CONTROLS, TextMeasurement, TopContexts, load_measurements, measure_runs, measure_text,
@@ -28,8 +28,7 @@ __all__ = [
     "action_frame", "alpha_table", "architecture", "chance_scores", "context_table", "corpus_description",
     "corpus_documents", "depth_trend_difference", "explain_and_score", "first_position_ratio", "layer_scores",
     "layers_at_depths", "load_language_model", "load_measurements", "measure_runs", "measure_text", "outlier_frame",
-    "proxy_frame",
-    "proxy_scores", "record_sites", "save_measurements", "score_frame", "select_units", "shuffle_tokens",
-    "site_names", "site_spectra", "site_width", "spectra_frame", "text_windows", "token_concentration",
-    "unit_statistics", "untrained_copy", "window_group_interval",
+    "outlier_tokens", "proxy_frame", "proxy_scores", "record_sites", "save_measurements", "score_frame", "select_units",
+    "shuffle_tokens", "site_names", "site_spectra", "site_width", "spectra_frame", "text_windows",
+    "token_concentration", "unit_statistics", "untrained_copy", "window_group_interval",
 ]

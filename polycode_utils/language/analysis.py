@@ -294,6 +294,42 @@ def context_table(m: TextMeasurement, units: Sequence[Unit], n_contexts: int = 3
 # Outlier dimensions (the massive-activation channels of Sun et al. 2024), found by their magnitude
 
 
+def _rms_ratio(acc, cov: np.ndarray | None = None) -> np.ndarray:
+    """Each channel's root-mean-square activation over the measured tokens, over the median channel's."""
+    cov = acc.covariance() if cov is None else cov
+    rms = np.sqrt(np.diag(cov) * (acc.n - 1) / acc.n + acc.mean() ** 2)
+    return rms / np.median(rms)
+
+
+def outlier_tokens(m: TextMeasurement, outliers: pd.DataFrame, kind: str = "resid", n_channels: int = 3
+                   ) -> pd.DataFrame:
+    """Which tokens carry the outlier channels that recur most (outlier_frame's, of one site kind): for each of the
+    n_channels found in the most layers, at the layer where it is largest, the token at each of its top_k peaks
+    (the sign of its larger peak), the commonest of them and its share (Sun et al. 2024 find massive activations
+    on a few tokens: the first, delimiters) [ours]."""
+    n_channels = check_int(n_channels, "n_channels")
+    sub = outliers[(outliers.kind == kind) & outliers.site.isin(list(m.contexts))]
+    counts = pd.Series([c for channels in sub.channels for c in channels], dtype=int).value_counts()
+    rows = []
+    for channel, n_layers in counts.head(n_channels).items():
+        sites = [site for site, channels in zip(sub.site, sub.channels) if channel in channels]
+        ratios = {site: float(_rms_ratio(m.covariances[site])[channel]) for site in sites}
+        site = max(ratios, key=ratios.get)
+        c = m.contexts[site]
+        sign = 0 if float(c.values[0, 0, channel]) >= float(c.values[1, 0, channel]) else 1
+        tokens = [m.token_text.get(int(m.windows[int(w), int(p)]), "?")
+                  for w, p, v in zip(c.window[sign, :, channel], c.position[sign, :, channel],
+                                     c.values[sign, :, channel]) if np.isfinite(float(v))]
+        common = pd.Series(tokens, dtype=object).value_counts()
+        rows.append(dict(channel=int(channel), layers=int(n_layers), site=site, ratio=ratios[site],
+                         sign="+" if sign == 0 else "−", peaks=len(tokens),
+                         commonest=str(common.index[0]) if tokens else "",
+                         commonest_share=float(common.iloc[0] / len(tokens)) if tokens else float("nan"),
+                         tokens=tokens))
+    return pd.DataFrame(rows, columns=["channel", "layers", "site", "ratio", "sign", "peaks", "commonest",
+                                       "commonest_share", "tokens"])
+
+
 def outlier_frame(m: TextMeasurement, spectra: Mapping[str, SiteSpectrum], factor: float = 10.0,
                   method: str = "huber") -> pd.DataFrame:
     """Per site: the outlier channels, those whose root-mean-square activation exceeds factor x the median channel's
@@ -306,8 +342,7 @@ def outlier_frame(m: TextMeasurement, spectra: Mapping[str, SiteSpectrum], facto
     for site, spec in spectra.items():
         acc = m.covariances[site]
         cov = acc.covariance()
-        rms = np.sqrt(np.diag(cov) * (acc.n - 1) / acc.n + acc.mean() ** 2)
-        ratio = rms / np.median(rms)
+        ratio = _rms_ratio(acc, cov)
         out = np.flatnonzero(ratio > factor)
         out = out[np.argsort(-ratio[out])]
         keep = np.setdiff1d(np.arange(cov.shape[0]), out)

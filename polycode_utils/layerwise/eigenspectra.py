@@ -22,7 +22,7 @@ from polycode_utils.data import DATASETS, ImageData, evaluation_images
 from polycode_utils.models import INPUT_DEPTH, dropout_noise_copy
 from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, SetCoverage, clip_fit_range, cv_spectra,
                                     fit_power_law, fit_quality, numerical_rank, principal_components, score_correlation,
-                                    set_interval_coverage, t_interval)
+                                    evaluation_set_coverage, t_interval)
 from polycode_utils.workers import torch_threads
 
 CIFAR10_TEST_IMAGES = 10_000  # the CIFAR-10 test split: the evaluation sets must fit in it
@@ -234,7 +234,7 @@ def cross_validated(noise_model: nn.Module, images: np.ndarray | torch.Tensor, l
 def interval_coverage(n_images: int, n_units: int, fit_range: Sequence[int], n_sets: int, n_draws: int,
                       method: str = "huber", seed: int = 0, alphas: Sequence[float] = (-1.0, -2.0)
                       ) -> dict[float, SetCoverage]:
-    """The chapter's interval checked on known spectra n^alpha at its own size (spectra.set_interval_coverage)."""
+    """The chapter's interval checked on known spectra n^alpha at its own size (spectra.evaluation_set_coverage)."""
     with torch_threads(1):
-        return {float(a): set_interval_coverage(n_images, n_units, float(a), fit_range, n_sets, n_draws, method,
+        return {float(a): evaluation_set_coverage(n_images, n_units, float(a), fit_range, n_sets, n_draws, method,
                                                 seed=seed) for a in alphas}

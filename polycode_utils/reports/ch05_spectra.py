@@ -102,7 +102,7 @@ def depth_trend(spectra: Spectra, keys: Sequence[Key]) -> DepthTrend:
         n_below_m1=int((tr < -1).sum().sum()), n_alpha=int(tr.size))
 
 
-def _beyond(diff: pd.DataFrame, k: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _beyond_seed_spread(diff: pd.DataFrame, k: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Mean and SD over seeds of paired differences, and where |mean| > k SD (False where SD is undefined)."""
     stats = over_seeds(diff)
     return stats.mean, stats.sd, (stats.mean.abs() > k * stats.sd) & stats.sd.notna()
@@ -136,11 +136,11 @@ def claim_resolution(spectra: Spectra, keys: Sequence[Key], k: float = 2.0) -> C
     k = check_float_in(k, "k", 0.0, 100.0)
     alpha = seed_table(spectra, keys, lambda s: s.alpha).drop(index=[INPUT_DEPTH], errors="ignore")
     trained = _trained(keys)
-    t_mean, t_sd, t_beyond = _beyond(paired_difference(alpha), k)
+    t_mean, t_sd, t_beyond = _beyond_seed_spread(paired_difference(alpha), k)
     if len(trained) >= 2:
         d = paired_difference(alpha, control=trained[0])
         d = d.loc[:, [c for c in d.columns if c[0] == trained[-1]]]
-        r_mean, r_sd, r_beyond = _beyond(d, k)
+        r_mean, r_sd, r_beyond = _beyond_seed_spread(d, k)
         r_mean.columns = r_sd.columns = [f"{trained[-1]} minus {trained[0]}"]
     else:
         r_mean = r_sd = r_beyond = pd.DataFrame(index=alpha.index)
@@ -326,7 +326,7 @@ def dropout_shape(spectra: Spectra, keys: Sequence[Key], rates: Sequence[float],
                                                                                 mean.loc[name, first]))
            for name in layers}
     n_more = int((mean[last] > mean[first]).sum())
-    n_beyond = int(_more_beyond(spectra, keys, rates, k).loc[layers].sum())
+    n_beyond = int(_deviation_grows_beyond_seeds(spectra, keys, rates, k).loc[layers].sum())
     if n_more <= len(layers) / 2:
         verdict = ("not consistent with the paper's claim: most layers do not deviate more from a power law at the "
                    "highest dropout rate than at the lowest (seed means)")
@@ -403,7 +403,7 @@ def reliable_shares(cv: Sequence[Mapping[str, CrossValidated]], keys: Sequence[K
         raise ValueError(f"p: need networks labelled {trained!r} and {control!r} in keys, got {labels}")
     mean = over_seeds(table).mean
     d = paired_difference(table, control=control)
-    d_mean, _, beyond = _beyond(d.loc[:, [c for c in d.columns if c[0] == trained]], k)
+    d_mean, _, beyond = _beyond_seed_spread(d.loc[:, [c for c in d.columns if c[0] == trained]], k)
     return ReliableShares(
         cv_rel_min=float(mean[trained].min()), cv_rel_min_layer=str(mean[trained].idxmin()),
         cv_rel_max=float(mean[trained].max()), cv_rel_max_layer=str(mean[trained].idxmax()),
@@ -434,7 +434,8 @@ def spectra_claims(spectra: Spectra, spectra_pc2: Spectra, keys: Sequence[Key], 
         measured=f"Spearman(depth, alpha), conv stages: {trend.rho_conv_text}; dense layers: "
                  f"{trend.rho_dense_text} (mean ± SD over seeds; untrained: the control)")
     d1, d2 = (dropout_shape(s, keys, rates, layer, k) for s in (spectra, spectra_pc2))
-    both = _more_beyond(spectra, keys, rates, k) & _more_beyond(spectra_pc2, keys, rates, k)
+    both = (_deviation_grows_beyond_seeds(spectra, keys, rates, k)
+            & _deviation_grows_beyond_seeds(spectra_pc2, keys, rates, k))
     fig5 = count_verdict("fig5", int(both.sum()), len(both), cases="layers", testable=testable, why_not=why_not,
                          control=f"the lowest rate, p = {rates[0]:g}, seed by seed (layers of the same networks, "
                                  "so the layers are not independent cases)",
@@ -447,11 +448,11 @@ def spectra_claims(spectra: Spectra, spectra_pc2: Spectra, keys: Sequence[Key], 
     return {**fig3c.glued(), **fig5.glued()}
 
 
-def _more_beyond(spectra: Spectra, keys: Sequence[Key], rates: Sequence[float], k: float) -> pd.Series:
+def _deviation_grows_beyond_seeds(spectra: Spectra, keys: Sequence[Key], rates: Sequence[float], k: float) -> pd.Series:
     """Per layer (the input left out): does the rms deviation grow from the lowest to the highest rate by more
     than k SDs of the seed-paired difference?"""
     first, last = rate_label(rates[0]), rate_label(rates[-1])
     rms = seed_table(spectra, keys, lambda s: s.quality.rms_residual).drop(index=[INPUT_DEPTH], errors="ignore")
     diff = paired_difference(rms, control=first)
-    mean, _, beyond = _beyond(diff.loc[:, [c for c in diff.columns if c[0] == last]], k)
+    mean, _, beyond = _beyond_seed_spread(diff.loc[:, [c for c in diff.columns if c[0] == last]], k)
     return (beyond & (mean > 0)).iloc[:, 0]

@@ -25,7 +25,7 @@ from polycode_utils.models import CONV_DEPTHS, DENSE_DEPTHS, INPUT_DEPTH
 
 Actions = Sequence[Mapping[str, LayerAction]]
 
-def shown_network(show_dropout: float, rates: Sequence[float]) -> int:
+def shown_network_index(show_dropout: float, rates: Sequence[float]) -> int:
     """The index of the network a figure singles out; show_dropout must be one of the dropout rates."""
     grid = [float(p) for p in rates]
     if show_dropout not in grid:

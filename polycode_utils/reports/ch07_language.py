@@ -14,9 +14,10 @@ from polycode_utils.checks import check_float_in
 from polycode_utils.claims import Claim, Effect, controlled_verdict, count_verdict
 from polycode_utils.language.analysis import (UNIT_KINDS, SiteSpectrum, UnitStatistics, action_frame, chance_scores,
                                               depth_trend_difference, first_position_ratio, layer_scores,
-                                              outlier_frame, proxy_frame, score_frame, spectra_frame, unit_statistics)
+                                              outlier_frame, outlier_tokens, proxy_frame, score_frame, spectra_frame,
+                                              unit_statistics)
 from polycode_utils.language.measure import TextMeasurement
-from polycode_utils.spectra import set_interval_coverage, t_interval
+from polycode_utils.spectra import evaluation_set_coverage, t_interval
 
 RUNS = ("main", "untrained", "shuffled", "compare")
 
@@ -219,6 +220,7 @@ def language_page(runs: Mapping[str, TextMeasurement], spectra: Mapping[str, Map
     ratio, ratio_layer = first_position_ratio(main, "resid")
     glued = {**language_claims(spectra, layers, model=model), **headline_numbers(frame, actions, proxy, chance),
              **score_numbers(layers), **tokens_per_unit(spectra), **outlier_numbers(outliers),
+             **outlier_token_numbers(outlier_tokens(main, outliers)),
              **coverage_numbers(main, spectra["main"], fit_range, coverage_draws, fit_method, seed),
              "score_table": score_table(layers),
              "model_name": model, "compare_name": compare_model or "none", "verdict": proxy_verdict(proxy),
@@ -274,15 +276,30 @@ def outlier_numbers(outliers: pd.DataFrame, kinds: Sequence[str] = ("resid", "ml
     return out
 
 
+def outlier_token_numbers(tokens: pd.DataFrame) -> dict[str, object]:
+    """Glue names outlier_token_*: which tokens carry the recurring outlier channels of the residual stream
+    (outlier_tokens), as a table and in a sentence."""
+    table = pd.DataFrame({
+        "channel": tokens.channel, "outlier in (layers)": tokens.layers, "largest at": tokens.site,
+        "× median RMS": tokens.ratio.round(0).astype(int) if len(tokens) else [], "sign": tokens.sign,
+        "commonest token at its peaks": tokens.commonest.map(repr),
+        "share of its top windows": tokens.commonest_share.map(lambda v: f"{v:.0%}"),
+        "tokens at its peaks": tokens.tokens.map(lambda ts: " ".join(map(repr, ts)))}).set_index("channel")
+    text = "; ".join(f"channel {r.channel} peaks on {r.commonest!r} in {round(r.commonest_share * r.peaks)} of its "
+                     f"{r.peaks} strongest windows" for r in tokens.itertuples()) or "no outlier channel recurs"
+    return {"outlier_token_table": table, "outlier_tokens_text": text}
+
+
 def coverage_numbers(main: TextMeasurement, spectra: Mapping[str, SiteSpectrum], fit_range: Sequence[int],
                      n_draws: int, method: str, seed: int) -> dict[str, float | int]:
     """Glue names cov_*: the window-group interval's coverage of a known alpha = -1 at the run's own size (one
-    group's tokens, the widest site's units, its groups; spectra.set_interval_coverage), as chapter 5 checks its own."""
+    group's tokens, the widest site's units, its groups; spectra.evaluation_set_coverage), as chapter 5 checks its
+    own."""
     groups = main.group_tokens.size
     if groups < 2:
         return dict(cov_coverage=float("nan"), cov_bias=float("nan"), cov_width=float("nan"), cov_tokens=0,
                     cov_units=0, cov_per_unit=float("nan"), cov_draws=0, cov_last=0)
     units, tokens = max(s.eigenvalues.size for s in spectra.values()), int(main.group_tokens.min())
-    c = set_interval_coverage(tokens, units, -1.0, fit_range, groups, n_draws, method, seed=seed)
+    c = evaluation_set_coverage(tokens, units, -1.0, fit_range, groups, n_draws, method, seed=seed)
     return dict(cov_coverage=c.coverage, cov_bias=c.bias, cov_width=c.mean_width, cov_tokens=tokens, cov_units=units,
                 cov_per_unit=tokens / units, cov_draws=n_draws, cov_last=c.fit_range[1])
