@@ -555,10 +555,12 @@ def test_outlier_tokens_name_the_token_a_planted_massive_channel_sits_on():
         contexts[site].update(acts.float(), torch.arange(n_w), 0)
     m = TextMeasurement("planted", windows, 0, 2, covs, contexts=contexts,
                         token_text={i: f"t{i}" for i in range(60)})
-    outliers = pd.DataFrame([dict(site=s, kind="resid", channels=[2, 4]) for s in covs])
+    outliers = pd.DataFrame([dict(site="resid.0", kind="resid", channels=[2, 4], ratios=[30.0, 20.0]),
+                             dict(site="resid.1", kind="resid", channels=[4, 2], ratios=[25.0, 24.0])])
     table = outlier_tokens(m, outliers, n_channels=2).set_index("channel")
     assert table.loc[2, "commonest"] == "t7" and table.loc[2, "commonest_share"] == 1.0
     assert table.loc[2, "layers"] == 2 and table.loc[2, "peaks"] == 5 and table.loc[2, "sign"] == "+"
-    assert table.loc[2, "ratio"] > 10 and table.loc[4, "ratio"] > 10
+    assert (table.loc[2, "site"], table.loc[2, "ratio"]) == ("resid.0", 30.0)   # where each channel is largest
+    assert (table.loc[4, "site"], table.loc[4, "ratio"]) == ("resid.1", 25.0)
     assert table.loc[4, "commonest_share"] <= 0.4                     # large everywhere: on no token in particular
     assert outlier_tokens(m, outliers.iloc[:0]).empty

@@ -294,16 +294,10 @@ def context_table(m: TextMeasurement, units: Sequence[Unit], n_contexts: int = 3
 # Outlier dimensions (the massive-activation channels of Sun et al. 2024), found by their magnitude
 
 
-def _rms_ratio(acc, cov: np.ndarray | None = None) -> np.ndarray:
-    """Each channel's root-mean-square activation over the measured tokens, over the median channel's."""
-    cov = acc.covariance() if cov is None else cov
-    rms = np.sqrt(np.diag(cov) * (acc.n - 1) / acc.n + acc.mean() ** 2)
-    return rms / np.median(rms)
-
-
 def outlier_tokens(m: TextMeasurement, outliers: pd.DataFrame, kind: str = "resid", n_channels: int = 3
                    ) -> pd.DataFrame:
-    """Which tokens carry the outlier channels that recur most (outlier_frame's, of one site kind): for each of the
+    """Which tokens carry the outlier channels that recur most (outlier_frame's, with their RMS ratios, of one site
+    kind): for each of the
     n_channels found in the most layers, at the layer where it is largest, the token at each of its top_k peaks
     (the sign of its larger peak), the commonest of them and its share (Sun et al. 2024 find massive activations
     on a few tokens: the first, delimiters) [ours]."""
@@ -312,8 +306,8 @@ def outlier_tokens(m: TextMeasurement, outliers: pd.DataFrame, kind: str = "resi
     counts = pd.Series([c for channels in sub.channels for c in channels], dtype=int).value_counts()
     rows = []
     for channel, n_layers in counts.head(n_channels).items():
-        sites = [site for site, channels in zip(sub.site, sub.channels) if channel in channels]
-        ratios = {site: float(_rms_ratio(m.covariances[site])[channel]) for site in sites}
+        ratios = {site: ratio[channels.index(channel)]
+                  for site, channels, ratio in zip(sub.site, sub.channels, sub.ratios) if channel in channels}
         site = max(ratios, key=ratios.get)
         c = m.contexts[site]
         sign = 0 if float(c.values[0, 0, channel]) >= float(c.values[1, 0, channel]) else 1
@@ -342,7 +336,8 @@ def outlier_frame(m: TextMeasurement, spectra: Mapping[str, SiteSpectrum], facto
     for site, spec in spectra.items():
         acc = m.covariances[site]
         cov = acc.covariance()
-        ratio = _rms_ratio(acc, cov)
+        rms = np.sqrt(np.diag(cov) * (acc.n - 1) / acc.n + acc.mean() ** 2)
+        ratio = rms / np.median(rms)
         out = np.flatnonzero(ratio > factor)
         out = out[np.argsort(-ratio[out])]
         keep = np.setdiff1d(np.arange(cov.shape[0]), out)
@@ -353,7 +348,7 @@ def outlier_frame(m: TextMeasurement, spectra: Mapping[str, SiteSpectrum], facto
         later = {first: fit_power_law(lam, clip_fit_range(lam, (first, last), acc.n), method).alpha
                  if first < last else float("nan") for first in (2, 11)}
         rows.append(dict(site=site, kind=spec.kind, layer=spec.layer, depth=spec.depth, n_outliers=out.size,
-                         channels=out.tolist(), max_ratio=float(ratio.max()),
+                         channels=out.tolist(), ratios=ratio[out].tolist(), max_ratio=float(ratio.max()),
                          variance_share=float(np.diag(cov)[out].sum() / np.trace(cov)), alpha=spec.alpha,
                          alpha_without=without.alpha, alpha_from_2=later[2], alpha_from_11=later[11],
                          pc1_share=spec.pc1_share, pc1_share_without=float(rest[0] / rest[rest > 0].sum())))

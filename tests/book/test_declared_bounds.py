@@ -7,12 +7,10 @@ test_declared_ends.py)."""
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from book_copy import run_chapter_in_a_copy
 
 from polycode_utils.book import params
 from polycode_utils.book.params import BuildError, Param, Project
@@ -111,16 +109,6 @@ def test_the_overrides_are_accepted_up_front(chapter_id, what, fix):
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter_id, what, fix", CASES, ids=[f"{c}-{w}" for c, w, _ in CASES])
 def test_a_chapter_runs_at_its_declared_lower_ends(tmp_path, chapter_id, what, fix):
-    for name in ("profiles.toml", "_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("notebooks", "book", "polycode_utils", "studies"):
-        shutil.copytree(ROOT / name, tmp_path / name,
-                        ignore=shutil.ignore_patterns("_generated", "_static", "__pycache__", "*.ipynb"))
-    cache = ROOT / "_build" / "cache"  # the smoke networks, when this checkout has them (read-only use: copied)
-    if cache.exists():
-        shutil.copytree(cache, tmp_path / "_build" / "cache",
-                        ignore=lambda d, names: [n for n in names if "-w2-" not in n and d == str(cache)])
     flags = [a for name, value in _overrides(chapter_id, what, fix) for a in ("-p", name, value)]
-    res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--root", str(tmp_path), "run", chapter_id,
-                          "--profile", "smoke", *flags], capture_output=True, text=True, timeout=900)
+    res = run_chapter_in_a_copy(ROOT, tmp_path, chapter_id, flags)
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]

@@ -3,12 +3,10 @@ never crashes the chapter late. Slow: it executes the chapter (and trains the sm
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from book_copy import run_chapter_in_a_copy
 
 from polycode_utils.book.params import Project
 
@@ -30,17 +28,6 @@ def _ends(which: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.parametrize("which", [LOW, HIGH], ids=["low", "high"])
-def test_chapter_5_runs_at_the_ends_of_its_declared_ranges(tmp_path, which):
-    for name in ("profiles.toml", "_config.yml", "_toc.yml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("notebooks", "book", "polycode_utils", "studies"):
-        shutil.copytree(ROOT / name, tmp_path / name,
-                        ignore=shutil.ignore_patterns("_generated", "_static", "__pycache__", "*.ipynb"))
-    cache = ROOT / "_build" / "cache"  # the smoke networks, when this checkout has them (read-only use: copied)
-    if cache.exists():
-        shutil.copytree(cache, tmp_path / "_build" / "cache",
-                        ignore=lambda d, names: [n for n in names if "-w2-" not in n and d == str(cache)])
-    res = subprocess.run([sys.executable, "-m", "polycode_utils.book", "--root", str(tmp_path), "run",
-                          "06_projections", "--profile", "smoke", *_ends(which)],
-                         capture_output=True, text=True, timeout=900)
+def test_chapter_6_runs_at_the_ends_of_its_declared_ranges(tmp_path, which):
+    res = run_chapter_in_a_copy(ROOT, tmp_path, "06_projections", _ends(which))
     assert res.returncode == 0, res.stdout + res.stderr[-3000:]
