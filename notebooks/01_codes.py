@@ -32,11 +32,11 @@ import torch
 from myst_nb import glue
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
-from polycode_utils.claims import count_verdict
 from polycode_utils.codes import (density_at_optimal_dims, dimensions_per_feature, entropy_at_flip,
                                   feature_dimensionality, monosemantic_code, neurons_per_feature,
                                   optimal_dims_per_feature, optimum_by_entropy, polysemantic_code, superposition_code)
 from polycode_utils.plots.theory import plot_codes, plot_dimensions_vs_sparsity, plot_training_losses
+from polycode_utils.reports.ch01_codes import fig1c_claims
 from polycode_utils.toy_models import (compare_with_optimum, elhage_sparsities, smooth_plateau, sticky_plateau,
                                        train_toy_models)
 
@@ -201,22 +201,10 @@ glue("plateau_reading",
      "fraction", display=False)
 
 # %% tags=["remove-cell"]
-smooth, n_tested = smooth_plateau(d_star, sparsities), n_sparsities - comparison.n_forced  # the control; the cases
-glue_values(dict(h_flip=entropy_at_flip(sparsities, d_star), smooth_length=smooth.length, n_tested=n_tested,
+smooth = smooth_plateau(d_star, sparsities)  # the control of the sticky plateau
+glue_values(dict(h_flip=entropy_at_flip(sparsities, d_star), smooth_length=smooth.length,
                  entropy_table=optimum_by_entropy(sparsities, d_star, n_hidden / n_features, entropy_sweep)))
-glue_values(count_verdict(
-    "fig1c", comparison.n_above_tested, max(1, n_tested), testable=n_tested > 0, why_not="D_opt lies below the "
-    "m/n floor at every sparsity", cases="sparsities where the m/n floor does not force it",
-    measured=f"D* from {d_star[0]:.3f} (dense) to {d_star[-1]:.3f} at 1/(1-S) = {inv_density[-1]:.0f}, against "
-             f"D_opt {d_opt[-1]:.3f} there; {comparison.n_forced} sparsities forced by the floor, left out",
-    holds="the trained D* lies on or above D_opt",
-    control=f"D_opt, a closed form at H_elem = {bits_per_value:g} bits (ours); it holds everywhere from "
-            f"H_elem = {entropy_at_flip(sparsities, d_star):.1f} bits up").glued())
-glue_values(count_verdict(
-    "fig1c_sticky", int(plateau.length >= smooth.length + 2), 1, cases="run (one seed)",
-    measured=f"longest plateau: {plateau.length} sparsities near {plateau.fraction}; the smooth curve's: "
-             f"{smooth.length}", holds="D* lingers near a sticky fraction for at least 2 sparsities longer than a "
-    "smooth curve through the same points", control="a cubic in log 1/(1-S) fitted to the same D* (ours)").glued())
+glue_values(fig1c_claims(comparison, d_star, d_opt, sparsities, plateau, smooth, bits_per_value))
 
 # %% tags=["hide-input"]
 glue("fig_1c", plot_dimensions_vs_sparsity(sparsities, d_star, d_feature, bits_per_value, floor=n_hidden / n_features),
@@ -281,7 +269,7 @@ glue("floor_crossing", density_at_optimal_dims(n_hidden / n_features, bits_per_v
 # stay in it while the optimum moves on. Is that more than any smooth fall would show? A cubic in $\log 1/(1-S)$
 # fitted to the same $D^*$, which lingers nowhere by design, stays as near one fraction as the plateau rule asks
 # for {glue:text}`smooth_length` consecutive sparsities; the results page counts the plateau as sticky only when it is
-# at least 2 sparsities longer than that (ours; one seed, so no interval).
+# at least {glue:text}`sticky_margin` sparsities longer than that (ours; one seed, so no interval).
 
 # %% tags=["hide-input"]
 glue("fig_loss", plot_training_losses(result.losses, sparsities), display=False)

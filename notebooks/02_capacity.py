@@ -31,7 +31,6 @@ from myst_nb import glue
 from tqdm.auto import tqdm
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
-from polycode_utils.claims import count_verdict
 from polycode_utils.capacity import (CODES, best_redundancy, code_capacity, depth_readouts, erasure_code_capacity,
                                      expected_projected_action, lower_bound_tight_above, monte_carlo_agreement,
                                      power_law_entropy, power_law_spectrum, simulate_code_survival,
@@ -43,6 +42,7 @@ from polycode_utils.codes import (code_spectrum, monosemantic_code, plugin_entro
 from polycode_utils.plots.theory import (plot_capacity_vs_depth, plot_capacity_vs_width, plot_code_spectra,
                                          plot_joint_decoding, plot_theorem_check)
 from polycode_utils.projections import action, random_projections
+from polycode_utils.reports.ch02_capacity import fig2_claims, theorem3_claim
 
 # %% tags=["remove-input"]
 set_style()
@@ -121,14 +121,7 @@ glue_values(dict(theorem_units=spoken(theorem_units), theorem_bits=spoken(theore
                  ba_max_error=float((theorem.blahut_arimoto - theorem.exact).abs().max()),
                  p_tight_2=lower_bound_tight_above(2), big_bits=big_bits,
                  p_tight_big=lower_bound_tight_above(big_bits)))
-above_statement = sum(row.blahut_arimoto >= theorem3_lower_bounds(row.units, row.bits, row.p).lower - 1e-9
-                      for row in theorem.itertuples())
-glue_values(count_verdict(
-    "theorem3", int(theorem.within.sum()), len(theorem), cases="exact channels (Blahut-Arimoto)",
-    measured=f"{int(theorem.within.sum())} of {len(theorem)} capacities within (1-p) m (C_b + log2(1 - 2^-C_b)) .. "
-             f"(1-p) m C_b, the proof's bounds; {above_statement} of {len(theorem)} above the statement's weaker "
-             "(1-p) m C_b (1 - eps)", holds="the capacity lies within the proof's bounds",
-    control="none: a theorem checked against the exact capacity; the statement's weaker bound holds too").glued())
+glue_values(theorem3_claim(theorem))
 
 # %% [markdown]
 # All {glue:text}`n_within` of the {glue:text}`n_checks` Blahut–Arimoto capacities ({glue:text}`theorem_units`
@@ -243,13 +236,6 @@ glue("best_k_max_depth", int(best_redundancy(width, max_depth, p_glue)), display
 noisy = [p for p in dropout_rates if p > 0]
 deep = {code: [float(code_capacity(code, width, max_depth, p, bits_per_unit)) for p in noisy]
         for code in ("monosemantic", "repetition")}
-glue_values(count_verdict(
-    "fig2", sum(r > m for r, m in zip(deep["repetition"], deep["monosemantic"])), len(noisy),
-    cases="dropout rates p > 0", measured=f"after {max_depth} dropout layers of {width} units: monosemantic "
-    + ", ".join(f"{m:.3g}" for m in deep["monosemantic"]) + " bits, repetition (redundant, one feature per unit) "
-    + ", ".join(f"{r:.3g}" for r in deep["repetition"]) + f" bits at p = {', '.join(f'{p:g}' for p in noisy)}",
-    holds=f"the redundant code keeps more capacity than the monosemantic one after {max_depth} layers",
-    control="the monosemantic code; closed forms of ours, so true or false by construction").glued())
 
 # %% [markdown]
 # At a dropout rate of {glue:text}`p_glue`, the monosemantic code loses half of its
@@ -342,18 +328,10 @@ glue_values(dict(
                    / (wide[-1] * (1 - p_glue) * bits_per_unit))))
 
 # %% tags=["remove-cell"]
-mono_deep, poly = dict(zip(noisy, deep["monosemantic"])), {p: joint["polysemantic", p] for p in noisy}
-for key, name, kept in (("fig2_per_feature", "read feature by feature (our closed form)",
-                         {p: (float(per_feature[p][-1]), 0.0) for p in noisy}),
-                        ("fig2_joint", "read jointly (erasure decoding, simulated; it counts where mean - 2 SE lies "
-                         "above)", {p: (float(poly[p].capacity[-1]), float(poly[p].stderr[-1])) for p in noisy})):
-    glue_values(count_verdict(
-        key, sum(c - 2 * se > mono_deep[p] for p, (c, se) in kept.items()), len(noisy), cases="dropout rates p > 0",
-        measured=f"after {max_depth} layers: the overlapping code {name} " + ", ".join(f"{c:.3g}" for c, _ in
-        kept.values()) + f" bits against the monosemantic {', '.join(f'{mono_deep[p]:.3g}' for p in noisy)} at p = "
-        f"{', '.join(f'{p:g}' for p in noisy)}", control="the monosemantic code, at the same width and rate",
-        holds=f"the polysemantic (overlapping) code keeps more capacity than the monosemantic one after {max_depth} "
-              "layers").glued())
+poly = [joint["polysemantic", p] for p in noisy]
+glue_values(fig2_claims(noisy, max_depth, width, deep["monosemantic"], deep["repetition"],
+                        [float(per_feature[p][-1]) for p in noisy], [float(j.capacity[-1]) for j in poly],
+                        [float(j.stderr[-1]) for j in poly]))
 
 # %% [markdown]
 # **Joint decoding (ours, beyond the paper).** (f) Capacity against depth at width {glue:text}`width`: the

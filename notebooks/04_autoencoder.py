@@ -48,7 +48,8 @@ from polycode_utils.book.paths import book_root, data_dir, network_store, shippe
 from polycode_utils.data import load_images
 from polycode_utils.models import architecture_table
 from polycode_utils.plots import networks as plots
-from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, store_summary
+from polycode_utils.grid import (describe_networks, dropout_grid, grid_losses, load_networks, rate_label,
+                                 store_summary)
 from polycode_utils.reports.ch04_autoencoder import frontier_summary, loss_summary, recipe_table, training_verdict
 from polycode_utils.training import (N_RECALIBRATE, bce_floor, held_out_images, mean_colour_loss, pca_reconstruction,
                                      reconstruct)
@@ -352,7 +353,7 @@ flat = np.broadcast_to(shown.mean(axis=(2, 3), keepdims=True), shown.shape)
 rows = [reconstruct(net.model, shown) for net in first_seed]
 rows += [pca_reconstruction(data.images, shown, latent_dim), flat]
 glue_values(dict(n_show=n_show, fig_rec=plots.reconstruction_grid(
-    shown, rows, [f"p = {net.dropout:g}" for net in first_seed] + [f"PCA-{latent_dim}", "mean colour"])))
+    shown, rows, [rate_label(net.dropout) for net in first_seed] + [f"PCA-{latent_dim}", "mean colour"])))
 
 # %% [markdown]
 # ```{glue:figure} fig_rec
@@ -470,14 +471,14 @@ assert abs(width_exponent - float(np.polyfit(np.log([4, 8, 16]), np.log(sizes), 
 
 # %%
 ### BEGIN SOLUTION
-share_lowest = float(final_df.loc[f"p = {dropout_rates[0]:g}", "vs mean colour"].mean())
+share_lowest = float(final_df.loc[rate_label(dropout_rates[0]), "vs mean colour"].mean())
 ### END SOLUTION
 print(f"{share_lowest:.0%} of the mean colour's error")
 
 # %% tags=["check"]
 assert 0 < share_lowest < 10
 ### BEGIN HIDDEN TESTS
-lowest = [float(final_df.loc[(f"p = {dropout_rates[0]:g}", s), "vs mean colour"]) for s in range(n_seeds)]
+lowest = [float(final_df.loc[(rate_label(dropout_rates[0]), s), "vs mean colour"]) for s in range(n_seeds)]
 assert abs(share_lowest - float(np.mean(lowest))) < 1e-12
 ### END HIDDEN TESTS
 

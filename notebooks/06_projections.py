@@ -60,7 +60,8 @@ from polycode_utils.reports.ch06_projections import (action_alpha, action_claims
                                                      alpha_relation, control_ratio_table, exponent_table, last_dot_pc,
                                                      monte_carlo_gap, noise_like_layers, scaling_law,
                                                      shown_network_index, stringer_check, tracking_r2, trend_table)
-from polycode_utils.layerwise.common import format_mean_sd, measured_networks, over_seeds, rate_label, seed_table
+from polycode_utils.grid import rate_label
+from polycode_utils.layerwise.common import format_mean_sd, measured_networks, over_seeds, seed_table
 from polycode_utils.layerwise.eigenspectra import layer_spectra
 
 # %% tags=["remove-cell"]

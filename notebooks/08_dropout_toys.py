@@ -34,10 +34,10 @@ represented_above = 0.5
 import time
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
-from polycode_utils.claims import controlled_verdict
 from polycode_utils.dropout_toys import (code_measures, constant_output_loss, dropout_effect, measures_by_condition,
                                          toy_grid, train_dropout_toys, training_gain)
 from polycode_utils.plots.theory import plot_alpha_against_redundancy, plot_dropout_toys
+from polycode_utils.reports.ch08_dropout_toys import mechanism_claims
 
 set_style()  # torch keeps its threads: the elementwise work of 120 instances gains 1.5x from a second core
 glue_values(dict(n_features=n_features, n_hidden=n_hidden, hidden=hidden, n_seeds=n_seeds, threshold=threshold,
@@ -122,26 +122,7 @@ glue_values(dict(fig_toys=plot_dropout_toys(table)))
 # {glue:text}`robust_ratio:.2f` times as much as their twins trained without.
 
 # %% tags=["remove-cell"]
-claims, cases_by = {}, {}
-for key, measure, sign, holds in [
-        ("toys_redundant", "neurons_per_feature", 1.0, "more neurons per represented feature than the twin"),
-        ("toys_polysemantic", "features_per_neuron", 1.0, "more features per neuron than the twin"),
-        ("toys_pona", "represented", -1.0, "fewer features represented than the twin")]:
-    effect, cases = dropout_effect(table, measure, p_max, f"{measure.replace('_', ' ')}, p = {p_max:g} − p = 0",
-                                   sign)
-    pr = dropout_effect(table, f"{measure}_pr", p_max, "", sign)[0] if measure != "represented" else None
-    claims[key] = controlled_verdict(
-        key, int((cases > 0).sum()), cases.size, effect, cases="conditions (sparsity × importance)", holds=holds,
-        measured=f"{measure.replace('_', ' ')} at p = {p_max:g}: {table[table.dropout == p_max][measure].mean():.2f}"
-                 f" against {table[table.dropout == 0][measure].mean():.2f} at p = 0" +
-                 (f"; participation ratio: {pr.mean:+.2f} [{pr.low:+.2f}, {pr.high:+.2f}]" if pr else ""),
-        control_holds="the p = 0 twin: the same initial weights, inputs and masks' draws, no dropout",
-        testable=converged, why_not="some models had not converged or learnt less than a constant output")
-    glue_values(claims[key].glued())
-    cases_by[key] = cases
-glue_values({f"{key}_up": ", ".join(f"S = {S:g} with {'uniform' if d == 1 else f'decaying ({d:g}^i)'} importance "
-                                     f"({v:+.2f})" for (S, d), v in cases_by[key][cases_by[key] > 0].items())
-             or "none of the conditions" for key in ("toys_redundant", "toys_polysemantic")})
+glue_values(mechanism_claims(table, p_max, converged=converged))
 
 # %% [markdown]
 # ## The verdicts

@@ -3,8 +3,7 @@ its supplementary note holds in this run, and the book's results page collects t
 
 A claim is tested by counting the cases where it holds (sparsities, codes, estimators, layers, networks): it
 *agrees* when it holds in every case, holds *partly* when in more than half, and *differs* otherwise; a run that
-cannot test it (networks that learnt too little, say) gives *not testable at this profile* with the reason. A
-claim whose printed form is wrong but whose substance holds is capped at *partly* [ours].
+cannot test it (networks that learnt too little, say) gives *not testable in this run* with the reason [ours].
 
 A claim about a trained system must also fail, or be clearly weaker, in its control (the untrained twin, say):
 controlled_verdict counts the independent trained cases where it holds and asks that the trained-minus-control
@@ -16,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from polycode_utils.checks import check_choice, check_int
+from polycode_utils.checks import check_int
 
-VERDICTS = ("agrees", "partly", "differs", "not testable at this profile", "not distinguished from its control")
+VERDICTS = ("agrees", "partly", "differs", "not testable in this run", "not distinguished from its control")
 NOT_TESTABLE, NOT_DISTINGUISHED = VERDICTS[3], VERDICTS[4]
 NO_CONTROL = "none: a closed form or a theorem, not a trained system"
 
@@ -32,12 +31,6 @@ class Claim:
     measured: str
     reason: str
     control: str = NO_CONTROL  # what it was checked against, with the effect where there is one
-
-    def glued(self) -> dict[str, str]:
-        """The glue names the results page reads: claim_KEY, claim_KEY_measured, claim_KEY_reason,
-        claim_KEY_control."""
-        return {f"claim_{self.key}": self.verdict, f"claim_{self.key}_measured": self.measured,
-                f"claim_{self.key}_reason": self.reason, f"claim_{self.key}_control": self.control}
 
 
 @dataclass(frozen=True)
@@ -59,24 +52,18 @@ class Effect:
         return f"{self.what}: {self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}] (95 %, {self.n} {self.units})"
 
 
-
 def count_verdict(key: str, n_hold: int, n_total: int, *, measured: str, holds: str, cases: str,
-                  testable: bool = True, why_not: str = "", cap: str = "agrees", cap_reason: str = "",
-                  control: str = NO_CONTROL) -> Claim:
+                  testable: bool = True, why_not: str = "", control: str = NO_CONTROL) -> Claim:
     """The verdict from the count of cases where a claim holds: all agrees, more than half partly, else differs
     (for claims whose control is part of the cases or that need none: control says which)."""
     n_total = check_int(n_total, "n_total", 1)
     n_hold = check_int(n_hold, "n_hold", 0, n_total)
-    check_choice(cap, "cap", VERDICTS[:2])
     if not testable:
         if not why_not:
             raise ValueError("why_not: say why the run cannot test the claim")
         return Claim(key, NOT_TESTABLE, measured, why_not, control)
     verdict = "agrees" if n_hold == n_total else "partly" if n_hold > n_total / 2 else "differs"
-    reason = f"{holds} in {n_hold} of {n_total} {cases}"
-    if cap == "partly" and verdict == "agrees":
-        verdict, reason = "partly", f"{reason}; {cap_reason}" if cap_reason else reason
-    return Claim(key, verdict, measured, reason, control)
+    return Claim(key, verdict, measured, f"{holds} in {n_hold} of {n_total} {cases}", control)
 
 
 def controlled_verdict(key: str, n_hold: int, n_total: int, effect: Effect, *, measured: str, holds: str,

@@ -35,7 +35,7 @@ from polycode_utils.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECAL
                                      bce_floor, cache_folder, check_one_grid, checkpoint_problem, evaluate,
                                      held_out_images, is_cached, load_training_data, mean_colour_loss,
                                      pca_reconstruction, recalibrate_batchnorm, reconstruction_losses, train_many)
-from polycode_utils.workers import intra_op_threads, cpu_workers, resolve_device, torch_threads
+from polycode_utils.workers import cpu_workers, intra_op_threads, resolve_device, torch_threads
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = 1
@@ -44,6 +44,16 @@ STORE_FORMAT = 1
 # 12-16 by up to 45 %), eval passes included; a CPU estimate only [ours].
 CPU_SECONDS_PER_IMAGE = (2.9e-4, 1.6e-8)
 TRAIN_COMMAND = "polycode train"
+
+
+def rate_label(p: float) -> str:
+    """The name of a network of the dropout grid trained at rate p: 'p = 0.2' (a table's row or column label)."""
+    return f"p = {p:g}"
+
+
+def is_rate_label(name: str) -> bool:
+    """Whether a label names a network trained at a dropout rate (rate_label), not a control or a baseline."""
+    return name.startswith("p = ")
 
 
 def dropout_grid(dropout_rates: Sequence[float], n_seeds: int = 1, **config: object) -> list[AutoencoderConfig]:
@@ -331,7 +341,7 @@ def final_losses(networks: Sequence[Network], images: np.ndarray, train_images: 
     for net in networks:
         h, ev = net.trained.history, evaluate(net.model, images)
         as_trained = evaluate(net.trained.model, images).total
-        rows.append({"network": f"p = {net.dropout:g}", "seed": net.replicate,
+        rows.append({"network": rate_label(net.dropout), "seed": net.replicate,
                      "train loss (dropout on)": h.epoch_loss[-1], "eval loss, BN as trained": as_trained,
                      "eval loss, BN re-estimated": ev.total, "BCE above floor": ev.bce - floor,
                      "vs mean colour": (ev.bce - floor) / (base.bce - floor), "KL": ev.kl, "pixel MSE": ev.mse,

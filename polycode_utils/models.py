@@ -32,6 +32,8 @@ DEPTH_NAMES = ("input", "stem", "layer1", "layer2", "layer3", "layer4", "pooled"
 INPUT_DEPTH = "input"  # "layer 0": the pixels themselves, the control every depth is read against [ours]
 CONV_DEPTHS = DEPTH_NAMES[1:6]  # the convolutional stages
 DENSE_DEPTHS = DEPTH_NAMES[6:]  # the dense layers: pooled features, the FC layers, the latent mean
+CONV_PART, DENSE_PART = "conv stages", "dense layers"
+DEPTH_PARTS = {CONV_PART: CONV_DEPTHS, DENSE_PART: DENSE_DEPTHS}  # depth trends are read within each part
 
 
 def check_layers(layers: Sequence[str]) -> list[str]:

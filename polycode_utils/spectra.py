@@ -261,8 +261,8 @@ def _n_positive(lam: np.ndarray) -> int:
     return int(nonpos[0]) if nonpos.size else lam.size
 
 
-def _check_fit_args(fit_range: tuple[int, int], method: str) -> tuple[int, int]:
-    check_choice(method, "method", FIT_METHODS)
+def check_fit_range(fit_range: Sequence[int]) -> tuple[int, int]:
+    """A fit's range of PCs: two 1-based numbers (first, last), first <= last, both included."""
     try:
         first, last = (int(v) for v in fit_range)
         whole = all(not isinstance(v, bool) and float(v) == int(v) for v in fit_range)  # 1.5 is not truncated to 1
@@ -273,6 +273,11 @@ def _check_fit_args(fit_range: tuple[int, int], method: str) -> tuple[int, int]:
     if not 1 <= first <= last:
         raise ValueError(f"fit_range: need 1 <= first <= last (1-based PCs, inclusive), got {fit_range!r}")
     return first, last
+
+
+def _check_fit_args(fit_range: Sequence[int], method: str) -> tuple[int, int]:
+    check_choice(method, "method", FIT_METHODS)
+    return check_fit_range(fit_range)
 
 
 def _fit_line(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float]:

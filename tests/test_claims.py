@@ -1,4 +1,4 @@
-"""Verdicts on the paper's claims (polycode_utils.claims): the counting rule, the cap, the untestable run."""
+"""Verdicts on the paper's claims (polycode_utils.claims): the counting rule, the control, the untestable run."""
 
 from __future__ import annotations
 
@@ -18,18 +18,9 @@ def test_the_verdict_follows_the_count(n_hold, verdict):
     assert claim.verdict == verdict and claim.reason == f"it holds in {n_hold} of 5 layers"
 
 
-def test_a_wrong_printed_form_caps_the_verdict_at_partly():
-    claim = count_verdict("t", 4, 4, measured="m", holds="the proof's bound holds", cases="channels", cap="partly",
-                          cap_reason="the statement as printed does not")
-    assert claim.verdict == "partly" and claim.reason.endswith("; the statement as printed does not")
-    assert count_verdict("t", 1, 4, measured="m", holds="h", cases="c", cap="partly").verdict == "differs"
-
-
-def test_an_untestable_run_says_why_and_the_glue_names():
+def test_an_untestable_run_says_why():
     claim = count_verdict("fig5", 3, 3, measured="m", holds="h", cases="c", testable=False, why_not="too short")
     assert claim == Claim("fig5", VERDICTS[3], "m", "too short", NO_CONTROL)
-    assert claim.glued() == {"claim_fig5": VERDICTS[3], "claim_fig5_measured": "m", "claim_fig5_reason": "too short",
-                             "claim_fig5_control": claim.control}
     with pytest.raises(ValueError, match="why_not"):
         count_verdict("x", 1, 1, measured="m", holds="h", cases="c", testable=False)
     with pytest.raises(ValueError, match="n_hold"):
@@ -72,13 +63,16 @@ def test_a_claim_that_holds_as_well_in_its_control_does_not_agree_and_one_only_i
         "x", 3, 3, groups, measured="m", holds="h", cases="c", control_holds="?").reason
 
 
-def test_the_seed_interval_of_an_effect_covers_as_stated():
+@pytest.mark.parametrize("noise, low, high", [("normal", 0.93, 0.97), ("skewed", 0.86, 0.93)])
+def test_the_seed_interval_of_an_effect_covers_as_stated(noise, low, high):
     """The effect's interval is a Student-t interval over seeds: with normal seed-to-seed noise its coverage at 3
-    seeds (the default grid's) is 95 % within Monte-Carlo error."""
+    seeds (the default grid's) is 95 % within Monte-Carlo error; with strongly skewed noise (a centred exponential)
+    about 90 %, as the results page says."""
     rng = np.random.default_rng(1)
     hits = 0
     for _ in range(2000):
-        trained = (0.5 + 0.1 * rng.standard_normal((1, 3))).tolist()
+        noise_draw = rng.standard_normal((1, 3)) if noise == "normal" else rng.exponential(size=(1, 3)) - 1.0
+        trained = (0.5 + 0.1 * noise_draw).tolist()
         effect = control_effect(_per_network(trained, [0.0, 0.0, 0.0]), "d")
         hits += effect.low <= 0.5 <= effect.high
-    assert 0.93 < hits / 2000 < 0.97
+    assert low < hits / 2000 < high

@@ -54,9 +54,8 @@ def test_science_holds_no_path_into_the_book():
     assert offenders == [], "paths into the book belong to polycode_utils.book.paths"
 
 
-# The science modules whose strings (docstrings aside) still name a chapter, a profile or a glue key: their words
-# belong in the report layer (polycode_utils/reports/). The set may only shrink: a module that is clean must leave it.
-STILL_WORDED = {"claims.py"}
+# No science module's strings (docstrings aside) name a chapter, a profile or a glue key: those words belong in the
+# report layer (polycode_utils/reports/).
 WORDS = re.compile(r"\bchapters?\b|\bprofiles?\b|\bclaim_|\bglue", re.IGNORECASE)
 
 
@@ -73,8 +72,7 @@ def _worded_strings(path: Path) -> list[int]:
 def test_science_strings_name_no_chapter_profile_or_glue_key():
     science = [p for p in science_files() if "reports" not in p.relative_to(LIBRARY).parts]
     worded = {str(p.relative_to(LIBRARY)): lines for p in science if (lines := _worded_strings(p))}
-    assert set(worded) <= STILL_WORDED, {k: v for k, v in worded.items() if k not in STILL_WORDED}
-    assert STILL_WORDED <= set(worded), f"clean now, take them off STILL_WORDED: {STILL_WORDED - set(worded)}"
+    assert worded == {}, "string literals (module: line numbers) that belong in the report layer"
 
 
 def test_chapters_are_thin():

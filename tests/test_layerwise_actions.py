@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from polycode_utils.claims import NOT_TESTABLE
 from polycode_utils.layerwise.actions import (HASH_ABOVE, SMOOTH_BELOW, ActionScaling, LayerAction, action_scaling,
                                               circle_action, dot_actions, every_nth_frame, iid_action, loop_frames,
                                               measure_dot, scaling_exponent, smoothness, stringer_bound,
@@ -462,5 +463,5 @@ def test_action_claims_count_the_trained_networks_and_respect_an_untestable_run(
     assert out["claim_fig4c_control"].startswith("|Spearman(depth, action)| over the conv stages, trained − untrained")
     assert out["claim_fig4d"] == "agrees" and "so in 0 of 2 untrained networks" in out["claim_fig4d_control"]
     untestable = action_claims(table, alpha, testable=False, why_not="too short")
-    assert untestable["claim_fig4c"] == "not testable at this profile"
+    assert untestable["claim_fig4c"] == NOT_TESTABLE
     assert untestable["claim_fig4d_reason"] == "too short"

@@ -11,8 +11,10 @@ import pytest
 import torch
 from torch import nn
 
+from polycode_utils.claims import NOT_TESTABLE
 from polycode_utils.data import evaluation_images
-from polycode_utils.layerwise.common import CONTROL, rate_label
+from polycode_utils.grid import rate_label
+from polycode_utils.layerwise.common import CONTROL
 from polycode_utils.layerwise.eigenspectra import (CrossValidated, LayerSpectrum, cross_validated, evaluation_sets,
                                                    grid_spectra, layer_spectra, mean_brightness, refit_from,
                                                    spectrum_of)
@@ -291,4 +293,4 @@ def test_spectra_claims_count_their_cases() -> None:
     assert "trained − untrained: +" in c2["claim_fig3c_control"]
     assert c["claim_fig5"] == "agrees" and "9 of 9 fitted from PC 1" in c["claim_fig5_measured"]
     no = spectra_claims(spectra, pc2, KEYS, list(RATES), "layer4", testable=False, why_not="too little training")
-    assert no["claim_fig5"] == "not testable at this profile" and no["claim_fig5_reason"] == "too little training"
+    assert no["claim_fig5"] == NOT_TESTABLE and no["claim_fig5_reason"] == "too little training"

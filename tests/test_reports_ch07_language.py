@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from polycode_utils.claims import NOT_TESTABLE
 from polycode_utils.language.analysis import SiteSpectrum, depth_trend_difference
 from polycode_utils.language.measure import TextMeasurement
 from polycode_utils.reports.ch07_language import (coverage_numbers, file_settings, language_claims,
@@ -64,7 +65,7 @@ def test_language_claims_need_the_controls_to_differ():
     assert half["claim_lm_alpha"] == "differs" and "2 of 4" in half["claim_lm_alpha_reason"]
     assert half["claim_lm_projections"] in ("differs", "not distinguished from its control")
     alone = language_claims({"main": trend["main"]}, _layers(0.3, 0.1).query("run == 'main'"), model="m")
-    assert alone["claim_lm_alpha"] == alone["claim_lm_projections"] == "not testable at this profile"
+    assert alone["claim_lm_alpha"] == alone["claim_lm_projections"] == NOT_TESTABLE
     with pytest.raises(ValueError, match="spectra: the main run measured none"):
         language_claims({"main": {}}, _layers(0.3, 0.1), model="m")
 

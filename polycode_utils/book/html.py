@@ -12,6 +12,7 @@ from pathlib import Path
 
 from polycode_utils.book.execute import write_atomic
 from polycode_utils.book.params import BuildError, Project, default_values
+from polycode_utils.book.results_page import write_results_table
 
 
 class RenderError(BuildError):
@@ -112,6 +113,7 @@ def build_html(project: Project, force: bool) -> str:
     mark_assembly(project, mixed)
     if mixed:
         print("polycode: warning: the book's pages come from different runs: " + "; ".join(mixed), file=sys.stderr)
+    write_results_table(project)  # from the verdicts the executed chapters recorded
     digest = html_inputs_digest(project)
     if not force and html.exists() and stamp.exists() and stamp.read_text() == f"{digest}\n{html_digest(html)}":
         return "cached"  # the same inputs, and the HTML as it was written (a damaged page is rebuilt)

@@ -20,8 +20,8 @@ from polycode_utils.checks import check_choice, check_float_in, check_int, check
 from polycode_utils.language.explain import explain_and_score
 from polycode_utils.language.measure import TextMeasurement
 from polycode_utils.language.sites import parse_site
-from polycode_utils.spectra import (FIT_METHODS, PowerLawFit, clip_fit_range, fit_power_law, fit_quality,
-                                    t_half_width)
+from polycode_utils.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, fit_power_law, fit_quality,
+                                    PowerLawFit, t_half_width)
 
 UNIT_KINDS = ("neuron", "projection")
 SCORED_UNITS = ("neuron", "projection", "pca")
@@ -74,7 +74,7 @@ def window_group_interval(alpha: float, group_alphas: Sequence[float], confidenc
 def site_spectra(m: TextMeasurement, fit_range: Sequence[int] = (1, 500), method: str = "huber",
                  confidence: float = 0.95) -> dict[str, SiteSpectrum]:
     """Every site's spectrum and alpha fitted over PCs fit_range cut at half the rank (Huber [paper]; range [ours])."""
-    first, last = (check_int(v, "fit_range") for v in check_sequence(fit_range, "fit_range", min_len=2, max_len=2))
+    first, last = check_fit_range(fit_range)
     check_choice(method, "method", FIT_METHODS)
     check_float_in(confidence, "confidence", 0.0, 1.0)
     out = {}

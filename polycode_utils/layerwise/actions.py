@@ -20,20 +20,13 @@ from polycode_utils.activations import record_activations
 from polycode_utils.capacity import expected_projected_action
 from polycode_utils.checks import check_choice, check_int, check_sequence
 from polycode_utils.projections import action, random_projections
-from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, clip_fit_range, fit_power_law, fit_quality,
-                                    principal_components)
+from polycode_utils.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, fit_power_law, fit_quality,
+                                    FitQuality, PowerLawFit, principal_components)
 
 NORMALISATIONS = ("variance", "none")
 MAX_LOOP_FRAMES = 20_000  # one loop holding every T of the sweep; 20,000 frames of stem activations fit in memory
 SMOOTH_BELOW, HASH_ABOVE = -0.5, 0.5   # exponent of action vs T: the midpoints between -1, 0 and +1 [ours]
 SMOOTHNESS = ("smooth", "rough", "hash")
-
-
-def _check_fit_range(fit_range: Sequence[int]) -> tuple[int, int]:
-    """Two 1-based PC numbers [first, last], first <= last (as chapter 5's fits)."""
-    first, last = check_sequence(fit_range, "fit_range (two PC numbers: first, last)", min_len=2, max_len=2)
-    clip_fit_range(np.ones(3), (first, last), 3)  # validates the pair (1-based, first <= last)
-    return int(first), int(last)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -134,7 +127,7 @@ def trajectory_actions(acts: Mapping[str, np.ndarray], *, n_projections: int = 1
     k = check_int(k, "k", 1)
     n_keep = min(check_int(n_keep, "n_keep", 0), n_projections)
     seed = check_int(seed, "seed", 0)
-    fit_range = _check_fit_range(fit_range)
+    fit_range = check_fit_range(fit_range)
     out: OrderedDict[str, LayerAction] = OrderedDict()
     for name, a in acts.items():
         a64 = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
@@ -170,7 +163,7 @@ def dot_actions(model: nn.Module, frames: np.ndarray | torch.Tensor, layers: Seq
     """Action of n_projections random k-D projections of each layer's trajectory over the frames (Fig. 4b-d)."""
     check_choice(normalise, "normalise", NORMALISATIONS)
     check_choice(method, "method", FIT_METHODS)
-    _check_fit_range(fit_range)
+    check_fit_range(fit_range)
     n_frames = int(torch.as_tensor(frames).shape[0]) if isinstance(frames, (np.ndarray, torch.Tensor)) else 0
     if n_frames < 2:
         raise ValueError(f"frames: need an array (T, C, H, W) with T >= 2 frames, "

@@ -16,16 +16,12 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from polycode_utils.claims import Effect
+from polycode_utils.grid import rate_label
 from polycode_utils.spectra import t_interval
 
 CONTROL = "untrained"  # the label of the control networks: the trained ones' initial weights [ours]
 
 Key = tuple[str, int]
-
-
-def rate_label(p: float) -> str:
-    """The column label of one network of the dropout grid: 'p = 0.2'."""
-    return f"p = {p:g}"
 
 
 def seed_table(results: Sequence[Mapping[str, object]], keys: Sequence[Key], value: Callable[[object], object]

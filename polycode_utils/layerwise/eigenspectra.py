@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from polycode_utils.activations import record_activations
-from polycode_utils.checks import check_choice, check_int, check_sequence
+from polycode_utils.checks import check_choice, check_int
 from polycode_utils.data import DATASETS, ImageData, evaluation_images
 from polycode_utils.models import INPUT_DEPTH, dropout_noise_copy
-from polycode_utils.spectra import (FIT_METHODS, FitQuality, PowerLawFit, SetCoverage, clip_fit_range, cv_spectra,
-                                    fit_power_law, fit_quality, numerical_rank, principal_components, score_correlation,
-                                    evaluation_set_coverage, t_interval)
+from polycode_utils.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, cv_spectra, evaluation_set_coverage,
+                                    fit_power_law, fit_quality, FitQuality, numerical_rank, PowerLawFit,
+                                    principal_components, score_correlation, SetCoverage, t_interval)
 from polycode_utils.workers import torch_threads
 
 CIFAR10_TEST_IMAGES = 10_000  # the CIFAR-10 test split: the evaluation sets must fit in it
@@ -90,13 +90,6 @@ class LayerSpectrum:
         return min(self.n_images - 1, numerical_rank(self.eigenvalues))
 
 
-def _check_fit_range(fit_range: Sequence[int]) -> tuple[int, int]:
-    """Two 1-based PC numbers [first, last], first <= last."""
-    first, last = check_sequence(fit_range, "fit_range (two PC numbers: first, last)", min_len=2, max_len=2)
-    clip_fit_range(np.ones(3), (first, last), 3)  # validates the pair (1-based, first <= last)
-    return int(first), int(last)
-
-
 def _fit_all(lam: np.ndarray, fit_range: tuple[int, int], n: int, layer: str) -> dict[str, PowerLawFit]:
     rng = clip_fit_range(lam, fit_range, n)
     if rng[1] - rng[0] + 1 < 3:
@@ -123,7 +116,7 @@ def spectrum_of(x: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tenso
     # Fit range: PCs fit_range[0] .. min(fit_range[1], rank/2) of each set (spectra.clip_fit_range). Layers wider
     # than the number of images use the Gram form, which has the same non-zero eigenvalues as the covariance.
     check_choice(method, "method", FIT_METHODS)
-    fit_range = _check_fit_range(fit_range)
+    fit_range = check_fit_range(fit_range)
     n_vectors = check_int(n_vectors, "n_vectors", 0)
     sets = list(x) if isinstance(x, (list, tuple)) else [x]
     covs = (list(covariate) if isinstance(covariate, (list, tuple)) else [covariate]) if covariate is not None \
@@ -166,7 +159,7 @@ def layer_spectra(model: nn.Module, images: np.ndarray | torch.Tensor | Sequence
     # (dropout off, z = mu). shared: layers already measured on the same images (the input, identical in every
     # network), reused instead of recorded again.
     check_choice(method, "method", FIT_METHODS)
-    fit_range = _check_fit_range(fit_range)
+    fit_range = check_fit_range(fit_range)
     sets = list(images) if isinstance(images, (list, tuple)) else [images]
     shared = dict(shared or {})
     todo = [name for name in (layers or []) if name not in shared] if layers is not None else None
@@ -218,7 +211,7 @@ def cross_validated(noise_model: nn.Module, images: np.ndarray | torch.Tensor, l
     each stage's own last dropout mask (pre_dropout), so that a mask does not zero the recorded units [ours]."""
     # Pass the network with its BatchNorm statistics as trained (estimated on dropped-out activations); for a
     # network without dropout the repeats are identical. The input has no dropout and is left out.
-    fit_range = _check_fit_range(fit_range)
+    fit_range = check_fit_range(fit_range)
     seed = check_int(seed, "seed", 0)
     names = [name for name in layers if name != INPUT_DEPTH]
     reps = [record_activations(dropout_noise_copy(noise_model, s), images, names, batch_size=batch_size,

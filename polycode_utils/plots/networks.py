@@ -14,7 +14,8 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from polycode_utils.layerwise.common import CONTROL, Key, over_seeds, rate_label, seed_table
+from polycode_utils.grid import rate_label
+from polycode_utils.layerwise.common import CONTROL, Key, over_seeds, seed_table
 from polycode_utils.layerwise.eigenspectra import CrossValidated, LayerSpectrum
 from polycode_utils.models import DENSE_DEPTHS, INPUT_DEPTH
 from polycode_utils.plots import finished
@@ -72,7 +73,7 @@ def training_curves(trained: Sequence[TrainedModel], floor: float, baseline: flo
         window = max(1, h.steps_per_epoch // 4)
         smooth = np.convolve(steps, np.ones(window) / window, mode="valid")
         ax_train.plot(np.arange(window, len(steps) + 1) / h.steps_per_epoch, smooth, color=c, lw=1.0, alpha=0.8)
-        label = None if t.config.dropout in labelled else f"p = {t.config.dropout:g}"
+        label = None if t.config.dropout in labelled else rate_label(t.config.dropout)
         labelled.add(t.config.dropout)
         ax_eval.plot(np.arange(1, len(h.eval_loss) + 1), h.eval_loss, "o-", color=c, ms=3, lw=1.2, alpha=0.8,
                      label=label)

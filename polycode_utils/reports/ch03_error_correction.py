@@ -10,14 +10,20 @@ import pandas as pd
 
 from polycode_utils.claims import Claim, controlled_verdict
 from polycode_utils.error_correction import PassThroughConfig, control_effect
+from polycode_utils.reports.results import claim_values
 
-# (claim key, control network, what holds, what the control stands for)
+SOURCE = "The note's Fig. 1"
+# (claim key, control network, what holds, what the control stands for, the claim as the sources make it)
 CLAIMS = (
     ("note_fig1", "untrained", "the network trained with dropout keeps more information about its input at the "
-     "read-out, masks on, than the untrained one", "the untrained network (its initial weights)"),
+     "read-out, masks on, than the untrained one", "the untrained network (its initial weights)",
+     "A deep network trained with dropout learns to keep information about its input that the untrained network "
+     "loses"),
     ("note_fig1_correction", "no dropout", "the network trained with dropout keeps more information at the read-out "
      "under the masks than its twin trained without dropout under the same masks (it learnt to correct erasures)",
-     "the twin trained at p = 0 (the same initial weights, samples and order), measured under the masks"),
+     "the twin trained at p = 0 (the same initial weights, samples and order), measured under the masks",
+     "... because it learnt to correct erasures: under the masks it keeps more than the same network trained "
+     "without dropout"),
 )
 
 
@@ -33,7 +39,7 @@ def note_fig1_verdicts(study: pd.DataFrame, settings: Mapping[str, float], sourc
     differ = settings_that_differ(study, settings)
     on = study[study.masks == "on"].pivot_table(index="seed", columns="network", values="nats")
     claims = []
-    for key, control, holds, stands in CLAIMS:
+    for key, control, holds, stands, _ in CLAIMS:
         effect = control_effect(study, "dropout", control, "on")
         claims.append(controlled_verdict(
             key, int((on["dropout"] > on[control]).sum()), len(on), effect, cases="seeds", holds=holds,
@@ -61,7 +67,9 @@ def note_fig1_report(study: pd.DataFrame, config: PassThroughConfig, mi_samples:
                      decoder_options: Mapping[str, Any], source: str) -> dict[str, Any]:
     """What chapter 3 glues from the control study: both verdicts, the table, the masks-off effect, provenance."""
     claims = note_fig1_verdicts(study, study_settings(config, mi_samples, decoder_options), source)
-    return {**{k: v for claim in claims for k, v in claim.glued().items()}, "control_table": control_table(study),
+    says = [c[-1] for c in CLAIMS]
+    return {**{k: v for claim, said in zip(claims, says) for k, v in claim_values(claim, SOURCE, said).items()},
+            "control_table": control_table(study),
             "study_seeds": int(study.seed.nunique()), "study_commit": str(study.commit.iloc[0]),
             "study_minutes": float(study.seconds.iloc[0]) / 60,
             "masks_off_effect": control_effect(study, "dropout", "no dropout", "off").text()}

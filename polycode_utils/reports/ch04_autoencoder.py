@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from polycode_utils.checks import check_float_in
-from polycode_utils.grid import MAX_GAIN
+from polycode_utils.grid import MAX_GAIN, is_rate_label, rate_label
 from polycode_utils.training import AutoencoderConfig
 
 PAPER_RECIPE = {  # the authors' code [paper]
@@ -89,7 +89,7 @@ class LossSummary:
 
 def loss_summary(table: pd.DataFrame, rates: Sequence[float]) -> LossSummary:
     """The eval loss against the dropout rate (means over seeds), and BatchNorm's variance shift under dropout."""
-    labels = [f"p = {p:g}" for p in rates]
+    labels = [rate_label(p) for p in rates]
     trained = table.loc[labels]
     mean = trained.groupby(level="network", sort=False).mean().loc[labels]
     sd = trained.groupby(level="network", sort=False)["BCE above floor"].std(ddof=1).loc[labels]
@@ -140,7 +140,7 @@ def training_verdict(table: pd.DataFrame, max_factor: float = MAX_FACTOR, max_ga
     max_gain = check_float_in(max_gain, "max_gain", 0.0, 1.0)
     names = table.index.get_level_values("network")
     pca_rows = [n for n in dict.fromkeys(names) if n.startswith("PCA-")]
-    trained_mask = [n.startswith("p = ") for n in names]
+    trained_mask = [is_rate_label(n) for n in names]
     if not any(trained_mask) or not pca_rows:
         raise ValueError("table: needs trained networks (rows 'p = ...') and a PCA-k row; pass final_losses' table "
                          "with train_images")

@@ -12,12 +12,12 @@ import pandas as pd
 from polycode_utils.capacity import power_law_entropy
 from polycode_utils.checks import check_choice, check_float_in
 from polycode_utils.claims import controlled_verdict, count_verdict
+from polycode_utils.grid import rate_label
 from polycode_utils.layerwise.common import (CONTROL, Key, _direction, _spearman, control_effect, depth_correlations,
-                                             format_mean_sd, mean_sd, over_seeds, paired_difference, rate_label,
-                                             seed_table)
-from polycode_utils.models import CONV_DEPTHS, DENSE_DEPTHS, INPUT_DEPTH
-
+                                             format_mean_sd, mean_sd, over_seeds, paired_difference, seed_table)
 from polycode_utils.layerwise.eigenspectra import CrossValidated, LayerSpectrum
+from polycode_utils.models import CONV_DEPTHS, CONV_PART, DENSE_DEPTHS, DENSE_PART, DEPTH_PARTS, INPUT_DEPTH
+from polycode_utils.reports.results import claim_values
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -27,7 +27,6 @@ from polycode_utils.layerwise.eigenspectra import CrossValidated, LayerSpectrum
 # `k` (2) SDs of the seed-paired differences [ours].
 
 Spectra = Sequence[Mapping[str, LayerSpectrum]]
-PARTS = {"conv": CONV_DEPTHS, "dense": DENSE_DEPTHS}  # depth trends are stated per part, the input left out
 
 
 def seed_summary(results: Sequence[Mapping[str, object]], keys: Sequence[Key], value: Callable[[object], float],
@@ -74,7 +73,7 @@ def depth_trend(spectra: Spectra, keys: Sequence[Key]) -> DepthTrend:
     """alpha against depth (Fig. 3c): Spearman per network within each part, over seeds, trained and control."""
     alpha = seed_table(spectra, keys, lambda s: s.alpha)
     body = alpha.drop(index=[INPUT_DEPTH], errors="ignore")
-    rho = depth_correlations(body, PARTS)
+    rho = depth_correlations(body, DEPTH_PARTS)
     by_label = rho.groupby(level="network", sort=False)
     mean, sd = by_label.mean(), by_label.std(ddof=1)
     trained = [k for k in rho.index if k[0] != CONTROL]
@@ -92,9 +91,10 @@ def depth_trend(spectra: Spectra, keys: Sequence[Key]) -> DepthTrend:
         return _direction(rho.loc[nets, part], "less negative (flatter)", "more negative (steeper)") if nets else "n/a"
 
     return DepthTrend(
-        rho_conv_text=_mean_sd_text(mean["conv"], sd["conv"]), rho_dense_text=_mean_sd_text(mean["dense"], sd["dense"]),
-        conv_direction=direction("conv", trained), dense_direction=direction("dense", trained),
-        conv_direction_control=direction("conv", control), n_trained=len(trained),
+        rho_conv_text=_mean_sd_text(mean[CONV_PART], sd[CONV_PART]),
+        rho_dense_text=_mean_sd_text(mean[DENSE_PART], sd[DENSE_PART]),
+        conv_direction=direction(CONV_PART, trained), dense_direction=direction(DENSE_PART, trained),
+        conv_direction_control=direction(CONV_PART, control), n_trained=len(trained),
         n_seeds=int(stats.n.max()), alpha_input=float(alpha.loc[INPUT_DEPTH].iloc[0]) if INPUT_DEPTH in alpha.index
         else np.nan, alpha_conv_min=span(conv, np.min), alpha_conv_max=span(conv, np.max),
         alpha_dense_min=span(dense, np.min), alpha_dense_max=span(dense, np.max),
@@ -413,15 +413,15 @@ def reliable_shares(cv: Sequence[Mapping[str, CrossValidated]], keys: Sequence[K
 
 
 def spectra_claims(spectra: Spectra, spectra_pc2: Spectra, keys: Sequence[Key], rates: Sequence[float], layer: str,
-                   *, testable: bool, why_not: str = "", min_rho: float = 0.5, k: float = 2.0) -> dict[str, str]:
-    """Figs. 3c and 5 judged on the trained networks (glue names of claims.Claim) [ours: the rule; paper: the
-    claims]. Fig. 3c: alpha ordered by depth (|Spearman| >= min_rho) within each part of each trained network,
-    against the untrained twins (claims.controlled_verdict).
+                   *, testable: bool, why_not: str = "", min_rho: float = 0.5, k: float = 2.0) -> dict[str, object]:
+    """Figs. 3c and 5 judged on the trained networks (claim_values: glue names and results rows) [ours: the rule;
+    paper: the claims]. Fig. 3c: alpha ordered by depth (|Spearman| >= min_rho) within each part of each trained
+    network, against the untrained twins (claims.controlled_verdict).
     Fig. 5: a layer deviates more from a power law at the highest rate than at the lowest by more than k seed SDs,
     in fits from PC 1 and still in fits after PC 1 (spectra_pc2: refit_from), since PC 1 alone can make the change."""
     min_rho = check_float_in(min_rho, "min_rho", 0.0, 1.0)
     body = seed_table(spectra, keys, lambda s: s.alpha).drop(index=[INPUT_DEPTH], errors="ignore")
-    rho = depth_correlations(body, PARTS)
+    rho = depth_correlations(body, DEPTH_PARTS)
     held = ((rho.abs() >= min_rho) | rho.isna()).all(axis=1) & rho.notna().any(axis=1)  # in every part
     trained = np.array([key[0] != CONTROL for key in rho.index])
     trend = depth_trend(spectra, keys)
@@ -445,7 +445,10 @@ def spectra_claims(spectra: Spectra, spectra_pc2: Spectra, keys: Sequence[Key], 
                                   f"{d1.n_more_beyond} of {d1.n_layers} fitted from PC 1, {d2.n_more_beyond} from "
                                   f"PC 2; {layer}: rms {d1.f5_rms_first:.3f} → {d1.f5_rms_last:.3f} decades "
                                   f"(untrained {d1.f5_rms_control:.3f})")
-    return {**fig3c.glued(), **fig5.glued()}
+    return {**claim_values(fig3c, "Fig. 3b–c", r"The eigenspectrum's exponent $\alpha$ changes with depth in the "
+                           "trained autoencoder"),
+            **claim_values(fig5, "Fig. 5", "More dropout makes a layer's spectrum deviate more from a power law: a "
+                           "more redundant code")}
 
 
 def _deviation_grows_beyond_seeds(spectra: Spectra, keys: Sequence[Key], rates: Sequence[float], k: float) -> pd.Series:

@@ -16,7 +16,8 @@ from polycode_utils.layerwise.actions import (HASH_ABOVE, NORMALISATIONS, SMOOTH
 from polycode_utils.layerwise.common import (CONTROL, Key, _check_same_shape, _direction, _spearman, control_effect,
                                              depth_correlations, format_mean_sd, mean_sd, over_seeds, paired_difference,
                                              seed_table)
-from polycode_utils.models import CONV_DEPTHS, DENSE_DEPTHS, INPUT_DEPTH
+from polycode_utils.models import CONV_DEPTHS, CONV_PART, DENSE_DEPTHS, DEPTH_PARTS, INPUT_DEPTH
+from polycode_utils.reports.results import claim_values
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -183,8 +184,6 @@ def last_dot_pc(actions: Actions) -> int:
 # ---------------------------------------------------------------------------------------------------------------
 # Controls, seeds and the scaling law: tables are seed_table's (layers x (network, seed)), the control 'untrained'.
 
-GROUPS = {"conv stages": CONV_DEPTHS, "dense layers": DENSE_DEPTHS}
-
 
 def _labels(table: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(table.columns.get_level_values("network")))
@@ -201,9 +200,9 @@ def _mean_sd(values: Sequence[float], digits: int = 2) -> str:
 
 def trend_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Spearman(depth, value) within the conv stages and within the dense layers: 'mean ± sd' over seeds per label."""
-    rho = depth_correlations(table, GROUPS)
+    rho = depth_correlations(table, DEPTH_PARTS)
     labels = rho.index.get_level_values("network")
-    out = pd.DataFrame({g: [_mean_sd(rho[g][labels == lab], digits) for lab in _labels(table)] for g in GROUPS},
+    out = pd.DataFrame({g: [_mean_sd(rho[g][labels == lab], digits) for lab in _labels(table)] for g in DEPTH_PARTS},
                        index=pd.Index(_labels(table), name="network"))
     return out
 
@@ -212,7 +211,7 @@ def control_ratio_table(table: pd.DataFrame, control: str = CONTROL) -> pd.DataF
     """Trained over untrained (same seed), geometric mean over each group's layers: 'mean ± sd' over seeds [ours]."""
     logs = paired_difference(np.log10(table), control)
     out = {}
-    for g, layers in GROUPS.items():
+    for g, layers in DEPTH_PARTS.items():
         rows = [layer for layer in logs.index if layer in set(layers)]
         per_net = 10 ** logs.loc[rows].mean(axis=0) if rows else logs.iloc[0] * np.nan
         labels = per_net.index.get_level_values("network")
@@ -363,9 +362,9 @@ def exponent_table(scaling: Sequence[Mapping[str, ActionScaling]], keys: Sequenc
 
 
 def action_claims(table: pd.DataFrame, alpha: pd.DataFrame, *, testable: bool, why_not: str = "",
-                  control: str = CONTROL, min_rho: float = 0.5) -> dict[str, str]:
-    """Figs. 4c and 4d judged on the trained networks against their untrained twins (glue names of claims.Claim,
-    by claims.controlled_verdict): the action ordered by depth within the conv stages (|Spearman| >= min_rho), and
+                  control: str = CONTROL, min_rho: float = 0.5) -> dict[str, object]:
+    """Figs. 4c and 4d judged on the trained networks against their untrained twins (claim_values, by
+    claims.controlled_verdict): the action ordered by depth within the conv stages (|Spearman| >= min_rho), and
     steeper spectra with smoother trajectories (Spearman of alpha with the action > 0 inside each network) [ours:
     the rule; paper: the claims]."""
     min_rho = check_float_in(min_rho, "min_rho", 0.0, 1.0)
@@ -373,7 +372,7 @@ def action_claims(table: pd.DataFrame, alpha: pd.DataFrame, *, testable: bool, w
     trained = table.columns.get_level_values("network") != control
     if not trained.any():
         raise ValueError("table: holds no trained network")
-    conv = depth_correlations(table, {"conv": GROUPS["conv stages"]})["conv"]
+    conv = depth_correlations(table, {CONV_PART: DEPTH_PARTS[CONV_PART]})[CONV_PART]
     ordered = conv.abs() >= min_rho
     trend = "; ".join(f"{lab}: {_mean_sd(conv[conv.index.get_level_values('network') == lab])}"
                       for lab in _labels(table))
@@ -394,4 +393,6 @@ def action_claims(table: pd.DataFrame, alpha: pd.DataFrame, *, testable: bool, w
                   + alpha_relation(table, alpha, control).rho_within_text),
         holds="layers with steeper spectra have smoother trajectories inside the network",
         control_holds=f"so in {int((rho[~trained] > 0).sum())} of {n_control} untrained networks")
-    return {**fig4c.glued(), **fig4d.glued()}
+    return {**claim_values(fig4c, "Fig. 4c", "The action of random projections of a moving dot's trajectory changes "
+                           "with depth"),
+            **claim_values(fig4d, "Fig. 4d", "Steeper spectra go with smoother trajectories (lower action)")}

@@ -13,10 +13,10 @@ from scipy import stats
 from polycode_utils.checks import check_float_in
 from polycode_utils.claims import Claim, Effect, controlled_verdict, count_verdict
 from polycode_utils.language.analysis import (UNIT_KINDS, SiteSpectrum, UnitStatistics, action_frame, chance_scores,
-                                              depth_trend_difference, first_position_ratio, layer_scores,
-                                              outlier_frame, outlier_tokens, proxy_frame, score_frame, spectra_frame,
-                                              unit_statistics)
+                                              depth_trend_difference, first_position_ratio, layer_scores, outlier_frame,
+                                              outlier_tokens, proxy_frame, score_frame, spectra_frame, unit_statistics)
 from polycode_utils.language.measure import TextMeasurement
+from polycode_utils.reports.results import claim_values
 from polycode_utils.spectra import evaluation_set_coverage, t_interval
 
 RUNS = ("main", "untrained", "shuffled", "compare")
@@ -178,14 +178,17 @@ def _projection_claim(layers: pd.DataFrame, model: str) -> Claim:
 
 
 def language_claims(spectra: Mapping[str, Mapping[str, SiteSpectrum]], layers: pd.DataFrame, model: str,
-                    kinds: Sequence[str] = ("resid", "mlp")) -> dict[str, str]:
-    """The paper's two language-model claims judged on this run, against their controls (glue names of
-    claims.Claim): alpha depends on depth (its trend differs from the untrained model's and shuffled text's), and
-    random projections can be explained (better than the untrained model's, by the explain-and-score)."""
+                    kinds: Sequence[str] = ("resid", "mlp")) -> dict[str, object]:
+    """The paper's two language-model claims judged on this run, against their controls (claim_values): alpha
+    depends on depth (its trend differs from the untrained model's and shuffled text's), and random projections can
+    be explained (better than the untrained model's, by the explain-and-score)."""
     measured = [k for k in kinds if any(s.kind == k for s in spectra.get("main", {}).values())]
     if not measured:
         raise ValueError(f"spectra: the main run measured none of the sites {list(kinds)}")
-    return {**_depth_claim(spectra, model, measured).glued(), **_projection_claim(layers, model).glued()}
+    return {**claim_values(_depth_claim(spectra, model, measured), r"Language model, $\alpha$",
+                           r"In GPT-2 XL the exponent $\alpha$ depends on depth"),
+            **claim_values(_projection_claim(layers, model), "Language model, projections",
+                           "Random projections of a layer can be explained, complementing single neurons")}
 
 
 @dataclass(frozen=True, eq=False)
