@@ -116,7 +116,7 @@ def test_plot_dimensions_floor_joint_decoding_and_code_spectra() -> None:
 
 def toy_table() -> pd.DataFrame:
     rows = [dict(seed=s, sparsity=S, decay=d, dropout=p, represented=10 - 10 * p + s, neurons_per_feature=1 + p,
-                 features_per_neuron=2 - p, loss_masks_on=0.1 - 0.1 * p + 0.01 * s, alpha=-1 - p)
+                 features_per_neuron=2 - p, d_star=0.4 + p, loss_masks_on=0.1 - 0.1 * p + 0.01 * s, alpha=-1 - p)
             for s in range(2) for S in (0.0, 0.9) for d in (1.0, 0.9) for p in (0.0, 0.5)]
     return pd.DataFrame(rows)
 

@@ -17,10 +17,10 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from polycode_utils.plots import finished
 from polycode_utils.capacity import (CODES, SurvivalEstimate, code_capacity, dropout_capacity_bounds,
                                      dropout_unit_capacity, erasure_code_capacity)
 from polycode_utils.codes import dimensions_per_feature, optimal_dims_per_feature
+from polycode_utils.plots import finished
 from polycode_utils.toy_models import STICKY_FRACTIONS
 
 #: Marker and line style of each code in Fig. 2 (the paper's: circles, stars, squares).
@@ -262,7 +262,8 @@ def plot_code_spectra(spectra: Mapping[str, np.ndarray]) -> Figure:
 
 
 #: The panels of the dropout-toy figure: (column of code_measures' table, axis label).
-TOY_PANELS = (("represented", "features represented"), ("neurons_per_feature", "neurons per feature (redundancy)"),
+TOY_PANELS = (("represented", "features represented"), ("d_star", "dimensions per feature D*"),
+              ("neurons_per_feature", "neurons per feature (redundancy)"),
               ("features_per_neuron", "features per neuron (polysemanticity)"),
               ("loss_masks_on", "loss with masks at the highest rate"))
 
@@ -272,7 +273,7 @@ def plot_dropout_toys(table: pd.DataFrame) -> Figure:
     (colour) and importance decay (solid: uniform, dashed: decaying), mean +- SD over seeds (chapter 8)."""
     frame = table.assign(S=table["sparsity"].map("{:g}".format),
                          importance=np.where(table["decay"] == 1.0, "uniform", "decaying"))
-    fig, axes = plt.subplots(1, len(TOY_PANELS), figsize=(13.5, 3.4))
+    fig, axes = plt.subplots(1, len(TOY_PANELS), figsize=(16.0, 3.4))
     for ax, (column, label) in zip(axes, TOY_PANELS):
         sns.lineplot(frame, x="dropout", y=column, hue="S", style="importance", style_order=["uniform", "decaying"],
                      errorbar="sd", marker="o", ax=ax, legend=ax is axes[-1])
