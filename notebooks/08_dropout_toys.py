@@ -109,8 +109,9 @@ glue_values(dict(fig_toys=plot_dropout_toys(table)))
 #
 # **Dropout and the toy models' codes (ours: the experiment is not in the paper).** Against the dropout rate,
 # for each sparsity (colour) and importance (solid: all alike; dashed: decaying), the mean and SD over
-# {glue:text}`n_seeds` seeds of the features represented, the neurons per feature, the features per neuron, and
-# the loss with masks at $p =$ {glue:text}`p_max:g` (the $p = 0$ points are the controls).
+# {glue:text}`n_seeds` seeds of the features represented, the dimensions per feature $D^*$ (chapter 1's), the
+# neurons per feature, the features per neuron, and the loss with masks at $p =$ {glue:text}`p_max:g` (the $p = 0$
+# points are the controls).
 # ```
 #
 # **Training check.** {glue:text}`n_instances` models, trained in {glue:text}`train_seconds:.0f` s. The rule
