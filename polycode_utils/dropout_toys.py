@@ -27,8 +27,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from polycode_utils.checks import (check_array, check_choice, check_dropout, check_int, check_positive_float,
-                                   check_sequence)
+from polycode_utils.checks import (check_array, check_choice, check_dropout, check_float_in, check_int,
+                                   check_positive_float, check_sequence)
 from polycode_utils.capacity import best_redundancy
 from polycode_utils.claims import Effect
 from polycode_utils.codes import dimensions_per_feature, features_per_neuron, neurons_per_feature, participation_ratio
@@ -286,6 +286,32 @@ def training_gain(result: DropoutToyResult) -> np.ndarray:
     q = steps // 4
     before, last = result.losses[-2 * q:-q].mean(axis=0), result.losses[-q:].mean(axis=0)
     return (before - last) / before
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """The convergence rule's counts [ours]: a model has converged when its mean training loss fell by less than
+    max_gain from the third quarter of the steps to the last, and has learnt when its loss without masks is below
+    the best constant output's."""
+
+    n: int
+    n_still: int        # models still falling by max_gain or more (or trained too few steps to tell)
+    worst_gain: float
+    n_not_learnt: int   # models no better than the constant output
+    max_gain: float
+
+    @property
+    def converged(self) -> bool:
+        """Every model has converged and learnt."""
+        return self.n_still == 0 and self.n_not_learnt == 0
+
+
+def convergence(result: DropoutToyResult, table: pd.DataFrame, max_gain: float = 0.02) -> Convergence:
+    """The convergence rule applied to every instance of a run (code_measures' table of it)."""
+    max_gain = check_float_in(max_gain, "max_gain", 0.0, 1.0)
+    gain, trivial = training_gain(result), constant_output_loss(result.grid)
+    return Convergence(int(gain.size), int((~(gain < max_gain)).sum()), float(gain.max()),  # NaN: too few steps
+                       int((table["loss_masks_off"].to_numpy() >= trivial).sum()), max_gain)
 
 
 def constant_output_loss(grid: ToyGrid) -> np.ndarray:

@@ -11,8 +11,8 @@ import torch
 from polycode_utils.codes import (features_per_neuron, neurons_per_feature, participation_ratio, repetition_code,
                                   superposition_code)
 from polycode_utils.dropout_toys import (DropoutToyResult, _batch, _seed_streams, code_measures, constant_output_loss,
-                                         dropout_effect, measures_by_condition, toy_grid, train_dropout_toys,
-                                         training_gain)
+                                         convergence, dropout_effect, measures_by_condition, toy_grid,
+                                         train_dropout_toys, training_gain)
 from polycode_utils.spectra import t_interval
 
 
@@ -154,6 +154,15 @@ def test_trivial_baseline_and_training_gain() -> None:
     losses = np.repeat([[4.0], [4.0], [2.0], [1.0]], 2, axis=0) @ np.ones((1, 2))
     result = DropoutToyResult(grid, np.zeros((4, 2, 3)), np.zeros((4, 3)), losses[:, :1].repeat(4, 1), "relu", 0)
     assert training_gain(result).tolist() == [0.5] * 4
+    trivial = constant_output_loss(grid)
+    below = pd.DataFrame({"loss_masks_off": 0.5 * trivial})
+    falling = convergence(result, below)                       # a gain of 50 % over the last quarter
+    assert (falling.converged, falling.n_still, falling.worst_gain, falling.n_not_learnt) == (False, 4, 0.5, 0)
+    settled = DropoutToyResult(grid, result.weights, result.biases, np.ones((8, 4)), "relu", 0)
+    assert convergence(settled, below).converged
+    assert convergence(settled, below.assign(loss_masks_off=trivial)).n_not_learnt == 4
+    short = DropoutToyResult(grid, result.weights, result.biases, np.ones((4, 4)), "relu", 0)  # too few steps
+    assert convergence(short, below).n_still == 4 and not convergence(short, below).converged
 
 
 def test_measures_by_condition_averages_seeds_beside_the_one_layer_optimum() -> None:

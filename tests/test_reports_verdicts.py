@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from polycode_utils.claims import NOT_DISTINGUISHED, NOT_TESTABLE
+from polycode_utils.dropout_toys import Convergence
 from polycode_utils.reports.ch01_codes import STICKY_MARGIN, fig1c_claims
 from polycode_utils.reports.ch02_capacity import fig2_claims
-from polycode_utils.reports.ch08_dropout_toys import mechanism_claims
+from polycode_utils.reports.ch08_dropout_toys import mechanism_claims, other_model_claim
 from polycode_utils.toy_models import StickyPlateau, compare_with_optimum
 
 
@@ -41,6 +42,9 @@ def test_fig2_counts_each_code_against_the_monosemantic_one_the_simulated_one_by
         "results_row_fig2", "results_row_fig2_per_feature", "results_row_fig2_joint"]
 
 
+SETTLED = Convergence(16, 0, 0.001, 0, 0.02)
+
+
 def _toy_table(effect: float, noise: float, seeds: int = 4) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     rows = []
@@ -55,11 +59,23 @@ def _toy_table(effect: float, noise: float, seeds: int = 4) -> pd.DataFrame:
 
 
 def test_the_mechanism_agrees_only_where_dropout_moves_the_measure_beyond_the_seeds_spread():
-    out = mechanism_claims(_toy_table(1.0, 0.1), 0.5, converged=True)
+    out = mechanism_claims(_toy_table(1.0, 0.1), 0.5, trained=SETTLED)
     assert out["claim_toys_redundant"] == "agrees" and out["claim_toys_pona"] == "agrees"
     assert out["claim_toys_polysemantic"] == "differs" and out["toys_polysemantic_up"] == "none of the conditions"
     assert out["toys_redundant_up"].startswith("S = 0 with uniform importance (+0.")
-    for key, verdict in mechanism_claims(_toy_table(0.0, 1.0), 0.5, converged=True).items():  # no planted effect
+    for key, verdict in mechanism_claims(_toy_table(0.0, 1.0), 0.5, trained=SETTLED).items():  # no planted effect
         assert not key.startswith("claim_") or key.endswith(("_measured", "_reason", "_control")) or \
             verdict in (NOT_DISTINGUISHED, "differs"), (key, verdict)
-    assert mechanism_claims(_toy_table(1.0, 0.1), 0.5, converged=False)["claim_toys_pona"] == NOT_TESTABLE
+    still = mechanism_claims(_toy_table(1.0, 0.1), 0.5, trained=Convergence(16, 1, 0.025, 0, 0.02))
+    assert still["claim_toys_pona"] == NOT_TESTABLE
+    assert still["claim_toys_pona_reason"] == ("1 of 16 models still falling (worst gain over the last quarter 2.5%, "
+                                               "the rule asks < 2%) and 0 no better than a constant output")
+
+
+def test_the_other_model_states_pona_under_its_own_key_and_under_the_prose_alias():
+    out = other_model_claim(_toy_table(1.0, 0.1), 0.5, hidden="linear", trained=SETTLED)
+    assert out["claim_toys_pona_linear"] == out["claim_toys_pona_other"] == "agrees"
+    assert out["claim_toys_pona_other_control"] == out["claim_toys_pona_linear_control"]
+    row = out["results_row_toys_pona_linear"]
+    assert "Pona's own setting" in row["says"] and "results_row_toys_pona_other" not in out
+    assert "claim_toys_redundant" not in out
