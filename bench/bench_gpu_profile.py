@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from polycode_utils.data import natural_image_patches
+from polycode_utils.evaluation import vae_loss
 from polycode_utils.layerwise.eigenspectra import layer_spectra
-from polycode_utils.training import AutoencoderConfig, vae_loss
+from polycode_utils.training import AutoencoderConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,8 @@ Target: batched >= 5x faster.
 
 Second, the step's arithmetic rate as a share of this machine's fp32 GEMM rate, both measured here (issue 23's
 target: >= 0.6): a step of chapter 1's model and of chapter 8's dropout toys does five products of B x n x m
-multiply-adds per instance (two forward, three backward), 10 B n m flops, and a lone bmm of the step's own shapes is printed beside it,
-the ceiling of any step built from such products.
+multiply-adds per instance (two forward, three backward), 10 B n m flops; a lone bmm of the step's own shapes is
+printed beside it, the ceiling of any step built from such products.
 
 Run: PYTHONPATH=. python bench/bench_toy_models.py [--quick] [--threads N]
 """

@@ -32,10 +32,9 @@ from tqdm.auto import tqdm
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.capacity import (CODES, best_redundancy, code_capacity, depth_readouts, erasure_code_capacity,
-                                     expected_projected_action, lower_bound_tight_above, monte_carlo_agreement,
-                                     power_law_entropy, power_law_spectrum, simulate_code_survival,
-                                     simulate_joint_decoding, theorem3_lower_bounds, theorem_check,
-                                     theorem_per_unit_table)
+                                     expected_projected_action, lower_bound_tight_above, power_law_entropy,
+                                     power_law_spectrum, theorem3_lower_bounds, theorem_check, theorem_per_unit_table)
+from polycode_utils.decoding import monte_carlo_agreement, simulate_code_survival, simulate_joint_decoding
 from polycode_utils.codes import (code_spectrum, monosemantic_code, plugin_entropy, polysemantic_code,
                                   quantised_sparse_samples, repetition_code, sparse_feature_entropy,
                                   superposition_code)

@@ -46,14 +46,13 @@ from myst_nb import glue
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import book_root, data_dir, network_store, shipped_networks
 from polycode_utils.data import load_images
+from polycode_utils.evaluation import bce_floor, mean_colour_loss, pca_reconstruction, reconstruct
+from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, rate_label, store_summary
 from polycode_utils.models import architecture_table
 from polycode_utils.plots import networks as plots
-from polycode_utils.grid import (describe_networks, dropout_grid, grid_losses, load_networks, rate_label,
-                                 store_summary)
 from polycode_utils.reports.ch04_autoencoder import frontier_summary, loss_summary, recipe_table, training_verdict
-from polycode_utils.training import (N_RECALIBRATE, bce_floor, held_out_images, mean_colour_loss, pca_reconstruction,
-                                     reconstruct)
-from polycode_utils.workers import intra_op_threads, cpu_workers
+from polycode_utils.training import N_RECALIBRATE, held_out_images
+from polycode_utils.workers import cpu_workers, intra_op_threads
 
 # %% tags=["remove-input"]
 set_style()

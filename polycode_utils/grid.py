@@ -30,11 +30,12 @@ import torch
 from polycode_utils.checkpoints import save_atomic, weights_checksum
 from polycode_utils.checks import check_bool, check_choice, check_dropout, check_float_in, check_int, check_sequence
 from polycode_utils.data import ImageData
+from polycode_utils.evaluation import (bce_floor, evaluate, mean_colour_loss, pca_reconstruction, recalibrate_batchnorm,
+                                       reconstruction_losses)
 from polycode_utils.models import ResNetAutoencoder
 from polycode_utils.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECALIBRATE, AutoencoderConfig, TrainedModel,
-                                     bce_floor, cache_folder, check_one_grid, checkpoint_problem, evaluate,
-                                     held_out_images, is_cached, load_training_data, mean_colour_loss,
-                                     pca_reconstruction, recalibrate_batchnorm, reconstruction_losses, train_many)
+                                     cache_folder, check_one_grid, checkpoint_problem, held_out_images, is_cached,
+                                     load_training_data, train_many)
 from polycode_utils.workers import cpu_workers, intra_op_threads, resolve_device, torch_threads
 
 MANIFEST = "manifest.json"

@@ -24,9 +24,9 @@ import pandas as pd
 import torch
 
 from polycode_utils.data import evaluation_images, load_images
-from polycode_utils.training import (N_EVAL, N_RECALIBRATE, AutoencoderConfig, evaluate, excess_share,
-                                     pca_reconstruction, recalibrate_batchnorm, reconstruction_losses,
-                                     train_autoencoder)
+from polycode_utils.evaluation import (evaluate, excess_share, pca_reconstruction, recalibrate_batchnorm,
+                                       reconstruction_losses)
+from polycode_utils.training import N_EVAL, N_RECALIBRATE, AutoencoderConfig, train_autoencoder
 from polycode_utils.workers import worker_pool
 
 HERE = Path(__file__).resolve().parent

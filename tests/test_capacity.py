@@ -7,13 +7,13 @@ import warnings
 import numpy as np
 import pytest
 
-from polycode_utils.capacity import (CODES, SurvivalEstimate, best_redundancy, blahut_arimoto, code_capacity,
-                                     code_support, depth_at_capacity, depth_readouts, dropout_capacity_bounds,
-                                     dropout_channel, dropout_unit_capacity, erasure_code_capacity,
-                                     expected_projected_action, joint_decode, lower_bound_tight_above,
-                                     monte_carlo_agreement, power_law_entropy, power_law_spectrum,
-                                     recoverable_features, simulate_code_survival, simulate_joint_decoding,
-                                     theorem3_lower_bounds, theorem_check, theorem_per_unit_table)
+from polycode_utils.capacity import (CODES, best_redundancy, blahut_arimoto, code_capacity, depth_at_capacity,
+                                     depth_readouts, dropout_capacity_bounds, dropout_channel, dropout_unit_capacity,
+                                     erasure_code_capacity, expected_projected_action, lower_bound_tight_above,
+                                     power_law_entropy, power_law_spectrum, theorem3_lower_bounds, theorem_check,
+                                     theorem_per_unit_table)
+from polycode_utils.decoding import (SurvivalEstimate, code_support, joint_decode, monte_carlo_agreement,
+                                     recoverable_features, simulate_code_survival, simulate_joint_decoding)
 
 
 def h2(q: float) -> float:

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polycode_utils.capacity import code_capacity, simulate_code_survival, theorem_check
+from polycode_utils.capacity import code_capacity, theorem_check
+from polycode_utils.decoding import simulate_code_survival
 from polycode_utils.codes import monosemantic_code, optimal_dims_per_feature, superposition_code
 from polycode_utils.plots.theory import (TOY_PANELS, plot_alpha_against_redundancy, plot_capacity_vs_depth,
                                          plot_capacity_vs_width, plot_codes, plot_dimensions_vs_sparsity,
@@ -95,7 +96,7 @@ def test_plot_capacity_vs_depth_and_width() -> None:
 
 
 def test_plot_dimensions_floor_joint_decoding_and_code_spectra() -> None:
-    from polycode_utils.capacity import simulate_joint_decoding  # noqa: PLC0415
+    from polycode_utils.decoding import simulate_joint_decoding  # noqa: PLC0415
     from polycode_utils.codes import polysemantic_code  # noqa: PLC0415
     from polycode_utils.plots.theory import (plot_code_spectra, plot_dimensions_vs_sparsity,  # noqa: PLC0415
                                              plot_joint_decoding)

@@ -14,19 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-import polycode_utils.grid as grid
 from processes import gone_within, running
 
 import polycode_utils.checkpoints as checkpoints
+import polycode_utils.grid as grid
 import polycode_utils.training as training
 import polycode_utils.workers as workers
-from polycode_utils.reports import ch04_autoencoder as ch04
 from polycode_utils.data import natural_image_patches
+from polycode_utils.evaluation import (bce_floor, evaluate, excess_share, pca_reconstruction, recalibrate_batchnorm,
+                                       mean_colour_loss, reconstruction_losses, vae_loss)
 from polycode_utils.grid import dropout_grid, load_networks
-from polycode_utils.training import (AutoencoderConfig, bce_floor, cache_folder, evaluate, excess_share,
-                                     load_training_data, load_or_train, pca_reconstruction, recalibrate_batchnorm,
-                                     reconstruction_losses, train_autoencoder, train_many, vae_loss)
+from polycode_utils.reports import ch04_autoencoder as ch04
+from polycode_utils.training import (AutoencoderConfig, cache_folder, load_or_train, load_training_data,
+                                     train_autoencoder, train_many)
 from polycode_utils.workers import resolve_device
 
 TINY = dict(width=4, latent_dim=8, batch_size=32, n_images=64, epochs=1)
@@ -382,12 +382,12 @@ def test_the_untrained_control_holds_the_initial_weights_and_shares_the_batchnor
 def test_mean_colour_loss_is_the_bce_of_a_uniform_patch():
     rng = np.random.default_rng(0)
     flat = np.broadcast_to(rng.uniform(0.2, 0.8, (5, 3, 1, 1)), (5, 3, 8, 8)).astype(np.float32)
-    base = training.mean_colour_loss(flat)  # uniform images: the mean colour reconstructs them exactly
+    base = mean_colour_loss(flat)  # uniform images: the mean colour reconstructs them exactly
     assert base.mse == pytest.approx(0.0, abs=1e-12) and base.bce == pytest.approx(bce_floor(flat), rel=1e-9)
     noisy = rng.uniform(0, 1, (5, 3, 8, 8)).astype(np.float32)
-    assert training.mean_colour_loss(noisy).mse == pytest.approx(float(noisy.var(axis=(2, 3)).mean()), rel=1e-6)
+    assert mean_colour_loss(noisy).mse == pytest.approx(float(noisy.var(axis=(2, 3)).mean()), rel=1e-6)
     with pytest.raises(ValueError, match="images: expected a batch"):
-        training.mean_colour_loss(np.zeros((3, 8, 8)))
+        mean_colour_loss(np.zeros((3, 8, 8)))
 
 
 def _loss_table(shares: dict[str, list[float]], gains: dict[str, list[float]] | None = None, pca: float = 0.3):
