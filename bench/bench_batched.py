@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from polycode_utils.data import natural_image_patches
-from polycode_utils.evaluation import vae_loss
-from polycode_utils.training import AutoencoderConfig, train_batched, training_layout
+from polycode_utils.networks.data import natural_image_patches
+from polycode_utils.networks.evaluation import vae_loss
+from polycode_utils.networks.training import AutoencoderConfig, train_batched, training_layout
 
 DEFAULT = dict(width=8, latent_dim=32, batch_size=64, n_images=9600, epochs=40, image_size=16, variational=False,
                placement="branch", schedule="cosine")  # the default profile's networks

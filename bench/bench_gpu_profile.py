@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polycode_utils.data import natural_image_patches
-from polycode_utils.evaluation import vae_loss
+from polycode_utils.networks.data import natural_image_patches
+from polycode_utils.networks.evaluation import vae_loss
 from polycode_utils.layerwise.eigenspectra import layer_spectra
-from polycode_utils.training import AutoencoderConfig
+from polycode_utils.networks.training import AutoencoderConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,9 +27,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from polycode_utils.language import load_language_model, measure_text, site_spectra, text_windows
-from polycode_utils.language.models import LanguageModel, _from_config, byte_tokenizer
-from polycode_utils.language.sites import run_sites, site_names
+from polycode_utils.networks.language import load_language_model, measure_text, site_spectra, text_windows
+from polycode_utils.networks.language.models import LanguageModel, _from_config, byte_tokenizer
+from polycode_utils.networks.language.sites import run_sites, site_names
 
 
 def best_time(fn: Callable[[], object], repeats: int, cuda: bool = False) -> float:

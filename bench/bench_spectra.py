@@ -21,8 +21,8 @@ from collections.abc import Callable
 import torch
 from sklearn.decomposition import PCA
 
-from polycode_utils.projections import action, random_projections
-from polycode_utils.spectra import FIT_METHODS, CovarianceAccumulator, evaluation_set_coverage
+from polycode_utils.instruments.projections import action, random_projections
+from polycode_utils.instruments.spectra import FIT_METHODS, CovarianceAccumulator, evaluation_set_coverage
 
 
 def best_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:

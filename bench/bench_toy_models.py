@@ -23,8 +23,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from polycode_utils.dropout_toys import toy_grid, train_dropout_toys
-from polycode_utils.toy_models import elhage_sparsities, train_toy_models
+from polycode_utils.networks.dropout_toys import toy_grid, train_dropout_toys
+from polycode_utils.theory.toy_models import elhage_sparsities, train_toy_models
 
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:

@@ -19,9 +19,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
-from polycode_utils.data import natural_image_patches
-from polycode_utils.evaluation import vae_loss
-from polycode_utils.training import AutoencoderConfig
+from polycode_utils.networks.data import natural_image_patches
+from polycode_utils.networks.evaluation import vae_loss
+from polycode_utils.networks.training import AutoencoderConfig
 
 DEFAULT = dict(width=8, latent_dim=32, batch_size=50, n_images=3000, epochs=4)  # the default profile
 

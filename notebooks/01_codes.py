@@ -32,12 +32,12 @@ import torch
 from myst_nb import glue
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
-from polycode_utils.codes import (density_at_optimal_dims, dimensions_per_feature, entropy_at_flip,
+from polycode_utils.theory.codes import (density_at_optimal_dims, dimensions_per_feature, entropy_at_flip,
                                   feature_dimensionality, monosemantic_code, neurons_per_feature,
                                   optimal_dims_per_feature, optimum_by_entropy, polysemantic_code, superposition_code)
 from polycode_utils.plots.theory import plot_codes, plot_dimensions_vs_sparsity, plot_training_losses
 from polycode_utils.reports.ch01_codes import fig1c_claims
-from polycode_utils.toy_models import (compare_with_optimum, elhage_sparsities, smooth_plateau, sticky_plateau,
+from polycode_utils.theory.toy_models import (compare_with_optimum, elhage_sparsities, smooth_plateau, sticky_plateau,
                                        train_toy_models)
 
 set_style()
@@ -319,7 +319,7 @@ d_opt_byte = float(optimal_dims_per_feature(0.9, 8.0))
 print(f"D_opt(S = 0.9, 8 bits) = {d_opt_byte:.4f}")
 
 # %% tags=["check"]
-from polycode_utils.codes import binary_entropy  # noqa: E402
+from polycode_utils.theory.codes import binary_entropy  # noqa: E402
 
 assert abs(d_opt_byte - (0.1 + float(binary_entropy(0.9)) / 8)) < 1e-9
 ### BEGIN HIDDEN TESTS
@@ -346,7 +346,7 @@ assert d_opt_byte > float(optimal_dims_per_feature(0.9, 32.0))
 
 # %%
 ### BEGIN SOLUTION
-from polycode_utils.codes import binary_entropy  # noqa: E402
+from polycode_utils.theory.codes import binary_entropy  # noqa: E402
 
 h_elem_for_tenth = float(binary_entropy(0.95)) / (0.1 - 0.05)
 ### END SOLUTION

@@ -31,16 +31,17 @@ from myst_nb import glue
 from tqdm.auto import tqdm
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
-from polycode_utils.capacity import (CODES, best_redundancy, code_capacity, depth_readouts, erasure_code_capacity,
-                                     expected_projected_action, lower_bound_tight_above, power_law_entropy,
-                                     power_law_spectrum, theorem3_lower_bounds, theorem_check, theorem_per_unit_table)
-from polycode_utils.decoding import monte_carlo_agreement, simulate_code_survival, simulate_joint_decoding
-from polycode_utils.codes import (code_spectrum, monosemantic_code, plugin_entropy, polysemantic_code,
+from polycode_utils.theory.capacity import (CODES, best_redundancy, code_capacity, depth_readouts,
+                                            erasure_code_capacity, expected_projected_action, lower_bound_tight_above,
+                                            power_law_entropy, power_law_spectrum, theorem3_lower_bounds, theorem_check,
+                                            theorem_per_unit_table)
+from polycode_utils.theory.decoding import monte_carlo_agreement, simulate_code_survival, simulate_joint_decoding
+from polycode_utils.theory.codes import (code_spectrum, monosemantic_code, plugin_entropy, polysemantic_code,
                                   quantised_sparse_samples, repetition_code, sparse_feature_entropy,
                                   superposition_code)
 from polycode_utils.plots.theory import (plot_capacity_vs_depth, plot_capacity_vs_width, plot_code_spectra,
                                          plot_joint_decoding, plot_theorem_check)
-from polycode_utils.projections import action, random_projections
+from polycode_utils.instruments.projections import action, random_projections
 from polycode_utils.reports.ch02_capacity import fig2_claims, theorem3_claim
 
 # %% tags=["remove-input"]
@@ -544,7 +545,7 @@ c_z = float(np.log2(1 + (1 - p_z) * p_z ** (p_z / (1 - p_z))))
 print(f"C = {c_z:.6f} bits at p = {p_z}")
 
 # %% tags=["check"]
-from polycode_utils.capacity import blahut_arimoto, dropout_unit_capacity  # noqa: E402
+from polycode_utils.theory.capacity import blahut_arimoto, dropout_unit_capacity  # noqa: E402
 
 assert abs(c_z - blahut_arimoto(np.array([[1.0, 0.0], [0.3, 0.7]])).capacity_bits) < 1e-6
 ### BEGIN HIDDEN TESTS
@@ -577,11 +578,11 @@ lower = (1 - 0.5) * 8 * (2 + float(np.log2(1 - 2.0 ** -2)))
 print(f"{lower:.3f} <= {8 * float(dropout_unit_capacity(2, 0.5)):.3f} <= {upper:.3f} bits")
 
 # %% tags=["check"]
-from polycode_utils.capacity import dropout_unit_capacity  # noqa: E402
+from polycode_utils.theory.capacity import dropout_unit_capacity  # noqa: E402
 
 assert lower <= 8 * float(dropout_unit_capacity(2, 0.5)) <= upper
 ### BEGIN HIDDEN TESTS
-from polycode_utils.capacity import dropout_capacity_bounds  # noqa: E402
+from polycode_utils.theory.capacity import dropout_capacity_bounds  # noqa: E402
 
 assert abs(upper - 8.0) < 1e-12 and abs(lower - float(dropout_capacity_bounds(8, 2, 0.5).lower)) < 1e-9
 ### END HIDDEN TESTS
@@ -608,7 +609,7 @@ depth_one_unit = float(np.log(width) / -np.log(1 - 0.2))
 print(f"L = {depth_one_unit:.2f} layers")
 
 # %% tags=["check"]
-from polycode_utils.capacity import code_capacity, depth_at_capacity  # noqa: E402
+from polycode_utils.theory.capacity import code_capacity, depth_at_capacity  # noqa: E402
 
 assert abs(depth_one_unit - depth_at_capacity("monosemantic", width, 0.2, bits_per_unit, bits_per_unit)) < 1e-6
 ### BEGIN HIDDEN TESTS

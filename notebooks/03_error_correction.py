@@ -44,14 +44,14 @@ from myst_nb import glue
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import book_root, cache_dir
-from polycode_utils.error_correction import (PassThroughConfig, activation_spread, demonstration_summary,
+from polycode_utils.networks.error_correction import (PassThroughConfig, activation_spread, demonstration_summary,
                                              dropout_layer_capacity, information_by_layer, init_comparison,
                                              measured_layers, reconstruction_mse, train_pass_through,
                                              uniform_decoder_floor, uniform_inputs)
-from polycode_utils.information import known_answer_errors, uniform_entropy
+from polycode_utils.instruments.information import known_answer_errors, uniform_entropy
 from polycode_utils.plots import error_correction as plots
 from polycode_utils.reports.ch03_error_correction import note_fig1_report
-from polycode_utils.workers import resolve_device
+from polycode_utils.runtime.workers import resolve_device
 
 # %% tags=["remove-input"]
 set_style()
@@ -307,7 +307,7 @@ h_x = 3 * math.log(2.0)
 print(f"h(X) = {h_x:.4f} nats")
 
 # %% tags=["check"]
-from polycode_utils.information import uniform_entropy  # noqa: E402
+from polycode_utils.instruments.information import uniform_entropy  # noqa: E402
 
 assert abs(h_x - uniform_entropy(3)) < 1e-12
 ### BEGIN HIDDEN TESTS
@@ -336,7 +336,7 @@ line_nats = (1 - config.dropout) * config.width * 1.0 * math.log(2.0)
 print(f"(1 - p) m C_b = {line_nats:.2f} nats")
 
 # %% tags=["check"]
-from polycode_utils.error_correction import dropout_layer_capacity  # noqa: E402
+from polycode_utils.networks.error_correction import dropout_layer_capacity  # noqa: E402
 
 assert abs(line_nats - dropout_layer_capacity(config, 1.0)) < 1e-9
 ### BEGIN HIDDEN TESTS
@@ -365,7 +365,7 @@ i_gauss = 2 / 2 * math.log(1 + 3.0)
 print(f"I(X; Y) = {i_gauss:.4f} nats")
 
 # %% tags=["check"]
-from polycode_utils.information import gaussian_channel_information  # noqa: E402
+from polycode_utils.instruments.information import gaussian_channel_information  # noqa: E402
 
 assert abs(i_gauss - gaussian_channel_information(2, 3.0)) < 1e-12
 ### BEGIN HIDDEN TESTS

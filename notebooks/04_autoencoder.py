@@ -45,14 +45,15 @@ from myst_nb import glue
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import book_root, data_dir, network_store, shipped_networks
-from polycode_utils.data import load_images
-from polycode_utils.evaluation import bce_floor, mean_colour_loss, pca_reconstruction, reconstruct
-from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks, rate_label, store_summary
-from polycode_utils.models import architecture_table
+from polycode_utils.networks.data import load_images
+from polycode_utils.networks.evaluation import bce_floor, mean_colour_loss, pca_reconstruction, reconstruct
+from polycode_utils.networks.grid import (describe_networks, dropout_grid, grid_losses, load_networks, rate_label,
+                                          store_summary)
+from polycode_utils.networks.models import architecture_table
 from polycode_utils.plots import networks as plots
 from polycode_utils.reports.ch04_autoencoder import frontier_summary, loss_summary, recipe_table, training_verdict
-from polycode_utils.training import N_RECALIBRATE, held_out_images
-from polycode_utils.workers import cpu_workers, intra_op_threads
+from polycode_utils.networks.training import N_RECALIBRATE, held_out_images
+from polycode_utils.runtime.workers import cpu_workers, intra_op_threads
 
 # %% tags=["remove-input"]
 set_style()
@@ -423,7 +424,7 @@ assert 2129 < floor_grey < 2130
 # ```{exercise} How the network grows with its width
 # :label: ex-ae-width
 # Build the network at base widths 4, 8 and 16 (`AutoencoderConfig(width=w, latent_dim=latent_dim)` from
-# `polycode_utils.training`, then `.build_model().n_parameters()`) and fit the exponent of its parameter count
+# `polycode_utils.networks.training`, then `.build_model().n_parameters()`) and fit the exponent of its parameter count
 # against the width on log-log axes, into `width_exponent`. Why is it close to 2?
 # ```
 #
@@ -433,7 +434,7 @@ assert 2129 < floor_grey < 2130
 
 # %%
 ### BEGIN SOLUTION
-from polycode_utils.training import AutoencoderConfig  # noqa: E402
+from polycode_utils.networks.training import AutoencoderConfig  # noqa: E402
 
 counts = [AutoencoderConfig(width=w, latent_dim=latent_dim).build_model().n_parameters() for w in (4, 8, 16)]
 width_exponent = float(np.polyfit(np.log([4, 8, 16]), np.log(counts), 1)[0])
@@ -443,7 +444,7 @@ print(f"parameters grow as width^{width_exponent:.2f}")
 # %% tags=["check"]
 assert 1.7 < width_exponent < 2.05
 ### BEGIN HIDDEN TESTS
-from polycode_utils.training import AutoencoderConfig  # noqa: E402
+from polycode_utils.networks.training import AutoencoderConfig  # noqa: E402
 
 sizes = [AutoencoderConfig(width=w, latent_dim=latent_dim).build_model().n_parameters() for w in (4, 8, 16)]
 assert abs(width_exponent - float(np.polyfit(np.log([4, 8, 16]), np.log(sizes), 1)[0])) < 1e-9

@@ -54,17 +54,17 @@ from myst_nb import glue
 from polycode_utils.book.page import declared_parameters, glue_values, message_figure, provenance_box, set_style
 from polycode_utils.book.paths import data_dir, network_store
 from polycode_utils.checks import check_choice
-from polycode_utils.data import EVAL_SEED_OFFSET
+from polycode_utils.networks.data import EVAL_SEED_OFFSET
 from polycode_utils.layerwise.common import (format_mean_sd, measured_networks, over_seeds, paired_difference,
                                              rate_label, seed_table)
 from polycode_utils.layerwise.eigenspectra import (cross_validated, evaluation_sets, grid_spectra, interval_coverage,
                                                    refit_from)
-from polycode_utils.models import INPUT_DEPTH, check_layers
+from polycode_utils.networks.models import INPUT_DEPTH, check_layers
 from polycode_utils.plots import networks as plots
-from polycode_utils.spectra import FIT_METHODS
-from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks
-from polycode_utils.training import load_training_data
-from polycode_utils.workers import resolve_device
+from polycode_utils.instruments.spectra import FIT_METHODS
+from polycode_utils.networks.grid import describe_networks, dropout_grid, grid_losses, load_networks
+from polycode_utils.networks.training import load_training_data
+from polycode_utils.runtime.workers import resolve_device
 
 # %% tags=["remove-cell"]
 from polycode_utils.reports.ch04_autoencoder import training_verdict
@@ -563,7 +563,7 @@ glue_values(dict(bits_lost_table=lost_table, bits_ratio_median=float(np.median(r
 # ```{exercise} The flattening of a finite sample
 # :label: ex-spec-bias
 # Draw 200 samples of 2000 units whose covariance has eigenvalues $\lambda_n = n^{-1}$
-# (`power_law_samples` from `polycode_utils.spectra`), and fit $\alpha$ over PCs 1 to 20 of their sample
+# (`power_law_samples` from `polycode_utils.instruments.spectra`), and fit $\alpha$ over PCs 1 to 20 of their sample
 # spectrum (`eigenspectrum`, `fit_power_law`) into `alpha_few`; do the same with 4000 samples into `alpha_many`.
 # Which is closer to $-1$, and why is the other flatter?
 # ```
@@ -574,7 +574,7 @@ glue_values(dict(bits_lost_table=lost_table, bits_ratio_median=float(np.median(r
 
 # %%
 ### BEGIN SOLUTION
-from polycode_utils.spectra import eigenspectrum, fit_power_law, power_law_samples  # noqa: E402
+from polycode_utils.instruments.spectra import eigenspectrum, fit_power_law, power_law_samples  # noqa: E402
 
 alpha_few = fit_power_law(eigenspectrum(power_law_samples(200, 2000, -1.0, seed=seed)), (1, 20), "huber").alpha
 alpha_many = fit_power_law(eigenspectrum(power_law_samples(4000, 2000, -1.0, seed=seed)), (1, 20), "huber").alpha
@@ -584,7 +584,7 @@ print(f"alpha with 200 samples {alpha_few:.3f}, with 4000 samples {alpha_many:.3
 # %% tags=["check"]
 assert abs(alpha_many + 1) < abs(alpha_few + 1) and alpha_few > -1
 ### BEGIN HIDDEN TESTS
-from polycode_utils.spectra import eigenspectrum, fit_power_law, power_law_samples  # noqa: E402
+from polycode_utils.instruments.spectra import eigenspectrum, fit_power_law, power_law_samples  # noqa: E402
 
 few = fit_power_law(eigenspectrum(power_law_samples(200, 2000, -1.0, seed=seed)), (1, 20), "huber").alpha
 assert abs(alpha_few - few) < 1e-9

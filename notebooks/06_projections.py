@@ -54,26 +54,26 @@ from tqdm.auto import tqdm
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import data_dir, network_store
 from polycode_utils.checks import check_choice
-from polycode_utils.data import evaluation_images
+from polycode_utils.networks.data import evaluation_images
 from polycode_utils.layerwise.actions import (NORMALISATIONS, circle_action, iid_action, loop_frames, measure_dot)
 from polycode_utils.reports.ch06_projections import (action_alpha, action_claims, action_order, action_theory,
                                                      alpha_relation, control_ratio_table, exponent_table, last_dot_pc,
                                                      monte_carlo_gap, noise_like_layers, scaling_law,
                                                      shown_network_index, stringer_check, tracking_r2, trend_table)
-from polycode_utils.grid import rate_label
+from polycode_utils.networks.grid import rate_label
 from polycode_utils.layerwise.common import format_mean_sd, measured_networks, over_seeds, seed_table
 from polycode_utils.layerwise.eigenspectra import layer_spectra
 
 # %% tags=["remove-cell"]
-from polycode_utils.models import INPUT_DEPTH, check_layers
+from polycode_utils.networks.models import INPUT_DEPTH, check_layers
 from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_action_scaling,
                                               plot_action_theory, plot_dot_frames, plot_trajectories)
-from polycode_utils.spectra import FIT_METHODS
-from polycode_utils.stimuli import moving_dot
-from polycode_utils.grid import describe_networks, dropout_grid, grid_losses, load_networks
+from polycode_utils.instruments.spectra import FIT_METHODS
+from polycode_utils.instruments.stimuli import moving_dot
+from polycode_utils.networks.grid import describe_networks, dropout_grid, grid_losses, load_networks
 from polycode_utils.reports.ch04_autoencoder import training_verdict
-from polycode_utils.training import load_training_data
-from polycode_utils.workers import resolve_device
+from polycode_utils.networks.training import load_training_data
+from polycode_utils.runtime.workers import resolve_device
 
 # %% tags=["remove-cell"]
 set_style()
@@ -395,7 +395,7 @@ glue_values(dict(run_text=run.verdict_text))
 # :label: ex-dot-circle
 # A unit circle traced once in $T$ frames, $z_t = (\cos 2\pi t/T, \sin 2\pi t/T)$, has steps of length
 # $2\sin(\pi/T)$. Derive its action (closed loop) in closed form, evaluate it at $T = 100$ into `a_circle_100`,
-# and check it against `action` from `polycode_utils.projections`.
+# and check it against `action` from `polycode_utils.instruments.projections`.
 # ```
 #
 # ```{solution-start} ex-dot-circle
@@ -409,7 +409,7 @@ a_circle_100 = 2 * 100 * float(np.sin(np.pi / 100)) ** 2
 print(f"action of the unit circle at T = 100: {a_circle_100:.5f}")
 
 # %% tags=["check"]
-from polycode_utils.projections import action  # noqa: E402
+from polycode_utils.instruments.projections import action  # noqa: E402
 
 theta = 2 * np.pi * np.arange(100) / 100
 assert abs(a_circle_100 - float(action(np.stack([np.cos(theta), np.sin(theta)], 1)[None], closed=True)[0])) < 1e-9
@@ -468,7 +468,7 @@ assert abs(circle_exponent - float(np.polyfit(np.log(ts_), np.log(2 * ts_ * np.s
 
 # %%
 ### BEGIN SOLUTION
-from polycode_utils.projections import random_projections  # noqa: E402
+from polycode_utils.instruments.projections import random_projections  # noqa: E402
 
 v = np.random.default_rng(seed).standard_normal((1, 200))
 z = np.asarray(random_projections(v.astype(np.float32), 4000, 3, seed))  # (projections, 1, k)

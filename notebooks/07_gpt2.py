@@ -54,7 +54,7 @@ from myst_nb import glue
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
 from polycode_utils.book.paths import cache_dir
-from polycode_utils.language import (alpha_table, context_table, corpus_description, layers_at_depths,
+from polycode_utils.networks.language import (alpha_table, context_table, corpus_description, layers_at_depths,
                                      load_language_model, load_measurements, measure_runs, select_units, site_spectra,
                                      text_windows)
 from polycode_utils.plots import language as plots

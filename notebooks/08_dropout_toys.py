@@ -35,7 +35,7 @@ represented_above = 0.5
 import time
 
 from polycode_utils.book.page import declared_parameters, glue_values, provenance_box, set_style
-from polycode_utils.dropout_toys import (code_measures, constant_output_loss, dropout_effect, convergence,
+from polycode_utils.networks.dropout_toys import (code_measures, constant_output_loss, dropout_effect, convergence,
                                          measures_by_condition, toy_grid, train_dropout_toys)
 from polycode_utils.plots.theory import plot_alpha_against_redundancy, plot_dropout_toys
 from polycode_utils.reports.ch08_dropout_toys import OTHER_HIDDEN, mechanism_claims, other_model_claim
@@ -259,7 +259,7 @@ glue_values(dict(fig_alpha=plot_alpha_against_redundancy(table)))
 
 # %%
 ### BEGIN SOLUTION
-from polycode_utils.codes import features_per_neuron, neurons_per_feature, repetition_code  # noqa: E402
+from polycode_utils.theory.codes import features_per_neuron, neurons_per_feature, repetition_code  # noqa: E402
 
 rep_npf = neurons_per_feature(repetition_code(4, 3), threshold)
 rep_fpn = features_per_neuron(repetition_code(4, 3), threshold)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from polycode_utils.error_correction import PassThroughConfig, control_study
+from polycode_utils.networks.error_correction import PassThroughConfig, control_study
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "error_correction_control.csv"

@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from polycode_utils.data import evaluation_images, load_images
-from polycode_utils.evaluation import (evaluate, excess_share, pca_reconstruction, recalibrate_batchnorm,
+from polycode_utils.networks.data import evaluation_images, load_images
+from polycode_utils.networks.evaluation import (evaluate, excess_share, pca_reconstruction, recalibrate_batchnorm,
                                        reconstruction_losses)
-from polycode_utils.training import N_EVAL, N_RECALIBRATE, AutoencoderConfig, train_autoencoder
-from polycode_utils.workers import worker_pool
+from polycode_utils.networks.training import N_EVAL, N_RECALIBRATE, AutoencoderConfig, train_autoencoder
+from polycode_utils.runtime.workers import worker_pool
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "frontier.csv"

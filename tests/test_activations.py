@@ -1,4 +1,4 @@
-"""Tests for polycode_utils.activations (issue 7): recording hidden activations by depth with forward hooks."""
+"""Tests for polycode_utils.networks.activations (issue 7): recording hidden activations by depth with forward hooks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from polycode_utils.activations import record_activations, stream_covariances
-from polycode_utils.models import ResNetAutoencoder, n_features
+from polycode_utils.networks.activations import record_activations, stream_covariances
+from polycode_utils.networks.models import ResNetAutoencoder, n_features
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Known-answer tests for polycode_utils.capacity: capacity under dropout, the theorem's check, Fig. 2's read-outs."""
+"""Known-answer tests for polycode_utils.theory.capacity: capacity under dropout, the theorem's check, Fig. 2's
+read-outs."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import warnings
 import numpy as np
 import pytest
 
-from polycode_utils.capacity import (CODES, best_redundancy, blahut_arimoto, code_capacity, depth_at_capacity,
+from polycode_utils.theory.capacity import (CODES, best_redundancy, blahut_arimoto, code_capacity, depth_at_capacity,
                                      depth_readouts, dropout_capacity_bounds, dropout_channel, dropout_unit_capacity,
                                      erasure_code_capacity, expected_projected_action, lower_bound_tight_above,
                                      power_law_entropy, power_law_spectrum, theorem3_lower_bounds, theorem_check,
                                      theorem_per_unit_table)
-from polycode_utils.decoding import (SurvivalEstimate, code_support, joint_decode, monte_carlo_agreement,
+from polycode_utils.theory.decoding import (SurvivalEstimate, code_support, joint_decode, monte_carlo_agreement,
                                      recoverable_features, simulate_code_survival, simulate_joint_decoding)
 
 
@@ -358,7 +359,7 @@ def test_unknown_code_lists_the_allowed_names() -> None:
 
 
 def test_code_supports_are_chapter_one_codes_with_the_overlap_their_names_say() -> None:
-    from polycode_utils.codes import features_per_neuron, polysemantic_code, repetition_code  # noqa: PLC0415
+    from polycode_utils.theory.codes import features_per_neuron, polysemantic_code, repetition_code  # noqa: PLC0415
 
     poly = code_support("polysemantic", 12, spread=2)
     rep = code_support("repetition", 12, redundancy=3)
@@ -370,7 +371,7 @@ def test_code_supports_are_chapter_one_codes_with_the_overlap_their_names_say() 
 
 
 def test_joint_decoder_recovers_every_feature_whenever_the_kept_columns_have_full_rank() -> None:
-    from polycode_utils.codes import polysemantic_code  # noqa: PLC0415
+    from polycode_utils.theory.codes import polysemantic_code  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     for E in (polysemantic_code(6, 2), polysemantic_code(5, 3), rng.normal(size=(8, 5))):
@@ -395,7 +396,7 @@ def test_recoverable_features_known_cases() -> None:
 
 
 def test_joint_decoding_beats_the_per_feature_decoder_and_matches_the_erasure_code_formula() -> None:
-    from polycode_utils.codes import polysemantic_code  # noqa: PLC0415
+    from polycode_utils.theory.codes import polysemantic_code  # noqa: PLC0415
 
     joint = simulate_joint_decoding(polysemantic_code(11, 2), 8, 0.2, 3000, seed=0, bits_per_unit=2)
     per_feature = code_capacity("polysemantic", 12, joint.depths, 0.2, 2, spread=2)

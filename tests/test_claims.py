@@ -1,4 +1,4 @@
-"""Verdicts on the paper's claims (polycode_utils.claims): the counting rule, the control, the untestable run."""
+"""Verdicts on the paper's claims (polycode_utils.theory.claims): the counting rule, the control, the untestable run."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polycode_utils.claims import (NO_CONTROL, NOT_DISTINGUISHED, VERDICTS, Claim, Effect, controlled_verdict,
+from polycode_utils.theory.claims import (NO_CONTROL, NOT_DISTINGUISHED, VERDICTS, Claim, Effect, controlled_verdict,
                                    count_verdict)
 from polycode_utils.layerwise.common import CONTROL, control_effect
 

@@ -1,4 +1,5 @@
-"""Known-answer tests for polycode_utils.codes: optimal encoding D_opt, the three codes of Fig. 1b, D* and D_i."""
+"""Known-answer tests for polycode_utils.theory.codes: optimal encoding D_opt, the three codes of Fig. 1b, D* and
+D_i."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_utils import codes
+from polycode_utils.theory import codes
 
-from polycode_utils.codes import (binary_entropy, dimensions_per_feature, feature_dimensionality, monosemantic_code,
-                                  neurons_per_feature, optimal_dims_per_feature, polysemantic_code, superposition_code)
+from polycode_utils.theory.codes import (binary_entropy, dimensions_per_feature, feature_dimensionality,
+                                         monosemantic_code, neurons_per_feature, optimal_dims_per_feature,
+                                         polysemantic_code, superposition_code)
 
 # ---------------------------------------------------------------- binary entropy and D_opt
 
@@ -192,7 +194,7 @@ def test_geometry_rejects_bad_W(fn) -> None:
 
 
 def test_repetition_code_is_redundant_and_monosemantic() -> None:
-    from polycode_utils.codes import features_per_neuron, repetition_code  # noqa: PLC0415
+    from polycode_utils.theory.codes import features_per_neuron, repetition_code  # noqa: PLC0415
 
     E = repetition_code(4, 3)
     assert E.shape == (12, 4) and features_per_neuron(E).tolist() == [1] * 12
@@ -201,7 +203,7 @@ def test_repetition_code_is_redundant_and_monosemantic() -> None:
 
 
 def test_lemma2_sparse_entropy_against_plugin_entropy() -> None:
-    from polycode_utils.codes import plugin_entropy, quantised_sparse_samples, sparse_feature_entropy  # noqa: PLC0415
+    from polycode_utils.theory.codes import (plugin_entropy, quantised_sparse_samples, sparse_feature_entropy)  # noqa: PLC0415
 
     assert plugin_entropy([0, 1, 2, 3]) == pytest.approx(2.0) and plugin_entropy([5, 5]) == 0.0
     assert sparse_feature_entropy(0.0, 4) == pytest.approx(4.0)
@@ -212,7 +214,7 @@ def test_lemma2_sparse_entropy_against_plugin_entropy() -> None:
 
 
 def test_code_spectrum_flat_plateau_and_cliff() -> None:
-    from polycode_utils.codes import code_spectrum, repetition_code  # noqa: PLC0415
+    from polycode_utils.theory.codes import code_spectrum, repetition_code  # noqa: PLC0415
 
     v = 0.5 / 3 - 0.25**2  # variance of a feature at S = 0.5
     mono = code_spectrum(monosemantic_code(6), 0.5, 40_000, seed=0)
@@ -223,7 +225,7 @@ def test_code_spectrum_flat_plateau_and_cliff() -> None:
 
 
 def test_density_at_optimal_dims() -> None:
-    from polycode_utils.codes import density_at_optimal_dims  # noqa: PLC0415
+    from polycode_utils.theory.codes import density_at_optimal_dims  # noqa: PLC0415
 
     assert density_at_optimal_dims(float(optimal_dims_per_feature(0.9, 32))) == pytest.approx(10.0)
     s = 1 - 1 / density_at_optimal_dims(0.1, 32)                   # m/n = 20/200: D_opt = 0.1 there

@@ -1,4 +1,4 @@
-"""Tests for polycode_utils.data (issue 7): offline natural-image patches and the CIFAR-10 loader."""
+"""Tests for polycode_utils.networks.data (issue 7): offline natural-image patches and the CIFAR-10 loader."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import numpy as np
 import pytest
 
-from polycode_utils.data import (
+from polycode_utils.networks.data import (
     PHOTOGRAPHS,
     cifar10,
     evaluation_images,
@@ -92,7 +92,7 @@ def test_missing_cifar10_says_where_to_put_it_and_that_the_default_needs_none(tm
 
 
 def test_unknown_dataset_fails_before_loading(monkeypatch):
-    import polycode_utils.data as data_mod
+    import polycode_utils.networks.data as data_mod
 
     monkeypatch.setattr(data_mod, "natural_image_patches", lambda *a, **k: pytest.fail("data were loaded"))
     with pytest.raises(ValueError, match="dataset: must be one of patches, cifar10"):

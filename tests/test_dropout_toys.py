@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from polycode_utils.codes import (features_per_neuron, neurons_per_feature, participation_ratio, repetition_code,
+from polycode_utils.theory.codes import (features_per_neuron, neurons_per_feature, participation_ratio, repetition_code,
                                   superposition_code)
-from polycode_utils.dropout_toys import (DropoutToyResult, _batch, _seed_streams, code_measures, constant_output_loss,
-                                         convergence, dropout_effect, measures_by_condition, toy_grid,
-                                         train_dropout_toys, training_gain)
-from polycode_utils.spectra import t_interval
+from polycode_utils.networks.dropout_toys import (DropoutToyResult, _batch, _seed_streams, code_measures,
+                                                  constant_output_loss, convergence, dropout_effect,
+                                                  measures_by_condition, toy_grid, train_dropout_toys, training_gain)
+from polycode_utils.instruments.spectra import t_interval
 
 
 def test_participation_ratio_counts_equal_entries() -> None:

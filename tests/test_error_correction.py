@@ -1,4 +1,5 @@
-"""Tests of polycode_utils.error_correction: the authors' network, its initialisation, training and measurement."""
+"""Tests of polycode_utils.networks.error_correction: the authors' network, its initialisation, training and
+measurement."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from polycode_utils.error_correction import (CONTROL_NETWORKS, PassThroughConfig, activation_spread, control_effect,
-                                             control_study, demonstration_summary, dropout_layer_capacity,
-                                             information_by_layer, with_mask_rate, init_comparison, layer_activations,
-                                             measured_layers, reconstruction_mse, train_pass_through,
-                                             uniform_decoder_floor, uniform_inputs)
+from polycode_utils.networks.error_correction import (CONTROL_NETWORKS, PassThroughConfig, activation_spread,
+                                                      control_effect, control_study, demonstration_summary,
+                                                      dropout_layer_capacity, information_by_layer, with_mask_rate,
+                                                      init_comparison, layer_activations, measured_layers,
+                                                      reconstruction_mse, train_pass_through, uniform_decoder_floor,
+                                                      uniform_inputs)
 
 TINY = PassThroughConfig(depth=8, n_samples=1000, epochs=2, seed=3)
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-import polycode_utils.grid as grid
+import polycode_utils.networks.grid as grid
 from polycode_utils.book.params import Project, default_values
-from polycode_utils.training import AutoencoderConfig, load_training_data, train_autoencoder, train_many
+from polycode_utils.networks.training import AutoencoderConfig, load_training_data, train_autoencoder, train_many
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(width=2, latent_dim=4, batch_size=32, n_images=64, epochs=2, image_size=16, variational=False,

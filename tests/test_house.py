@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -139,3 +140,22 @@ def test_every_page_is_in_the_table_of_contents_and_the_intro_links_the_methods(
         assert f"book/_generated/{chapter.stem}" in toc
     intro = (ROOT / "book" / "intro.md").read_text()
     assert "{doc}`methods`" in intro and "METHODS.md" not in intro
+
+
+MAX_MODULE_LINES = 560  # "about 500": the largest module, spectra.py, is 553
+
+
+def test_the_folders_are_the_layers_of_the_import_contract():
+    """polycode_utils holds one package per layer of the import contract (checks, the bottom layer, is one module),
+    and the book's machinery beside them: no flat science module."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c["layers"] for c in contracts if c.get("type") == "layers")
+    named = {name.strip().strip("()") for layer in layers for name in re.split(r"[:|]", layer)}
+    entries = {p.stem for p in LIBRARY.iterdir() if p.name not in ("__init__.py", "__pycache__")}
+    assert entries == named | {"book"}
+    assert all((LIBRARY / name).is_dir() for name in named - {"checks"}) and (LIBRARY / "checks.py").is_file()
+
+
+def test_no_module_is_much_over_500_lines():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in LIBRARY.rglob("*.py")}
+    assert {k: v for k, v in sizes.items() if v > MAX_MODULE_LINES} == {}

@@ -1,4 +1,4 @@
-"""Tests of polycode_utils.information: the estimators against channels of known mutual information."""
+"""Tests of polycode_utils.instruments.information: the estimators against channels of known mutual information."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_utils.information import (decoder_bound, decoder_ceiling, donsker_varadhan, gaussian_channel,
+from polycode_utils.instruments.information import (decoder_bound, decoder_ceiling, donsker_varadhan, gaussian_channel,
                                         gaussian_channel_information, gaussian_decoder_floor, gaussian_entropy,
                                         known_answer_errors, log_mean_exp, mine, mine_loss, uniform_entropy,
                                         update_log_average)

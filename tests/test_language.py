@@ -16,16 +16,16 @@ import torch
 from processes import gone_within, running
 from scipy import stats
 
-from polycode_utils.language import (
+from polycode_utils.networks.language import (
     CORPORA, TextMeasurement, TopContexts, architecture, chance_scores, context_table, corpus_description,
     corpus_documents, first_position_ratio, load_language_model, load_measurements, measure_text, proxy_frame,
     outlier_tokens, proxy_scores, record_sites, save_measurements, select_units, shuffle_tokens, site_names,
     site_spectra, site_width, text_windows, token_concentration, unit_statistics, untrained_copy,
     window_group_interval)
-from polycode_utils.language.models import LanguageModel, _from_config
-from polycode_utils.language.sites import blocks_of, run_sites
-from polycode_utils.projections import action
-from polycode_utils.spectra import CovarianceAccumulator
+from polycode_utils.networks.language.models import LanguageModel, _from_config
+from polycode_utils.networks.language.sites import blocks_of, run_sites
+from polycode_utils.instruments.projections import action
+from polycode_utils.instruments.spectra import CovarianceAccumulator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -387,7 +387,7 @@ def test_save_and_load_round_trip(gpt2, windows, tmp_path):
 def test_the_tools_bad_inputs_are_one_line_with_status_2(corpus, tmp_path, capsys):
     """Issue 25, minor: the tool's default --top-k 20 with --windows 16, a non-UTF-8 corpus file and a model folder
     without a model were raw tracebacks (or a misleading "neither a local folder")."""
-    from polycode_utils.language.cli import main
+    from polycode_utils.networks.language.cli import main
     base = ["--model", "tiny-gpt2", "--context", "20", "--device", "cpu", "--quiet", "--output",
             str(tmp_path / "out.pt")]
     with pytest.raises(SystemExit) as stop:
@@ -451,7 +451,7 @@ def test_the_ranks_stop_when_their_torchrun_agent_is_killed(tmp_path):
     import time
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--nnodes", "1",
-           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), "-m", "polycode_utils.language",
+           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()), "-m", "polycode_utils.networks.language",
            "--model", "tiny-gpt2", "--corpus", "python-docs", "--windows", "1800", "--context", "64",
            "--projections", "20000", "--device", "cpu", "--quiet", "--output", str(tmp_path / "never.pt")]
     agent = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -482,7 +482,7 @@ def test_two_gloo_processes_equal_one(gpt2, corpus, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--nnodes", "1",
            "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           "-m", "polycode_utils.language", *args, "--output", str(out)]
+           "-m", "polycode_utils.networks.language", *args, "--output", str(out)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     two = load_measurements(out)["main"]
@@ -517,8 +517,8 @@ def test_cuda_measurement_equals_cpu(corpus):
 
 
 def test_outlier_channels_are_found_by_magnitude_and_removed_from_the_fit():
-    from polycode_utils.language import outlier_frame  # noqa: PLC0415
-    from polycode_utils.spectra import power_law_samples  # noqa: PLC0415
+    from polycode_utils.networks.language import outlier_frame  # noqa: PLC0415
+    from polycode_utils.instruments.spectra import power_law_samples  # noqa: PLC0415
 
     d, alpha = 200, -1.0
     rotation = np.linalg.qr(np.random.default_rng(1).standard_normal((d, d)))[0]   # every channel a mixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_utils.language.explain import TokenTables, explain_and_score
+from polycode_utils.networks.language.explain import TokenTables, explain_and_score
 
 
 def _planted(seed=0, n_windows=60, context=40, vocab=50, width=6):
@@ -56,7 +56,7 @@ def test_bad_directions_are_refused():
 
 
 def test_score_frame_scores_every_unit_of_the_explained_sites():
-    from polycode_utils.language import layer_scores, load_language_model, measure_runs, score_frame  # noqa: PLC0415
+    from polycode_utils.networks.language import (layer_scores, load_language_model, measure_runs, score_frame)  # noqa: PLC0415
 
     lm = load_language_model("tiny-gpt2", device="cpu")
     gen = torch.Generator().manual_seed(0)

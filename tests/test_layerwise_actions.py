@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from polycode_utils.claims import NOT_TESTABLE
+from polycode_utils.theory.claims import NOT_TESTABLE
 from polycode_utils.layerwise.actions import (HASH_ABOVE, SMOOTH_BELOW, ActionScaling, LayerAction, action_scaling,
                                               circle_action, dot_actions, every_nth_frame, iid_action, loop_frames,
                                               measure_dot, scaling_exponent, smoothness, stringer_bound,
@@ -21,8 +21,8 @@ from polycode_utils.reports.ch06_projections import (action_alpha, action_order,
                                                      noise_like_layers, scaling_law, shown_network_index,
                                                      stringer_check, tracking_r2, trend_table)
 from polycode_utils.layerwise.common import CONTROL, measured_networks, seed_table
-from polycode_utils.models import DEPTH_NAMES, ResNetAutoencoder
-from polycode_utils.stimuli import moving_dot
+from polycode_utils.networks.models import DEPTH_NAMES, ResNetAutoencoder
+from polycode_utils.instruments.stimuli import moving_dot
 
 
 # ---------------------------------------------------------------- Fig. 4: actions of a moving dot
@@ -338,8 +338,8 @@ def test_monte_carlo_action_of_gaussian_steps_is_k_over_2m_trace() -> None:
     # Steps a ~ N(0, Sigma), lambda_i = i^-1.5: the mean projected action 1/2 ||R^T a||^2 over random projections
     # and steps is (k/2m) tr Sigma (capacity.expected_projected_action), within 3 standard errors; the note's
     # printed 1/2 tr Sigma is m/k times larger.
-    from polycode_utils.capacity import expected_projected_action, power_law_spectrum
-    from polycode_utils.projections import random_projections
+    from polycode_utils.theory.capacity import expected_projected_action, power_law_spectrum
+    from polycode_utils.instruments.projections import random_projections
     m, k, n_steps = 60, 3, 400
     lam = power_law_spectrum(m, -1.5)
     steps = np.random.default_rng(5).normal(size=(n_steps, m)) * np.sqrt(lam)
@@ -437,7 +437,7 @@ def test_measured_networks_one_control_per_seed() -> None:
 
 def test_action_claims_count_the_trained_networks_and_respect_an_untestable_run():
     from polycode_utils.reports.ch06_projections import action_claims  # noqa: PLC0415
-    from polycode_utils.models import CONV_DEPTHS  # noqa: PLC0415
+    from polycode_utils.networks.models import CONV_DEPTHS  # noqa: PLC0415
 
     layers = list(CONV_DEPTHS) + ["fc1", "mu"]
     keys = [("p = 0", 0), ("p = 0", 1), ("p = 0.8", 0), (CONTROL, 0), (CONTROL, 1)]

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from polycode_utils.claims import NOT_TESTABLE
-from polycode_utils.data import evaluation_images
-from polycode_utils.grid import rate_label
+from polycode_utils.theory.claims import NOT_TESTABLE
+from polycode_utils.networks.data import evaluation_images
+from polycode_utils.networks.grid import rate_label
 from polycode_utils.layerwise.common import CONTROL
 from polycode_utils.layerwise.eigenspectra import (CrossValidated, LayerSpectrum, cross_validated, evaluation_sets,
                                                    grid_spectra, layer_spectra, mean_brightness, refit_from,
@@ -21,9 +21,9 @@ from polycode_utils.layerwise.eigenspectra import (CrossValidated, LayerSpectrum
 from polycode_utils.reports.ch05_spectra import (bits_lost, claim_resolution, cv_label, depth_trend, dropout_shape,
                                                  leading_component, method_spread, power_law_deviations,
                                                  reliable_shares, spectra_claims)
-from polycode_utils.models import DEPTH_NAMES, INPUT_DEPTH
-from polycode_utils.spectra import fit_power_law, fit_quality, power_law_samples, t_interval
-from polycode_utils.grid import dropout_grid, load_networks
+from polycode_utils.networks.models import DEPTH_NAMES, INPUT_DEPTH
+from polycode_utils.instruments.spectra import fit_power_law, fit_quality, power_law_samples, t_interval
+from polycode_utils.networks.grid import dropout_grid, load_networks
 
 
 class KnownSpectrum(nn.Module):

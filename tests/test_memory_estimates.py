@@ -35,7 +35,7 @@ PEAK = textwrap.dedent("""
 
 STEPS = {
     "01_codes": ("training", dict(n_features=2000, n_hidden=20, n_sparsities=20, batch_size=2000, steps=3), """
-        from polycode_utils.toy_models import elhage_sparsities, train_toy_models
+        from polycode_utils.theory.toy_models import elhage_sparsities, train_toy_models
         import torch; torch.zeros(1)
         reset(); base = rss()
         train_toy_models(values["n_features"], values["n_hidden"], elhage_sparsities(values["n_sparsities"]),
@@ -44,8 +44,8 @@ STEPS = {
     "06_projections": ("random projections of one layer", dict(n_frames=200, n_projections=20000), """
         import torch
         from polycode_utils.layerwise.actions import loop_frames, measure_dot
-        from polycode_utils.models import ResNetAutoencoder
-        from polycode_utils.stimuli import moving_dot
+        from polycode_utils.networks.models import ResNetAutoencoder
+        from polycode_utils.instruments.stimuli import moving_dot
         torch.manual_seed(0)
         w, s, sweep = 8, 16, [50, 100, 200, 400, 800]   # the notebook's defaults (width, image_size, sweep_frames)
         model = ResNetAutoencoder(width=w, latent_dim=32, image_size=s).eval()
@@ -57,7 +57,7 @@ STEPS = {
     "08_dropout_toys": ("training", dict(n_features=200, n_hidden=20, batch_size=4096, steps=3, n_seeds=2,
                                          dropout_rates=[0.0, 0.1, 0.2, 0.3, 0.5], sparsities=[0.0, 0.7, 0.9],
                                          decays=[1.0, 0.9]), """
-        from polycode_utils.dropout_toys import toy_grid, train_dropout_toys
+        from polycode_utils.networks.dropout_toys import toy_grid, train_dropout_toys
         import torch; torch.zeros(1)
         grid = toy_grid(values["n_features"], values["dropout_rates"], values["sparsities"], values["decays"],
                         values["n_seeds"])

@@ -1,4 +1,4 @@
-"""Tests for polycode_utils.models (issue 7): the ResNet autoencoder and where its dropout sits."""
+"""Tests for polycode_utils.networks.models (issue 7): the ResNet autoencoder and where its dropout sits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from polycode_utils.models import (
+from polycode_utils.networks.models import (
     DEPTH_NAMES,
     DropoutBasicBlock,
     ResNetAutoencoder,

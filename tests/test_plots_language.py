@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polycode_utils.language import SiteSpectrum
+from polycode_utils.networks.language import SiteSpectrum
 from polycode_utils.plots.language import (action_by_layer, alpha_by_layer, alpha_fits_by_layer, fit_by_layer,
                                            proxy_by_layer, score_by_layer, spectra_by_layer)
-from polycode_utils.spectra import fit_power_law
+from polycode_utils.instruments.spectra import fit_power_law
 
 LAYERS = 4
 

@@ -12,7 +12,7 @@ from polycode_utils.layerwise.actions import (ActionScaling, LayerAction, circle
 from polycode_utils.layerwise.common import CONTROL, over_seeds
 from polycode_utils.plots.projections import (plot_action_against_alpha, plot_action_by_depth, plot_action_scaling,
                                               plot_action_theory, plot_dot_frames, plot_trajectories)
-from polycode_utils.stimuli import moving_dot
+from polycode_utils.instruments.stimuli import moving_dot
 
 T, K = 12, 3
 

@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polycode_utils.capacity import code_capacity, theorem_check
-from polycode_utils.decoding import simulate_code_survival
-from polycode_utils.codes import monosemantic_code, optimal_dims_per_feature, superposition_code
+from polycode_utils.theory.capacity import code_capacity, theorem_check
+from polycode_utils.theory.decoding import simulate_code_survival
+from polycode_utils.theory.codes import monosemantic_code, optimal_dims_per_feature, superposition_code
 from polycode_utils.plots.theory import (TOY_PANELS, plot_alpha_against_redundancy, plot_capacity_vs_depth,
                                          plot_capacity_vs_width, plot_codes, plot_dimensions_vs_sparsity,
                                          plot_dropout_toys, plot_theorem_check, plot_training_losses)
-from polycode_utils.toy_models import STICKY_FRACTIONS
+from polycode_utils.theory.toy_models import STICKY_FRACTIONS
 
 
 @pytest.fixture(autouse=True)
@@ -96,8 +96,8 @@ def test_plot_capacity_vs_depth_and_width() -> None:
 
 
 def test_plot_dimensions_floor_joint_decoding_and_code_spectra() -> None:
-    from polycode_utils.decoding import simulate_joint_decoding  # noqa: PLC0415
-    from polycode_utils.codes import polysemantic_code  # noqa: PLC0415
+    from polycode_utils.theory.decoding import simulate_joint_decoding  # noqa: PLC0415
+    from polycode_utils.theory.codes import polysemantic_code  # noqa: PLC0415
     from polycode_utils.plots.theory import (plot_code_spectra, plot_dimensions_vs_sparsity,  # noqa: PLC0415
                                              plot_joint_decoding)
 

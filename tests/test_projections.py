@@ -1,4 +1,5 @@
-"""Known-answer tests for polycode_utils.projections and polycode_utils.stimuli (issue 6: Fig. 4 instruments)."""
+"""Known-answer tests for polycode_utils.instruments.projections and polycode_utils.instruments.stimuli (issue 6: Fig. 4
+instruments)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_utils.projections import action, projection_matrices, random_projections
-from polycode_utils.stimuli import dot_centres, moving_dot
+from polycode_utils.instruments.projections import action, projection_matrices, random_projections
+from polycode_utils.instruments.stimuli import dot_centres, moving_dot
 
 
 def circle(n_points: int, n_steps_per_loop: int) -> np.ndarray:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from polycode_utils.claims import NOT_DISTINGUISHED, NOT_TESTABLE
-from polycode_utils.error_correction import CONTROL_NETWORKS
+from polycode_utils.theory.claims import NOT_DISTINGUISHED, NOT_TESTABLE
+from polycode_utils.networks.error_correction import CONTROL_NETWORKS
 from polycode_utils.reports.ch03_error_correction import control_table, note_fig1_verdicts, settings_that_differ
 
 SETTINGS = dict(dropout=0.2, n_samples=300_000)
@@ -44,7 +44,7 @@ def test_the_committed_study_was_made_at_chapter_3s_default_settings() -> None:
     from pathlib import Path
 
     from polycode_utils.book.params import Project, default_values
-    from polycode_utils.error_correction import PassThroughConfig
+    from polycode_utils.networks.error_correction import PassThroughConfig
     from polycode_utils.reports.ch03_error_correction import study_settings
 
     root = Path(__file__).resolve().parents[1]

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polycode_utils.claims import NOT_TESTABLE
-from polycode_utils.language.analysis import SiteSpectrum, depth_trend_difference
-from polycode_utils.language.measure import TextMeasurement
+from polycode_utils.theory.claims import NOT_TESTABLE
+from polycode_utils.networks.language.analysis import SiteSpectrum, depth_trend_difference
+from polycode_utils.networks.language.measure import TextMeasurement
 from polycode_utils.reports.ch07_language import (coverage_numbers, file_settings, language_claims,
                                                    outlier_token_numbers, proxy_verdict, score_numbers, score_table)
-from polycode_utils.spectra import CovarianceAccumulator, PowerLawFit
+from polycode_utils.instruments.spectra import CovarianceAccumulator, PowerLawFit
 
 DEPTHS = np.linspace(0.0, 1.0, 5)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from polycode_utils.book import results_page
-from polycode_utils.claims import NO_CONTROL, Claim
+from polycode_utils.theory.claims import NO_CONTROL, Claim
 from polycode_utils.reports import results
 
 

@@ -8,12 +8,12 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-from polycode_utils.claims import NOT_DISTINGUISHED, NOT_TESTABLE
-from polycode_utils.dropout_toys import Convergence
+from polycode_utils.theory.claims import NOT_DISTINGUISHED, NOT_TESTABLE
+from polycode_utils.networks.dropout_toys import Convergence
 from polycode_utils.reports.ch01_codes import STICKY_MARGIN, fig1c_claims
 from polycode_utils.reports.ch02_capacity import fig2_claims
 from polycode_utils.reports.ch08_dropout_toys import mechanism_claims, other_model_claim
-from polycode_utils.toy_models import StickyPlateau, compare_with_optimum
+from polycode_utils.theory.toy_models import StickyPlateau, compare_with_optimum
 
 
 def test_fig1c_leaves_the_forced_sparsities_out_and_needs_a_plateau_longer_than_the_smooth_curve():

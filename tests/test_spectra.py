@@ -1,4 +1,5 @@
-"""Known-answer tests for polycode_utils.spectra: eigenspectra, power-law fits, cvPCA, intervals over sets."""
+"""Known-answer tests for polycode_utils.instruments.spectra: eigenspectra, power-law fits, cvPCA, intervals over
+sets."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_utils.spectra import (
+from polycode_utils.instruments.spectra import (
     CovarianceAccumulator,
     t_half_width,
     clip_fit_range,
@@ -332,7 +333,7 @@ def test_power_law_samples_have_the_planted_spectrum() -> None:
 # ---------------------------------------------------------------- edge cases (issue 15 #15)
 
 def test_load_state_dict_refuses_wrong_shapes_nan_and_bad_counts() -> None:
-    from polycode_utils.spectra import CovarianceAccumulator  # noqa: PLC0415
+    from polycode_utils.instruments.spectra import CovarianceAccumulator  # noqa: PLC0415
 
     good = CovarianceAccumulator(3).update(np.random.default_rng(0).normal(size=(10, 3))).state_dict()
     for key, bad, words in (("outer", torch.zeros(2, 2), "outer must have shape (3, 3)"),
@@ -345,7 +346,7 @@ def test_load_state_dict_refuses_wrong_shapes_nan_and_bad_counts() -> None:
 
 
 def test_huge_finite_inputs_are_refused_not_turned_into_inf() -> None:
-    from polycode_utils.spectra import CovarianceAccumulator, eigenspectrum  # noqa: PLC0415
+    from polycode_utils.instruments.spectra import CovarianceAccumulator, eigenspectrum  # noqa: PLC0415
 
     x = np.array([[1e200, 0.0], [-1e200, 1.0], [3e200, 2.0]])
     with pytest.raises(ValueError, match="overflows float64"):
@@ -359,7 +360,7 @@ def test_huge_finite_inputs_are_refused_not_turned_into_inf() -> None:
 
 
 def test_constant_data_have_no_principal_direction() -> None:
-    from polycode_utils.spectra import CovarianceAccumulator, principal_components  # noqa: PLC0415
+    from polycode_utils.instruments.spectra import CovarianceAccumulator, principal_components  # noqa: PLC0415
 
     x = np.ones((20, 4))
     with pytest.raises(ValueError, match="only 0 directions have non-zero variance"):
@@ -369,7 +370,7 @@ def test_constant_data_have_no_principal_direction() -> None:
 
 
 def test_complex_input_is_refused() -> None:
-    from polycode_utils.spectra import CovarianceAccumulator, eigenspectrum  # noqa: PLC0415
+    from polycode_utils.instruments.spectra import CovarianceAccumulator, eigenspectrum  # noqa: PLC0415
 
     z = np.random.default_rng(0).normal(size=(8, 3)) * (1 + 1j)
     with pytest.raises(ValueError, match="complex"):

@@ -1,4 +1,5 @@
-"""Known-answer tests for polycode_utils.toy_models: toy models of superposition, sparsities, Fig. 1c's read-outs."""
+"""Known-answer tests for polycode_utils.theory.toy_models: toy models of superposition, sparsities, Fig. 1c's
+read-outs."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from polycode_utils import toy_models
+from polycode_utils.theory import toy_models
 
-from polycode_utils.codes import dimensions_per_feature, feature_dimensionality
-from polycode_utils.toy_models import (STICKY_FRACTIONS, _buffers, _loss_and_grad, compare_with_optimum,
+from polycode_utils.theory.codes import dimensions_per_feature, feature_dimensionality
+from polycode_utils.theory.toy_models import (STICKY_FRACTIONS, _buffers, _loss_and_grad, compare_with_optimum,
                                        elhage_sparsities, sticky_plateau, train_toy_models)
 
 

@@ -1,4 +1,5 @@
-"""Tests for polycode_utils.training (issue 7): config validation, learning, determinism, resume, atomic cache."""
+"""Tests for polycode_utils.networks.training (issue 7): config validation, learning, determinism, resume, atomic
+cache."""
 
 from __future__ import annotations
 
@@ -16,18 +17,19 @@ import pytest
 import torch
 from processes import gone_within, running
 
-import polycode_utils.checkpoints as checkpoints
-import polycode_utils.grid as grid
-import polycode_utils.training as training
-import polycode_utils.workers as workers
-from polycode_utils.data import natural_image_patches
-from polycode_utils.evaluation import (bce_floor, evaluate, excess_share, pca_reconstruction, recalibrate_batchnorm,
-                                       mean_colour_loss, reconstruction_losses, vae_loss)
-from polycode_utils.grid import dropout_grid, load_networks
+import polycode_utils.runtime.checkpoints as checkpoints
+import polycode_utils.networks.grid as grid
+import polycode_utils.networks.training as training
+import polycode_utils.runtime.workers as workers
+from polycode_utils.networks.data import natural_image_patches
+from polycode_utils.networks.evaluation import (bce_floor, evaluate, excess_share, pca_reconstruction,
+                                                recalibrate_batchnorm, mean_colour_loss, reconstruction_losses,
+                                                vae_loss)
+from polycode_utils.networks.grid import dropout_grid, load_networks
 from polycode_utils.reports import ch04_autoencoder as ch04
-from polycode_utils.training import (AutoencoderConfig, cache_folder, load_or_train, load_training_data,
+from polycode_utils.networks.training import (AutoencoderConfig, cache_folder, load_or_train, load_training_data,
                                      train_autoencoder, train_many)
-from polycode_utils.workers import resolve_device
+from polycode_utils.runtime.workers import resolve_device
 
 TINY = dict(width=4, latent_dim=8, batch_size=32, n_images=64, epochs=1)
 
@@ -319,7 +321,7 @@ def test_load_networks_trains_once_then_loads(tmp_path) -> None:
 
 _ORPHAN_PARENT = """
 import sys, time
-from polycode_utils.workers import worker_pool
+from polycode_utils.runtime.workers import worker_pool
 pool = worker_pool(2)
 futures = [pool.submit(time.sleep, 120) for _ in range(2)]
 time.sleep(3)

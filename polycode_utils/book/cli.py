@@ -168,13 +168,13 @@ TRAINING_CHAPTER = "04_autoencoder"  # the chapter whose parameters name the net
 
 def cmd_train(project: Project, args: argparse.Namespace) -> int:
     """Train the dropout grid of chapter 4's parameters (profile, overrides) and write it into networks/ with its
-    manifest, in a child process (`python -m polycode_utils.grid`: this tool imports no torch)."""
+    manifest, in a child process (`python -m polycode_utils.networks.grid`: this tool imports no torch)."""
     chapter = project.chapter(TRAINING_CHAPTER)
     routed = split_overrides(project, [chapter], args.param)
     values = {**default_values(chapter), **resolve_parameters(project, chapter, args.profile, routed[chapter.id])}
     command = " ".join(["polycode train --profile", shlex.quote(args.profile),
                         *(f"-p {shlex.quote(n)} {shlex.quote(v)}" for n, v in args.param)])
-    child = [sys.executable, "-m", "polycode_utils.grid", "--parameters", json.dumps(values),
+    child = [sys.executable, "-m", "polycode_utils.networks.grid", "--parameters", json.dumps(values),
              "--store", str(project.root / "networks"), "--cache-dir", str(project.root / "_build" / "cache"),
              "--data-root", str(project.root / "data"), "--commit", code_commit(project.root), "--command", command]
     return subprocess.run(child, cwd=project.root, check=False).returncode

@@ -16,12 +16,12 @@ from scipy.special import zeta
 from scipy.stats import t as student_t
 from torch import nn
 
-from polycode_utils.activations import record_activations
-from polycode_utils.capacity import expected_projected_action
+from polycode_utils.networks.activations import record_activations
+from polycode_utils.theory.capacity import expected_projected_action
 from polycode_utils.checks import check_choice, check_int, check_sequence
-from polycode_utils.projections import action, random_projections
-from polycode_utils.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, fit_power_law, fit_quality,
-                                    FitQuality, PowerLawFit, principal_components)
+from polycode_utils.instruments.projections import action, random_projections
+from polycode_utils.instruments.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, fit_power_law,
+                                                fit_quality, FitQuality, PowerLawFit, principal_components)
 
 NORMALISATIONS = ("variance", "none")
 MAX_LOOP_FRAMES = 20_000  # one loop holding every T of the sweep; 20,000 frames of stem activations fit in memory

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from polycode_utils.claims import Effect
-from polycode_utils.grid import rate_label
-from polycode_utils.spectra import t_interval
+from polycode_utils.theory.claims import Effect
+from polycode_utils.networks.grid import rate_label
+from polycode_utils.instruments.spectra import t_interval
 
 CONTROL = "untrained"  # the label of the control networks: the trained ones' initial weights [ours]
 

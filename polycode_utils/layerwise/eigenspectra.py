@@ -16,14 +16,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from polycode_utils.activations import record_activations
+from polycode_utils.networks.activations import record_activations
 from polycode_utils.checks import check_choice, check_int
-from polycode_utils.data import DATASETS, ImageData, evaluation_images
-from polycode_utils.models import INPUT_DEPTH, dropout_noise_copy
-from polycode_utils.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, cv_spectra, evaluation_set_coverage,
-                                    fit_power_law, fit_quality, FitQuality, numerical_rank, PowerLawFit,
-                                    principal_components, score_correlation, SetCoverage, t_interval)
-from polycode_utils.workers import torch_threads
+from polycode_utils.networks.data import DATASETS, ImageData, evaluation_images
+from polycode_utils.networks.models import INPUT_DEPTH, dropout_noise_copy
+from polycode_utils.instruments.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, cv_spectra,
+                                                evaluation_set_coverage, fit_power_law, fit_quality, FitQuality,
+                                                numerical_rank, PowerLawFit, principal_components, score_correlation,
+                                                SetCoverage, t_interval)
+from polycode_utils.runtime.workers import torch_threads
 
 CIFAR10_TEST_IMAGES = 10_000  # the CIFAR-10 test split: the evaluation sets must fit in it
 

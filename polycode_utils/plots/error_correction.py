@@ -1,6 +1,6 @@
 """Figures of the error-correcting demonstration (the note's Fig. 1): information by layer, and training curves.
 
-Results in, a Matplotlib figure out: the functions draw what polycode_utils.error_correction measured, with the
+Results in, a Matplotlib figure out: the functions draw what polycode_utils.networks.error_correction measured, with the
 book's labels, and compute nothing the text states.
 """
 

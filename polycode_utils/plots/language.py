@@ -1,9 +1,9 @@
 """Figures of chapter 7: spectra and alpha by layer of a language model, its controls and a second model, and the
 random projections over text (action and interpretability proxy), projections vs neurons.
 
-Results in, a Matplotlib figure out: each function takes what ``polycode_utils.language`` measured (site spectra,
-the frames of alpha, actions and proxy scores) and draws it; none computes a number that the text states.
-Runs are named by key ("main", "untrained", "shuffled", "compare"); ``labels`` maps keys to legend text.
+Results in, a Matplotlib figure out: each function takes what ``polycode_utils.networks.language`` measured (site
+spectra, the frames of alpha, actions and proxy scores) and draws it; none computes a number that the text states. Runs
+are named by key ("main", "untrained", "shuffled", "compare"); ``labels`` maps keys to legend text.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from polycode_utils.language.analysis import SiteSpectrum
+from polycode_utils.networks.language.analysis import SiteSpectrum
 
 KIND_TITLES = {"resid": "residual stream", "mlp": "MLP hidden activation", "attn": "attention output"}
 RUN_STYLES = {"main": dict(color="C0", marker="o"), "untrained": dict(color="C7", marker="s", ls="--"),

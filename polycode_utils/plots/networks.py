@@ -14,12 +14,12 @@ import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from polycode_utils.grid import rate_label
+from polycode_utils.networks.grid import rate_label
 from polycode_utils.layerwise.common import CONTROL, Key, over_seeds, seed_table
 from polycode_utils.layerwise.eigenspectra import CrossValidated, LayerSpectrum
-from polycode_utils.models import DENSE_DEPTHS, INPUT_DEPTH
+from polycode_utils.networks.models import DENSE_DEPTHS, INPUT_DEPTH
 from polycode_utils.plots import finished
-from polycode_utils.training import TrainedModel
+from polycode_utils.networks.training import TrainedModel
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -19,7 +19,7 @@ from polycode_utils.plots import finished
 from polycode_utils.layerwise.actions import (HASH_ABOVE, SMOOTH_BELOW, ActionScaling, LayerAction, circle_action,
                                               iid_action, stringer_bound)
 from polycode_utils.layerwise.common import CONTROL, Key, OverSeeds, over_seeds, seed_table
-from polycode_utils.models import DENSE_DEPTHS, INPUT_DEPTH
+from polycode_utils.networks.models import DENSE_DEPTHS, INPUT_DEPTH
 
 
 def plot_dot_frames(frames: np.ndarray, n_show: int = 10) -> Figure:

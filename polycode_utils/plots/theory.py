@@ -17,12 +17,12 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from polycode_utils.capacity import (CODES, code_capacity, dropout_capacity_bounds, dropout_unit_capacity,
+from polycode_utils.theory.capacity import (CODES, code_capacity, dropout_capacity_bounds, dropout_unit_capacity,
                                      erasure_code_capacity)
-from polycode_utils.decoding import SurvivalEstimate
-from polycode_utils.codes import dimensions_per_feature, optimal_dims_per_feature
+from polycode_utils.theory.decoding import SurvivalEstimate
+from polycode_utils.theory.codes import dimensions_per_feature, optimal_dims_per_feature
 from polycode_utils.plots import finished
-from polycode_utils.toy_models import STICKY_FRACTIONS
+from polycode_utils.theory.toy_models import STICKY_FRACTIONS
 
 #: Marker and line style of each code in Fig. 2 (the paper's: circles, stars, squares).
 CODE_STYLE = {"monosemantic": dict(marker="o", ls="-"), "polysemantic": dict(marker="*", ls="--", ms=8),

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from polycode_utils.claims import count_verdict
-from polycode_utils.codes import entropy_at_flip
+from polycode_utils.theory.claims import count_verdict
+from polycode_utils.theory.codes import entropy_at_flip
 from polycode_utils.reports.results import claim_values
-from polycode_utils.toy_models import OptimumComparison, StickyPlateau
+from polycode_utils.theory.toy_models import OptimumComparison, StickyPlateau
 
 STICKY_MARGIN = 2  # the plateau must be this many sparsities longer than the smooth curve's [ours]
 

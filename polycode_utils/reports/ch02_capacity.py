@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from polycode_utils.capacity import theorem3_lower_bounds
-from polycode_utils.claims import count_verdict
+from polycode_utils.theory.capacity import theorem3_lower_bounds
+from polycode_utils.theory.claims import count_verdict
 from polycode_utils.reports.results import claim_values
 
 RATES = "dropout rates p > 0"

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from polycode_utils.claims import Claim, controlled_verdict
-from polycode_utils.error_correction import PassThroughConfig, control_effect
+from polycode_utils.theory.claims import Claim, controlled_verdict
+from polycode_utils.networks.error_correction import PassThroughConfig, control_effect
 from polycode_utils.reports.results import claim_values
 
 SOURCE = "The note's Fig. 1"

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from polycode_utils.checks import check_float_in
-from polycode_utils.grid import MAX_GAIN, is_rate_label, rate_label
-from polycode_utils.training import AutoencoderConfig
+from polycode_utils.networks.grid import MAX_GAIN, is_rate_label, rate_label
+from polycode_utils.networks.training import AutoencoderConfig
 
 PAPER_RECIPE = {  # the authors' code [paper]
     "data": "CIFAR-10, upsampled to 224×224", "loss": "BCE + KL (a variational autoencoder)",

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from polycode_utils.capacity import power_law_entropy
+from polycode_utils.theory.capacity import power_law_entropy
 from polycode_utils.checks import check_choice, check_float_in
-from polycode_utils.claims import controlled_verdict, count_verdict
-from polycode_utils.grid import rate_label
+from polycode_utils.theory.claims import controlled_verdict, count_verdict
+from polycode_utils.networks.grid import rate_label
 from polycode_utils.layerwise.common import (CONTROL, Key, _direction, _spearman, control_effect, depth_correlations,
                                              format_mean_sd, mean_sd, over_seeds, paired_difference, seed_table)
 from polycode_utils.layerwise.eigenspectra import CrossValidated, LayerSpectrum
-from polycode_utils.models import CONV_DEPTHS, CONV_PART, DENSE_DEPTHS, DENSE_PART, DEPTH_PARTS, INPUT_DEPTH
+from polycode_utils.networks.models import CONV_DEPTHS, CONV_PART, DENSE_DEPTHS, DENSE_PART, DEPTH_PARTS, INPUT_DEPTH
 from polycode_utils.reports.results import claim_values
 
 

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 
 from polycode_utils.checks import check_choice, check_float_in
-from polycode_utils.claims import controlled_verdict
+from polycode_utils.theory.claims import controlled_verdict
 from polycode_utils.layerwise.actions import (HASH_ABOVE, NORMALISATIONS, SMOOTH_BELOW, SMOOTHNESS, ActionScaling,
                                               LayerAction, iid_action, smoothness, stringer_bound)
 from polycode_utils.layerwise.common import (CONTROL, Key, _check_same_shape, _direction, _spearman, control_effect,
                                              depth_correlations, format_mean_sd, mean_sd, over_seeds, paired_difference,
                                              seed_table)
-from polycode_utils.models import CONV_DEPTHS, CONV_PART, DENSE_DEPTHS, DEPTH_PARTS, INPUT_DEPTH
+from polycode_utils.networks.models import CONV_DEPTHS, CONV_PART, DENSE_DEPTHS, DEPTH_PARTS, INPUT_DEPTH
 from polycode_utils.reports.results import claim_values
 
 

@@ -11,13 +11,14 @@ import pandas as pd
 from scipy import stats
 
 from polycode_utils.checks import check_float_in
-from polycode_utils.claims import Claim, Effect, controlled_verdict, count_verdict
-from polycode_utils.language.analysis import (UNIT_KINDS, SiteSpectrum, UnitStatistics, action_frame, chance_scores,
-                                              depth_trend_difference, first_position_ratio, layer_scores, outlier_frame,
-                                              outlier_tokens, proxy_frame, score_frame, spectra_frame, unit_statistics)
-from polycode_utils.language.measure import TextMeasurement
+from polycode_utils.theory.claims import Claim, Effect, controlled_verdict, count_verdict
+from polycode_utils.networks.language.analysis import (UNIT_KINDS, SiteSpectrum, UnitStatistics, action_frame,
+                                                       chance_scores, depth_trend_difference, first_position_ratio,
+                                                       layer_scores, outlier_frame, outlier_tokens, proxy_frame,
+                                                       score_frame, spectra_frame, unit_statistics)
+from polycode_utils.networks.language.measure import TextMeasurement
 from polycode_utils.reports.results import claim_values
-from polycode_utils.spectra import evaluation_set_coverage, t_interval
+from polycode_utils.instruments.spectra import evaluation_set_coverage, t_interval
 
 RUNS = ("main", "untrained", "shuffled", "compare")
 

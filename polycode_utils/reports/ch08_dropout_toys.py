@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from polycode_utils.claims import controlled_verdict
-from polycode_utils.dropout_toys import Convergence, dropout_effect
+from polycode_utils.theory.claims import controlled_verdict
+from polycode_utils.networks.dropout_toys import Convergence, dropout_effect
 from polycode_utils.reports.results import claim_values
 
 # (claim key, measure, sign of the claimed change, what holds, where the claim comes from, what it says)

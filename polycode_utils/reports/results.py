@@ -6,7 +6,7 @@ which reads the same prefix), so a new claim needs no hand-wired row.
 
 from __future__ import annotations
 
-from polycode_utils.claims import Claim
+from polycode_utils.theory.claims import Claim
 
 ROW_PREFIX = "results_row_"  # the glue names of the records the results page is generated from
 

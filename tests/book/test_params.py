@@ -97,7 +97,7 @@ def test_real_book_declarations_match_notebooks_and_profiles():
 
 def test_depth_names_and_dropout_range_declared_once():
     project = Project.load(ROOT)
-    depth_names = params.literal_from_source(ROOT, "polycode_utils/models.py:DEPTH_NAMES")
+    depth_names = params.literal_from_source(ROOT, "polycode_utils/networks/models.py:DEPTH_NAMES")
     assert depth_names[:2] == ("input", "stem") and all(isinstance(n, str) for n in depth_names)
     spectra, projections = project.chapter("05_spectra"), project.chapter("06_projections")
     assert spectra.params["layers"].choices == spectra.params["fig5_layer"].choices == depth_names

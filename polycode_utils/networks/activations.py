@@ -129,7 +129,7 @@ def record_activations(model: nn.Module, inputs: ArrayLike, layers: Sequence[str
 def stream_covariances(model: nn.Module, inputs: ArrayLike | Iterable[ArrayLike], layers: Sequence[str] | None = None,
                        batch_size: int = 256, device: str | torch.device | None = None) -> OrderedDict:
     """Per-layer CovarianceAccumulator fed batch by batch: spectra of many inputs without keeping activations."""
-    from polycode_utils.spectra import CovarianceAccumulator  # noqa: PLC0415
+    from polycode_utils.instruments.spectra import CovarianceAccumulator  # noqa: PLC0415
 
     modules = resolve_layers(model, layers)
     batch_size = check_int(batch_size, "batch_size")

@@ -17,11 +17,11 @@ import torch
 from scipy import stats
 
 from polycode_utils.checks import check_choice, check_float_in, check_int, check_sequence
-from polycode_utils.language.explain import explain_and_score
-from polycode_utils.language.measure import TextMeasurement
-from polycode_utils.language.sites import parse_site
-from polycode_utils.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, fit_power_law, fit_quality,
-                                    PowerLawFit, t_half_width)
+from polycode_utils.networks.language.explain import explain_and_score
+from polycode_utils.networks.language.measure import TextMeasurement
+from polycode_utils.networks.language.sites import parse_site
+from polycode_utils.instruments.spectra import (FIT_METHODS, check_fit_range, clip_fit_range, fit_power_law,
+                                                fit_quality, PowerLawFit, t_half_width)
 
 UNIT_KINDS = ("neuron", "projection")
 SCORED_UNITS = ("neuron", "projection", "pca")

@@ -29,10 +29,11 @@ from tqdm.auto import tqdm
 
 from polycode_utils.checks import (check_array, check_choice, check_dropout, check_float_in, check_int,
                                    check_positive_float, check_sequence)
-from polycode_utils.capacity import best_redundancy
-from polycode_utils.claims import Effect
-from polycode_utils.codes import dimensions_per_feature, features_per_neuron, neurons_per_feature, participation_ratio
-from polycode_utils.spectra import cv_spectra, eigenspectrum, fit_power_law, t_interval
+from polycode_utils.theory.capacity import best_redundancy
+from polycode_utils.theory.claims import Effect
+from polycode_utils.theory.codes import (dimensions_per_feature, features_per_neuron, neurons_per_feature,
+                                         participation_ratio)
+from polycode_utils.instruments.spectra import cv_spectra, eigenspectrum, fit_power_law, t_interval
 
 HIDDEN = ("relu", "linear")
 MEASURES = ("represented", "d_star", "neurons_per_feature", "features_per_neuron", "neurons_per_feature_pr",

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from polycode_utils.checks import check_choice, check_int, check_sequence
-from polycode_utils.language.models import LanguageModel
+from polycode_utils.networks.language.models import LanguageModel
 
 SITE_KINDS = ("resid", "mlp", "attn")
 

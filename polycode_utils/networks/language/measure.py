@@ -32,12 +32,12 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from polycode_utils.checks import check_bool, check_choice, check_int, check_sequence
-from polycode_utils.language.explain import TokenTables
-from polycode_utils.language.models import LanguageModel, untrained_copy
-from polycode_utils.language.sites import parse_site, run_sites, site_names, site_width
-from polycode_utils.language.text import shuffle_tokens
-from polycode_utils.projections import projection_matrices
-from polycode_utils.spectra import CovarianceAccumulator
+from polycode_utils.networks.language.explain import TokenTables
+from polycode_utils.networks.language.models import LanguageModel, untrained_copy
+from polycode_utils.networks.language.sites import parse_site, run_sites, site_names, site_width
+from polycode_utils.networks.language.text import shuffle_tokens
+from polycode_utils.instruments.projections import projection_matrices
+from polycode_utils.instruments.spectra import CovarianceAccumulator
 
 FILE_FORMAT = 1
 PRODUCTS = ("float32", "float64")

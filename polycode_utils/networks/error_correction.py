@@ -38,13 +38,13 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from polycode_utils.capacity import dropout_capacity_bounds
-from polycode_utils.checkpoints import save_atomic, set_aside, weights_checksum
+from polycode_utils.theory.capacity import dropout_capacity_bounds
+from polycode_utils.runtime.checkpoints import save_atomic, set_aside, weights_checksum
 from polycode_utils.checks import check_choice, check_dropout, check_int, check_positive_float, check_sequence
-from polycode_utils.claims import Effect
-from polycode_utils.information import decoder_bound, gaussian_decoder_floor, mine, uniform_entropy
-from polycode_utils.spectra import t_interval
-from polycode_utils.workers import torch_threads
+from polycode_utils.theory.claims import Effect
+from polycode_utils.instruments.information import decoder_bound, gaussian_decoder_floor, mine, uniform_entropy
+from polycode_utils.instruments.spectra import t_interval
+from polycode_utils.runtime.workers import torch_threads
 
 INITS = ("keras", "torch")     # Glorot-uniform weights and zero biases (the authors'), or PyTorch's default
 ESTIMATORS = ("decoder", "mine")

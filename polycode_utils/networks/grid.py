@@ -2,12 +2,12 @@
 shipped store or the cache (trained when missing, or refused when training would not fit the budget), and chapter
 4's tables of their losses.
 
-The shipped store [ours]: training the `default` grid takes longer than a build may, so it is trained once
-(``polycode train --profile default``, which runs ``python -m polycode_utils.grid``) and its networks are committed
-under ``networks/``: one weights file per network (no optimiser state) and ``manifest.json``, which records for each
-its configuration, the data, the commit of the training command's checkout, the command, the machine, the wall time,
-the eval-mode loss history and the SHA-256 of the file. ``load_networks`` installs a shipped network into the
-cache only when its configuration and data equal the ones asked for and its file matches the checksum.
+The shipped store [ours]: training the `default` grid takes longer than a build may, so it is trained once (``polycode
+train --profile default``, which runs ``python -m polycode_utils.networks.grid``) and its networks are committed under
+``networks/``: one weights file per network (no optimiser state) and ``manifest.json``, which records for each its
+configuration, the data, the commit of the training command's checkout, the command, the machine, the wall time, the
+eval-mode loss history and the SHA-256 of the file. ``load_networks`` installs a shipped network into the cache only
+when its configuration and data equal the ones asked for and its file matches the checksum.
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from polycode_utils.checkpoints import save_atomic, weights_checksum
+from polycode_utils.runtime.checkpoints import save_atomic, weights_checksum
 from polycode_utils.checks import check_bool, check_choice, check_dropout, check_float_in, check_int, check_sequence
-from polycode_utils.data import ImageData
-from polycode_utils.evaluation import (bce_floor, evaluate, mean_colour_loss, pca_reconstruction, recalibrate_batchnorm,
-                                       reconstruction_losses)
-from polycode_utils.models import ResNetAutoencoder
-from polycode_utils.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECALIBRATE, AutoencoderConfig, TrainedModel,
-                                     cache_folder, check_one_grid, checkpoint_problem, held_out_images, is_cached,
-                                     load_training_data, train_many)
-from polycode_utils.workers import cpu_workers, intra_op_threads, resolve_device, torch_threads
+from polycode_utils.networks.data import ImageData
+from polycode_utils.networks.evaluation import (bce_floor, evaluate, mean_colour_loss, pca_reconstruction,
+                                                recalibrate_batchnorm, reconstruction_losses)
+from polycode_utils.networks.models import ResNetAutoencoder
+from polycode_utils.networks.training import (BATCHNORM_MODES, CHECKPOINT_FORMAT, N_RECALIBRATE, AutoencoderConfig,
+                                              TrainedModel, cache_folder, check_one_grid, checkpoint_problem,
+                                              held_out_images, is_cached, load_training_data, train_many)
+from polycode_utils.runtime.workers import cpu_workers, intra_op_threads, resolve_device, torch_threads
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = 1
@@ -390,7 +390,7 @@ def grid_configs(parameters: dict) -> list[AutoencoderConfig]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Train chapter 4's grid for the given parameters (JSON) into the cache and write it into the shipped store;
     networks the store already holds (verified) are not trained again, so a store written in part resumes."""
-    ap = argparse.ArgumentParser(prog="python -m polycode_utils.grid", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m polycode_utils.networks.grid", description=main.__doc__)
     ap.add_argument("--parameters", required=True, help="the autoencoder group's resolved parameters, as JSON")
     ap.add_argument("--store", required=True, help="the shipped store's folder (networks/)")
     ap.add_argument("--cache-dir", required=True, help="the checkpoint cache: training resumes there")

@@ -4,7 +4,7 @@ A code here is an encoding matrix ``E`` of shape (m, n): column ``j`` is the pat
 ``j`` writes onto the m neurons (the same layout as the toy model's ``W``, hidden x features; Elhage et al. 2022).
 Its dimensions per feature ``m / ||E||_F^2`` is 1 for the monosemantic code, above 1 for a redundant
 (polysemantic) code and below 1 for superposition (the quantity ``D*`` of Fig. 1c); the same measures apply to the
-toy models' learnt ``W`` (``polycode_utils.toy_models``), one instance or a stack of them.
+toy models' learnt ``W`` (``polycode_utils.theory.toy_models``), one instance or a stack of them.
 
 The optimal encoding (the paper's supplementary note): a feature is zero with probability S, otherwise it carries
 H_elem bits, so its entropy is h_b(S) + (1 - S) H_elem; a neuron carries H_elem bits; hence

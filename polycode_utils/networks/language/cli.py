@@ -1,9 +1,9 @@
-"""The measurement as a tool: ``torchrun --nproc-per-node N -m polycode_utils.language --model gpt2-xl ...``.
+"""The measurement as a tool: ``torchrun --nproc-per-node N -m polycode_utils.networks.language --model gpt2-xl ...``.
 
-Windows are sharded by rank, the sums all-reduced (gloo on CPUs, NCCL on GPUs), and rank 0 writes the statistics
-file that chapter 7 reads instead of measuring (its parameter ``stats_file``). Runs on one process too
-(``python -m polycode_utils.language``). Point it at any Hugging Face model (name in the local cache, or a folder)
-and any folder of .txt files.
+Windows are sharded by rank, the sums all-reduced (gloo on CPUs, NCCL on GPUs), and rank 0 writes the statistics file
+that chapter 7 reads instead of measuring (its parameter ``stats_file``). Runs on one process too (``python -m
+polycode_utils.networks.language``). Point it at any Hugging Face model (name in the local cache, or a folder) and any
+folder of .txt files.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Sequence
 import torch
 import torch.distributed as dist
 
-from polycode_utils.language.measure import CONTROLS, PRODUCTS, measure_runs, save_measurements
-from polycode_utils.language.models import DTYPES, EMBEDDED_DEFAULT, load_language_model
-from polycode_utils.language.sites import SITE_KINDS
-from polycode_utils.language.text import CORPORA, corpus_description, text_windows
-from polycode_utils.workers import die_with_parent
+from polycode_utils.networks.language.measure import CONTROLS, PRODUCTS, measure_runs, save_measurements
+from polycode_utils.networks.language.models import DTYPES, EMBEDDED_DEFAULT, load_language_model
+from polycode_utils.networks.language.sites import SITE_KINDS
+from polycode_utils.networks.language.text import CORPORA, corpus_description, text_windows
+from polycode_utils.runtime.workers import die_with_parent
 
 MEMORY_NOTE = ("Memory: 8 w^2 bytes per site (w = its width) for the float64 covariance, twice that while a "
                "window group is open (--groups > 1), plus 8 w^2 for the step moments (actions). GPT-2 XL at both "
@@ -29,7 +29,7 @@ MEMORY_NOTE = ("Memory: 8 w^2 bytes per site (w = its width) for the float64 cov
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m polycode_utils.language", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m polycode_utils.networks.language", description=__doc__.split("\n\n")[0],
                                 epilog=MEMORY_NOTE)
     p.add_argument("--model", default=EMBEDDED_DEFAULT,
                    help="smollm2 (embedded), minilm, tiny-gpt2, tiny-llama, a Hugging Face name in the local "
