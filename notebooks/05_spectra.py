@@ -68,9 +68,10 @@ from polycode_utils.runtime.workers import resolve_device
 
 # %% tags=["remove-cell"]
 from polycode_utils.reports.ch04_autoencoder import training_verdict
-from polycode_utils.reports.ch05_spectra import (bits_lost, claim_resolution, cv_label, depth_trend, dropout_shape,
-                                                 format_quality, leading_component, method_spread, power_law_deviations,
-                                                 reliable_shares, seed_summary, spectra_claims)
+from polycode_utils.reports.ch05_spectra import (bits_lost_table, claim_resolution, cv_label, depth_trend,
+                                                 dropout_shape, format_quality, leading_component, method_spread,
+                                                 methods_table, pc1_table, power_law_deviations, reliable_shares,
+                                                 seed_summary, spectra_claims)
 
 # %% tags=["remove-input"]
 set_style()
@@ -264,11 +265,8 @@ glue("fig3c", plots.alpha_by_depth(spectra, keys), display=False)
 # Over the same PCs (seed means):
 
 # %% tags=["remove-cell"]
-means = {m: over_seeds(seed_table(spectra, keys, lambda s, m=m: s.alphas[m])).mean.map("{:.2f}".format)
-         for m in FIT_METHODS}
-methods_table = means["huber"] + " / " + means["ols"] + " / " + means["wls"]
-methods_table.index.name = "depth: " + " / ".join(FIT_METHODS)
-glue_values(dict(fit_method_name=fit_method, methods_table=methods_table, **asdict(method_spread(spectra))))
+glue_values(dict(fit_method_name=fit_method, methods_table=methods_table(spectra, keys),
+                 **asdict(method_spread(spectra))))
 
 # %% [markdown]
 # ```{glue:} methods_table
@@ -286,10 +284,7 @@ glue_values(dict(fit_method_name=fit_method, methods_table=methods_table, **asdi
 # scores on it with their **mean brightness** (the mean of all pixel values), both mean ± SD over seeds [ours].
 
 # %% tags=["remove-cell"]
-pc1_table = (seed_summary(spectra, keys, lambda s: s.pc1_share) + " / "
-             + seed_summary(spectra, keys, lambda s: s.pc1_corr))
-pc1_table.index.name = "depth: PC 1 share / |r| with brightness"
-glue_values(dict(pc1_table=pc1_table, **asdict(leading_component(spectra, keys))))
+glue_values(dict(pc1_table=pc1_table(spectra, keys), **asdict(leading_component(spectra, keys))))
 
 # %% [markdown]
 # ```{glue:} pc1_table
@@ -390,13 +385,15 @@ glue("fig5", plots.dropout_and_shape(spectra, keys, rates, fig5_layer), display=
 # Panels b and c, the seeds and the control are ours.
 # ```
 
-# %% tags=["remove-cell"]
-pc2_first = max(2, int(fit_range[0]))
+# %%
+pc2_first = max(2, int(fit_range[0]))  # PC 1 alone can make the change: every fit again from PC 2
 spectra_pc2 = [{name: refit_from(s, pc2_first) for name, s in spec.items()} for spec in spectra]
+run = training_verdict(grid_losses(networks, load_training_data(configs[0], root=data_dir())))  # chapter 4's bar
+
+# %% tags=["remove-cell"]
 glue_values(dict(pc2_first=pc2_first, **asdict(dropout_shape(spectra, keys, rates, fig5_layer)),
                  **{f"pc2_{k}": v for k, v in asdict(dropout_shape(spectra_pc2, keys, rates, fig5_layer)).items()}))
 glue("alpha_pc2_table", seed_summary(spectra_pc2, keys, lambda s: s.alpha), display=False)
-run = training_verdict(grid_losses(networks, load_training_data(configs[0], root=data_dir())))
 glue_values(dict(training_verdict_text=run.verdict_text, **spectra_claims(
     spectra, spectra_pc2, keys, rates, fig5_layer, testable=run.can_test, why_not=run.reason)))
 
@@ -509,11 +506,7 @@ else:
 # \log_2(\lambda_i/\lambda_1)$ over the fit range, both per unit and averaged over seeds [ours].
 
 # %% tags=["remove-cell"]
-lost = [over_seeds(seed_table(spectra, keys, lambda s, j=j: bits_lost(s)[j])).mean.map("{:.2f}".format)
-        for j in (0, 1)]
-lost_table = lost[0] + " / " + lost[1]
-lost_table.index.name = "depth: measured / Theorem 4 (bits per unit)"
-ratio = np.array([bits_lost(s)[0] / bits_lost(s)[1] for spec in spectra for s in spec.values()])
+lost_table, ratio = bits_lost_table(spectra, keys)
 glue_values(dict(bits_lost_table=lost_table, bits_ratio_median=float(np.median(ratio)),
                  bits_ratio_min=float(ratio.min()), bits_ratio_max=float(ratio.max())))
 

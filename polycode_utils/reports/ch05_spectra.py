@@ -18,6 +18,7 @@ from polycode_utils.layerwise.common import (CONTROL, Key, _direction, _spearman
 from polycode_utils.layerwise.eigenspectra import CrossValidated, LayerSpectrum
 from polycode_utils.networks.models import CONV_DEPTHS, CONV_PART, DENSE_DEPTHS, DENSE_PART, DEPTH_PARTS, INPUT_DEPTH
 from polycode_utils.reports.results import claim_values
+from polycode_utils.instruments.spectra import FIT_METHODS
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -459,3 +460,36 @@ def _deviation_grows_beyond_seeds(spectra: Spectra, keys: Sequence[Key], rates: 
     diff = paired_difference(rms, control=first)
     mean, _, beyond = _beyond_seed_spread(diff.loc[:, [c for c in diff.columns if c[0] == last]], k)
     return (beyond & (mean > 0)).iloc[:, 0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The chapter's tables: a cell per layer and network, several numbers in one cell, as the page has room for [ours].
+
+
+def methods_table(spectra: Spectra, keys: Sequence[Key]) -> pd.DataFrame:
+    """'huber / ols / wls': alpha by each fitting method over the same PCs, seed means, layers by label."""
+    means = [over_seeds(seed_table(spectra, keys, lambda s, m=m: s.alphas[m])).mean.map("{:.2f}".format)
+             for m in FIT_METHODS]
+    table = means[0] + " / " + means[1] + " / " + means[2]
+    table.index.name = "depth: " + " / ".join(FIT_METHODS)
+    return table
+
+
+def pc1_table(spectra: Spectra, keys: Sequence[Key]) -> pd.DataFrame:
+    """'share / |r|': PC 1's share of the variance and the |correlation| of its scores with the images' mean
+    brightness, mean ± SD over seeds, layers by label."""
+    table = (seed_summary(spectra, keys, lambda s: s.pc1_share) + " / "
+             + seed_summary(spectra, keys, lambda s: s.pc1_corr))
+    table.index.name = "depth: PC 1 share / |r| with brightness"
+    return table
+
+
+def bits_lost_table(spectra: Spectra, keys: Sequence[Key]) -> tuple[pd.DataFrame, np.ndarray]:
+    """'measured / Theorem 4': bits per unit lost to the spectrum's decay (bits_lost), seed means, layers by label;
+    and the ratio measured / predicted of every layer of every network."""
+    lost = [over_seeds(seed_table(spectra, keys, lambda s, j=j: bits_lost(s)[j])).mean.map("{:.2f}".format)
+            for j in (0, 1)]
+    table = lost[0] + " / " + lost[1]
+    table.index.name = "depth: measured / Theorem 4 (bits per unit)"
+    ratio = np.array([bits_lost(s)[0] / bits_lost(s)[1] for spec in spectra for s in spec.values()])
+    return table, ratio
